@@ -1,0 +1,119 @@
+/**
+ * Caddy admin API adapter (undici). Demos are routed without a config reload per demo: one
+ * "demo router" route sends `<label>.<demo domain>` to `<label>.dns.podman:80`, resolved by
+ * aardvark-dns on the edge network, where a demo is reachable only under the alias its route step
+ * gave it. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
+ * admin routes would not scale; this one route changes only when it is missing.
+ */
+import { request } from 'undici';
+
+export const DEMO_ROUTER_ID = 'dmx-demo-router';
+
+export class CaddyError extends Error {
+  override name = 'CaddyError';
+}
+
+export interface DemoRouterOptions { domain: string; edgeGateway: string; serverName?: string }
+
+/** Only hosts shaped like a demo id reach the proxy: nothing else on the edge network is routable. */
+export function demoRouterRoute(o: DemoRouterOptions) {
+  const labelIndex = o.domain.split('.').length;
+  const escaped = o.domain.replace(/\./g, '\\.');
+  return {
+    '@id': DEMO_ROUTER_ID,
+    match: [{ host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^[a-z0-9]{16}\\.${escaped}$` } } }],
+    handle: [
+      {
+        handler: 'reverse_proxy',
+        upstreams: [{ dial: `{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
+        transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.edgeGateway}:53`] } },
+      },
+    ],
+    terminal: true,
+  };
+}
+
+const notFoundRoute = {
+  '@id': 'dmx-not-found',
+  handle: [{
+    handler: 'static_response',
+    status_code: 404,
+    headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] },
+    body: 'This demo does not exist or has expired.\n',
+  }],
+};
+
+/** JSON with object keys sorted: Caddy hands back its config with its own key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+    : x));
+}
+
+export function createCaddy(adminUrl: string, serverName = 'dmx') {
+  const origin = adminUrl;
+  async function call(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown) {
+    let res;
+    try {
+      res = await request(`${adminUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', origin },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+    } catch (err) {
+      throw new CaddyError(`Caddy admin API at ${adminUrl} unreachable (${method} ${path}): ${(err as Error).message}`);
+    }
+    const text = await res.body.text();
+    return { status: res.statusCode, text };
+  }
+
+  return {
+    async ping(): Promise<void> {
+      const r = await call('GET', '/config/');
+      if (r.status !== 200) throw new CaddyError(`Caddy admin API answered ${r.status}: ${r.text.slice(0, 200)}`);
+    },
+
+    async getRoute(id: string): Promise<unknown | undefined> {
+      const r = await call('GET', `/id/${encodeURIComponent(id)}`);
+      if (r.status === 404 || (r.status === 500 && /unknown object ID/i.test(r.text))) return undefined;
+      if (r.status !== 200) throw new CaddyError(`GET /id/${id} answered ${r.status}: ${r.text.slice(0, 200)}`);
+      return JSON.parse(r.text);
+    },
+
+    async listRouteIds(): Promise<string[]> {
+      const r = await call('GET', `/config/apps/http/servers/${serverName}/routes`);
+      if (r.status !== 200) throw new CaddyError(`listing routes answered ${r.status}: ${r.text.slice(0, 200)}`);
+      const routes = (JSON.parse(r.text) ?? []) as Array<{ '@id'?: string }>;
+      return routes.map((x) => x['@id'] ?? '');
+    },
+
+    /**
+     * Idempotent: makes the dmx server's routes exactly [demo router, not-found fallback] and maps
+     * proxy errors (the demo's name no longer resolves) to a 404 page. Returns true when Caddy's
+     * config had to change (e.g. after Caddy restarted without it).
+     */
+    async ensureDemoRouter(o: DemoRouterOptions): Promise<boolean> {
+      const want = {
+        routes: [demoRouterRoute(o), notFoundRoute],
+        errors: { routes: [{ handle: [{ ...notFoundRoute.handle[0] }] }] },
+      };
+      const base = `/config/apps/http/servers/${serverName}`;
+      const [routes, errors] = await Promise.all([call('GET', `${base}/routes`), call('GET', `${base}/errors`)]);
+      if (routes.status !== 200) throw new CaddyError(`reading ${base}/routes answered ${routes.status}: ${routes.text.slice(0, 200)}`);
+      const same = canonical(JSON.parse(routes.text)) === canonical(want.routes)
+        && errors.status === 200 && canonical(JSON.parse(errors.text)) === canonical(want.errors);
+      if (same) return false;
+      for (const [path, value] of [[`${base}/routes`, want.routes], [`${base}/errors`, want.errors]] as const) {
+        // PATCH replaces an existing value; a missing key (fresh server) needs PUT.
+        let r = await call('PATCH', path, value);
+        if (r.status !== 200) r = await call('PUT', path, value);
+        if (r.status !== 200) throw new CaddyError(`setting ${path} answered ${r.status}: ${r.text.slice(0, 300)}`);
+      }
+      return true;
+    },
+  };
+}
+
+export type Caddy = ReturnType<typeof createCaddy>;

@@ -1,0 +1,170 @@
+/**
+ * Thin adapter over the podman CLI (rootful, `--runtime runc`: bookworm's crun cannot run on this
+ * cgroup layout nor checkpoint). runc finds CRIU on PATH, so the private CRIU >= 4.2 folder goes first.
+ */
+import { execa, type ResultPromise } from 'execa';
+
+export interface PodmanOptions {
+  criuBinDir: string;
+  /** Default ulimits are refused on hosts without CAP_SYS_RESOURCE; these are accepted. */
+  ulimits?: string[];
+}
+
+export class PodmanError extends Error {
+  override name = 'PodmanError';
+  constructor(
+    message: string,
+    readonly args: string[],
+    readonly stderr: string,
+    readonly exitCode: number | undefined,
+  ) {
+    super(message);
+  }
+  /** podman's wording for "no such container" differs between commands. */
+  get isNoSuchContainer(): boolean {
+    return /no such container|no container with name or id|does not exist/i.test(this.stderr);
+  }
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  status: string;
+  image: string;
+  labels: Record<string, string>;
+  /** network name -> IPv4 address */
+  networks: Record<string, { ip: string; aliases: string[] }>;
+  createdAt: string;
+}
+
+export interface RestoreStats {
+  seconds: number;
+  runtimeRestoreMicros?: number;
+  criuRestoreMicros?: number;
+}
+
+export function createPodman(opts: PodmanOptions) {
+  const env = { PATH: `${opts.criuBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+  const ulimits = opts.ulimits ?? ['nofile=1024:1024', 'nproc=1024:1024'];
+
+  async function podman(args: string[], input?: string): Promise<string> {
+    const full = ['--runtime', 'runc', ...args];
+    const child: ResultPromise = execa('podman', full, { env, input, reject: false, stripFinalNewline: true, timeout: 120_000 });
+    const r = await child;
+    if (r.exitCode !== 0) {
+      const stderr = String(r.stderr ?? '').trim();
+      throw new PodmanError(`podman ${args.slice(0, 3).join(' ')} failed (exit ${r.exitCode}): ${stderr.split('\n').slice(-3).join(' | ')}`, args, stderr, r.exitCode);
+    }
+    return String(r.stdout ?? '');
+  }
+
+  async function inspect(name: string): Promise<ContainerInfo | undefined> {
+    let out: string;
+    try {
+      out = await podman(['container', 'inspect', name]);
+    } catch (err) {
+      if (err instanceof PodmanError && err.isNoSuchContainer) return undefined;
+      throw err;
+    }
+    const [c] = JSON.parse(out) as Array<Record<string, any>>;
+    if (!c) return undefined;
+    const networks: ContainerInfo['networks'] = {};
+    for (const [net, v] of Object.entries<Record<string, any>>(c.NetworkSettings?.Networks ?? {})) {
+      networks[net] = { ip: v.IPAddress ?? '', aliases: v.Aliases ?? [] };
+    }
+    return {
+      id: c.Id,
+      name: c.Name,
+      running: c.State?.Running === true,
+      status: c.State?.Status ?? 'unknown',
+      image: c.ImageName ?? c.Image,
+      labels: c.Config?.Labels ?? {},
+      networks,
+      createdAt: c.Created,
+    };
+  }
+
+  return {
+    podman,
+    inspect,
+
+    async imageExists(ref: string): Promise<boolean> {
+      const r = await execa('podman', ['image', 'exists', ref], { env, reject: false });
+      return r.exitCode === 0;
+    },
+
+    /** `podman container restore --import`; new IP/MAC so copies can run side by side. */
+    async restore(archive: string, name: string): Promise<RestoreStats> {
+      const started = performance.now();
+      const out = await podman([
+        'container', 'restore', '--import', archive, '--name', name,
+        '--ignore-static-ip', '--ignore-static-mac', '--print-stats',
+      ]);
+      const seconds = (performance.now() - started) / 1000;
+      try {
+        const stats = JSON.parse(out.slice(out.indexOf('{')));
+        const entry = stats.container_statistics?.[0] ?? {};
+        return { seconds, runtimeRestoreMicros: entry.runtime_restore_duration, criuRestoreMicros: entry.criu_statistics?.restore_time };
+      } catch {
+        // --print-stats output is informational; the restore itself succeeded (exit 0).
+        return { seconds };
+      }
+    },
+
+    async run(o: {
+      name: string; image: string; network: string; labels?: Record<string, string>; env?: Record<string, string>;
+      memory?: string; cpus?: string; pids?: number; publish?: string[]; command?: string[];
+    }): Promise<void> {
+      const args = ['run', '-d', '--name', o.name, '--network', o.network];
+      for (const u of ulimits) args.push('--ulimit', u);
+      for (const [k, v] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${v}`);
+      for (const [k, v] of Object.entries(o.env ?? {})) args.push('--env', `${k}=${v}`);
+      if (o.memory) args.push('--memory', o.memory);
+      if (o.cpus) args.push('--cpus', o.cpus);
+      if (o.pids) args.push('--pids-limit', String(o.pids));
+      for (const p of o.publish ?? []) args.push('-p', p);
+      // No extra capabilities, and no new privileges through setuid binaries.
+      args.push('--security-opt', 'no-new-privileges');
+      args.push(o.image, ...(o.command ?? []));
+      await podman(args);
+    },
+
+    async exec(name: string, command: string[], input?: string): Promise<string> {
+      return podman(['exec', ...(input !== undefined ? ['-i'] : []), name, ...command], input);
+    },
+
+    async checkpoint(name: string, archive: string): Promise<void> {
+      await podman(['container', 'checkpoint', '--export', archive, '--compress', 'none', name]);
+    },
+
+    /** Removes a container, running or not; a missing one is success (idempotent teardown). */
+    async remove(name: string): Promise<boolean> {
+      try {
+        await podman(['rm', '--force', '--time', '0', name]);
+        return true;
+      } catch (err) {
+        if (err instanceof PodmanError && err.isNoSuchContainer) return false;
+        throw err;
+      }
+    },
+
+    async connectNetwork(network: string, name: string, alias: string): Promise<void> {
+      await podman(['network', 'connect', '--alias', alias, network, name]);
+    },
+
+    async disconnectNetwork(network: string, name: string): Promise<void> {
+      await podman(['network', 'disconnect', network, name]);
+    },
+
+    /** Containers whose labels match every given label. */
+    async list(labels: Record<string, string>): Promise<Array<{ name: string; state: string; labels: Record<string, string> }>> {
+      const args = ['ps', '-a', '--format', 'json'];
+      for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
+      const rows = JSON.parse((await podman(args)) || '[]') as Array<Record<string, any>>;
+      return rows.map((r) => ({ name: (r.Names?.[0] as string) ?? '', state: r.State as string, labels: r.Labels ?? {} }));
+    },
+  };
+}
+
+export type Podman = ReturnType<typeof createPodman>;

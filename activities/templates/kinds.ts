@@ -1,0 +1,115 @@
+/**
+ * Template kinds: how a template's image is obtained, how its database comes to exist and how its
+ * container is started. Everything after that (checkpoint, restore, identity, teardown) is the
+ * same for every kind: both follow the PrestaShop contract (parameters.php, shop_url,
+ * configuration, employee, smarty cache tables, back office under any Host).
+ */
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { repoRoot } from '../../lib/config';
+import type { TemplateKindName } from './spec';
+
+export interface TemplateDefaults {
+  tablePrefix: string;
+  appRoot: string;
+  parametersFile: string;
+  cacheDirs: string[];
+  adminPath: string;
+  adminEmail: string;
+  adminPassword: string;
+  /** How long a cold container may take to answer its first request. */
+  bootSeconds: number;
+  /** Pages requested before the checkpoint so the restored copies start warm. */
+  warmPaths: string[];
+}
+
+export interface TemplateDbAccess { host: string; port: number; database: string; user: string; password: string; prefix: string }
+
+export interface TemplateKind {
+  name: TemplateKindName;
+  defaults: TemplateDefaults;
+  /** Returns a local image reference, building or pulling it when needed. */
+  prepareImage(image?: string): Promise<string>;
+  /** Fills an empty template database, or leaves it for the container to install into. */
+  loadSchema(load: (sql: string) => Promise<void>, prefix: string): Promise<void>;
+  /** Environment for `podman run` of a template or of a demo without checkpoint. */
+  runEnv(db: TemplateDbAccess, domain: string): Record<string, string>;
+}
+
+const standinDir = join(repoRoot, 'deployments', 'template', 'standin');
+
+export const standinKind: TemplateKind = {
+  name: 'standin',
+  defaults: {
+    tablePrefix: 'ps_',
+    appRoot: '/var/www/html',
+    parametersFile: 'app/config/parameters.php',
+    cacheDirs: ['var/cache/prod', 'var/cache/smarty'],
+    adminPath: '/admin-dev',
+    adminEmail: 'admin@prestashop.com',
+    adminPassword: 'prestashop',
+    bootSeconds: 30,
+    warmPaths: ['/', '/?page=2', '/product/1', '/admin-dev/login'],
+  },
+  async prepareImage(image) {
+    if (image) return image;
+    // Cached by recipe hash: a no-op when the image for the current recipe exists.
+    const r = await execa('bash', [join(standinDir, 'build-image.sh')], { stderr: 'inherit' });
+    const ref = r.stdout.trim().split('\n').pop();
+    if (!ref) throw new Error('build-image.sh printed no image reference');
+    return ref;
+  },
+  async loadSchema(load, prefix) {
+    const r = await execa('bash', [join(standinDir, 'render-schema.sh'), prefix]);
+    await load(r.stdout);
+  },
+  runEnv: (db) => mysqlEnv(db),
+};
+
+/**
+ * prestashop-flashlight (https://github.com/PrestaShop/prestashop-flashlight): PrestaShop
+ * pre-installed, restoring its dump into MYSQL_DATABASE at start; table prefix fixed to ps_.
+ * Needs a registry to pull from (`podman pull docker.io/prestashop/prestashop-flashlight:TAG`), which
+ * these machines do not have; on a host that has one, `dmx checkpoint --kind flashlight --image ...`.
+ */
+export const flashlightKind: TemplateKind = {
+  name: 'flashlight',
+  defaults: {
+    tablePrefix: 'ps_',
+    appRoot: '/var/www/html',
+    parametersFile: 'app/config/parameters.php',
+    cacheDirs: ['var/cache/prod'],
+    adminPath: '/admin-dev',
+    adminEmail: 'admin@prestashop.com',
+    adminPassword: 'prestashop',
+    bootSeconds: 300,
+    warmPaths: ['/', '/admin-dev/index.php'],
+  },
+  async prepareImage(image = 'docker.io/prestashop/prestashop-flashlight:latest') {
+    const exists = await execa('podman', ['image', 'exists', image], { reject: false });
+    if (exists.exitCode !== 0) {
+      const pulled = await execa('podman', ['pull', image], { reject: false });
+      if (pulled.exitCode !== 0) {
+        throw new Error(`cannot pull ${image}: ${String(pulled.stderr).split('\n').slice(-2).join(' ')} (a flashlight template needs a host that reaches a container registry)`);
+      }
+    }
+    return image;
+  },
+  async loadSchema() {
+    // flashlight loads its own dump into MYSQL_DATABASE when the container starts.
+  },
+  runEnv: (db, domain) => ({ ...mysqlEnv(db), PS_DOMAIN: domain, DEBUG_MODE: 'false' }),
+};
+
+function mysqlEnv(db: TemplateDbAccess): Record<string, string> {
+  return {
+    MYSQL_HOST: db.host,
+    MYSQL_PORT: String(db.port),
+    MYSQL_DATABASE: db.database,
+    MYSQL_USER: db.user,
+    MYSQL_PASSWORD: db.password,
+    DB_PREFIX: db.prefix,
+  };
+}
+
+export const templateKinds: Record<TemplateKindName, TemplateKind> = { standin: standinKind, flashlight: flashlightKind };

@@ -1,0 +1,54 @@
+/**
+ * A template as the lifecycle sees it: the image, its CRIU checkpoint (absent: demos fall back to
+ * `podman run`), its template database, and where the app keeps what each demo must change.
+ * Written by `dmx checkpoint` to $DMX_STATE_DIR/templates/<name>.json, read by the activities.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertTemplateName } from '../../lib/ids';
+
+export type TemplateKindName = 'standin' | 'flashlight';
+
+export interface TemplateSpec {
+  name: string;
+  kind: TemplateKindName;
+  /** Changes with every new checkpoint; claimed demos keep the version they were restored from. */
+  version: string;
+  image: string;
+  /** Absent when the template has no checkpoint: demos start with `podman run` and boot cold. */
+  checkpointArchive?: string;
+  /** Where demo data is cloned from. */
+  database: string;
+  tablePrefix: string;
+  appRoot: string;
+  parametersFile: string;
+  cacheDirs: string[];
+  adminPath: string;
+  adminEmail: string;
+  /** Network the template ran on: a checkpoint restores onto the same one. */
+  network: string;
+  createdAt: string;
+  checkpointSeconds?: number;
+  archiveBytes?: number;
+}
+
+export function templateSpecPath(stateDir: string, name: string): string {
+  return join(stateDir, 'templates', `${assertTemplateName(name)}.json`);
+}
+
+export function readTemplateSpec(stateDir: string, name: string): TemplateSpec | undefined {
+  const path = templateSpecPath(stateDir, name);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as TemplateSpec;
+}
+
+export function writeTemplateSpec(stateDir: string, spec: TemplateSpec): void {
+  const path = templateSpecPath(stateDir, spec.name);
+  mkdirSync(join(stateDir, 'templates'), { recursive: true });
+  // Atomic replace: a reader never sees half a spec.
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Template database names derive from the template name ('-' is not an SQL identifier character). */
+export const templateDatabaseName = (name: string) => `dmx_tpl_${assertTemplateName(name).replace(/-/g, '_')}`;

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Shared settings and helpers for the dmx shell scripts. Sourced, never run.
+# Every value can be overridden from the environment; the TypeScript side reads the same
+# variables (lib/config.ts), and `stack.sh up` writes the resolved set to $DMX_STATE_DIR/stack.env.
+
+DMX_ROOT=${DMX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export DMX_ROOT
+
+# A profile is one complete, independent stack: its own ports, state folder, podman networks.
+# `dev` is what the main command serves; `test` is what the test command brings up and tears down,
+# so tests never touch a running dev stack.
+export DMX_PROFILE=${DMX_PROFILE:-dev}
+case "$DMX_PROFILE" in
+  dev)  _base=1 ; _net=10 ;;
+  test) _base=2 ; _net=20 ;;
+  *) echo "dmx: DMX_PROFILE must be 'dev' or 'test', got '$DMX_PROFILE'" >&2; return 2 ;;
+esac
+
+export DMX_CACHE_DIR=${DMX_CACHE_DIR:-/var/cache/dmx}
+export DMX_STATE_DIR=${DMX_STATE_DIR:-$DMX_ROOT/.state/$DMX_PROFILE}
+export DMX_TEMPORAL_PORT=${DMX_TEMPORAL_PORT:-${_base}7233}
+export DMX_TEMPORAL_UI_PORT=${DMX_TEMPORAL_UI_PORT:-${_base}8233}
+export DMX_TEMPORAL_ADDRESS=${DMX_TEMPORAL_ADDRESS:-127.0.0.1:$DMX_TEMPORAL_PORT}
+export DMX_TEMPORAL_NAMESPACE=${DMX_TEMPORAL_NAMESPACE:-default}
+export DMX_MARIADB_PORT=${DMX_MARIADB_PORT:-${_base}3306}
+export DMX_VALKEY_PORT=${DMX_VALKEY_PORT:-${_base}6379}
+export DMX_CADDY_ADMIN_PORT=${DMX_CADDY_ADMIN_PORT:-${_base}2019}
+export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-${_base}8080}
+export DMX_API_PORT=${DMX_API_PORT:-${_base}8000}
+export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
+export DMX_NETWORK=${DMX_NETWORK:-dmx-$DMX_PROFILE}
+export DMX_NETWORK_SUBNET=${DMX_NETWORK_SUBNET:-10.89.$_net.0/24}
+export DMX_EDGE_NETWORK=${DMX_EDGE_NETWORK:-dmx-$DMX_PROFILE-edge}
+export DMX_EDGE_SUBNET=${DMX_EDGE_SUBNET:-10.89.$((_net + 1)).0/24}
+# Gateways are the .1 of each subnet: MariaDB is reached from demos at the first, aardvark-dns
+# (container name resolution for Caddy) answers at the second.
+export DMX_NETWORK_GATEWAY=${DMX_NETWORK_GATEWAY:-${DMX_NETWORK_SUBNET%.0/24}.1}
+export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-${DMX_EDGE_SUBNET%.0/24}.1}
+export DMX_CRIU_BIN_DIR=${DMX_CRIU_BIN_DIR:-$DMX_CACHE_DIR/criu/bin}
+export DMX_TEMPORAL_BIN=${DMX_TEMPORAL_BIN:-$(command -v temporal 2>/dev/null || echo "$DMX_CACHE_DIR/go-bin/temporal")}
+export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}
+unset _base _net
+
+# Custom search attributes, registered with the dev server at start (name=type).
+DMX_SEARCH_ATTRIBUTES=(DmxStatus=Keyword DmxTemplate=Keyword DmxExpiresAt=Datetime DmxHost=Keyword DmxKind=Keyword)
+
+log()  { printf '\033[1;34m[dmx %s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+ok()   { printf '\033[1;32m[dmx %s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die()  { printf '\033[1;31m[dmx error]\033[0m %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [ "$(id -u)" = 0 ] || die "this must run as root (rootful Podman is required for CRIU checkpoints); try: sudo $0 $*"
+}
+
+# port_free PORT: true when nothing listens on 127.0.0.1/0.0.0.0:PORT
+port_free() { ! ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.2 s
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+
+podman_cmd() { PATH="$DMX_CRIU_BIN_DIR:$PATH" podman --runtime runc "$@"; }

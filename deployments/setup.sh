@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything dmx needs on a fresh Debian 12 machine, as root. Idempotent: each step checks
+# first and installs only what is missing, so a second run takes a few seconds.
+#   - Debian packages: podman, runc, caddy, mariadb-server, redis-server (bookworm has no valkey),
+#     debootstrap, busybox-static, ...
+#   - CRIU >= 4.2 in a private folder when the system's `criu check` fails (deployments/install-criu.sh)
+#   - the `temporal` CLI (dev server + Web UI), built from the Go module proxy into $DMX_CACHE_DIR
+#   - npm dependencies from the lockfile
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+require_root "$@"
+
+APT_PACKAGES=(podman runc caddy mariadb-server mariadb-client redis-server debootstrap busybox-static
+  iproute2 curl jq ca-certificates uidmap slirp4netns dnsutils)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  # policy-rc.d keeps the packages' own system services from starting: dmx runs its own instances
+  # on its own ports with its data in $DMX_STATE_DIR.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+else
+  ok "Debian packages present"
+fi
+# The packages start system-wide services on install; dmx never uses them. Stop them so they do not
+# hold memory or ports (best effort: the machine may have no systemd).
+for svc in mariadb redis-server caddy; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    log "stopping the system $svc service (dmx runs its own)"; systemctl stop "$svc" || true
+  fi
+done
+
+bash "$DMX_ROOT/deployments/install-criu.sh"
+
+if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then
+  ok "temporal CLI present: $("$DMX_TEMPORAL_BIN" --version)"
+else
+  command -v go >/dev/null || die "Go is required to build the temporal CLI (go >= 1.21; newer toolchains come from the Go module proxy)"
+  log "building the temporal CLI $DMX_TEMPORAL_CLI_VERSION from the Go module proxy (a few minutes, once)"
+  mkdir -p "$DMX_CACHE_DIR/go-bin"
+  # v1.6+ carry a replace directive that `go install pkg@version` refuses; v1.5.1 needs go >= 1.25,
+  # which GOTOOLCHAIN=auto fetches through the module proxy when the local Go is older.
+  GOTOOLCHAIN=auto GOBIN="$DMX_CACHE_DIR/go-bin" CGO_ENABLED=0 \
+    go install "github.com/temporalio/cli/cmd/temporal@$DMX_TEMPORAL_CLI_VERSION" >&2
+  DMX_TEMPORAL_BIN="$DMX_CACHE_DIR/go-bin/temporal"
+  ok "temporal CLI built: $("$DMX_TEMPORAL_BIN" --version)"
+fi
+
+cd "$DMX_ROOT"
+stamp=node_modules/.dmx-lock-hash
+want=$(sha256sum package-lock.json | cut -c1-64)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  ok "npm dependencies match the lockfile"
+else
+  log "installing npm dependencies from the lockfile"
+  npm ci --no-fund --no-audit --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+ok "setup complete"

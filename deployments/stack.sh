@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The dmx dev stack: Temporal dev server (+ Web UI), MariaDB, Valkey (redis-server 7 on bookworm),
+# Caddy (admin API) and the podman networks, each on the profile's own ports with its data under
+# $DMX_STATE_DIR. Never the system services' ports or data.
+#   stack.sh up       start what is not running, wait until healthy, print where each one is
+#   stack.sh down     stop the services (state is kept; `up` resumes it)
+#   stack.sh purge    down + remove the profile's containers, networks and state folder
+#   stack.sh status   one line per service
+#   stack.sh env      print the resolved configuration as KEY=VALUE lines
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+S=$DMX_STATE_DIR
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+check_port() { # NAME PORT PIDFILE: fail clearly when another process holds a port we need
+  if ! pid_alive "$3" && ! port_free "$2"; then
+    die "port $2 ($1) is already in use by another process: $(ss -Htlnp "( sport = :$2 )" | head -1 | sed 's/.*users:/users:/'). Stop it or set DMX_${1}_PORT to a free port."
+  fi
+}
+
+mariadb_sql() { mariadb --no-defaults --socket="$S/mariadb/mariadb.sock" -uroot "$@"; }
+
+up_mariadb() {
+  local d=$S/mariadb; mkdir -p "$d"
+  if pid_alive "$d/mariadb.pid" && mariadb-admin --no-defaults --socket="$d/mariadb.sock" -uroot ping >/dev/null 2>&1; then
+    ok "MariaDB already running"; return
+  fi
+  check_port MARIADB "$DMX_MARIADB_PORT" "$d/mariadb.pid"
+  if [ ! -d "$d/data/mysql" ]; then
+    log "initialising MariaDB data in $d/data"
+    mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
+      --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
+      || die "mariadb-install-db failed; see $d/install.log"
+  fi
+  log "starting MariaDB on port $DMX_MARIADB_PORT"
+  # Demo containers reach MariaDB at their network's gateway, which exists only once a container is
+  # attached, so it listens on all addresses; accounts are host-restricted (admin: loopback only,
+  # demo accounts: the demo subnet only) and root authenticates by unix socket only.
+  # Demo data is disposable, so durability is traded for speed (no binlog, lazy flush).
+  setsid mariadbd --no-defaults --datadir="$d/data" --socket="$d/mariadb.sock" --port="$DMX_MARIADB_PORT" \
+    --bind-address=0.0.0.0 --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
+    --log-error="$d/error.log" --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
+    --skip-log-bin --max-connections=2000 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    </dev/null >/dev/null 2>&1 &
+  wait_for MariaDB 60 mariadb-admin --no-defaults --socket="$d/mariadb.sock" -uroot ping \
+    || die "MariaDB did not become ready in 60 s; see $d/error.log"
+  if [ ! -s "$d/admin-password" ]; then
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$d/admin-password"; chmod 600 "$d/admin-password"
+  fi
+  local pw; pw=$(cat "$d/admin-password")
+  mariadb_sql -e "CREATE USER IF NOT EXISTS 'dmx_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
+    ALTER USER 'dmx_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
+    GRANT ALL PRIVILEGES ON *.* TO 'dmx_admin'@'127.0.0.1' WITH GRANT OPTION;"
+  ok "MariaDB ready"
+}
+
+up_valkey() {
+  local d=$S/valkey; mkdir -p "$d"
+  if pid_alive "$d/valkey.pid"; then ok "Valkey already running"; return; fi
+  check_port VALKEY "$DMX_VALKEY_PORT" "$d/valkey.pid"
+  local bin; bin=$(command -v valkey-server || command -v redis-server) || die "no valkey-server or redis-server on PATH; run deployments/setup.sh"
+  log "starting $(basename "$bin") on port $DMX_VALKEY_PORT"
+  "$bin" --port "$DMX_VALKEY_PORT" --bind 127.0.0.1 --dir "$d" --daemonize yes --pidfile "$d/valkey.pid" \
+    --logfile "$d/valkey.log" --appendonly yes --save "" >/dev/null
+  wait_for Valkey 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$DMX_VALKEY_PORT && printf 'PING\r\n' >&3 && head -c5 <&3 | grep -q PONG" \
+    || die "Valkey did not answer PING in 20 s; see $d/valkey.log"
+  ok "Valkey ready"
+}
+
+up_caddy() {
+  local d=$S/caddy; mkdir -p "$d"
+  if pid_alive "$d/caddy.pid"; then ok "Caddy already running"; return; fi
+  check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$d/caddy.pid"
+  check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$d/caddy.pid"
+  # Base config only: the demo router route is owned by the TypeScript Caddy adapter
+  # (ensureDemoRouter), which the worker and the reconciler re-apply whenever it is missing.
+  cat > "$d/caddy.json" <<JSON
+{"admin": {"listen": "127.0.0.1:$DMX_CADDY_ADMIN_PORT"},
+ "logging": {"logs": {"default": {"level": "WARN"}}},
+ "apps": {"http": {"servers": {"dmx": {"listen": [":$DMX_CADDY_HTTP_PORT"],
+   "automatic_https": {"disable": true}, "routes": []}}}}}
+JSON
+  log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin 127.0.0.1:$DMX_CADDY_ADMIN_PORT)"
+  XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" setsid caddy run --config "$d/caddy.json" \
+    --pidfile "$d/caddy.pid" </dev/null >>"$d/caddy.log" 2>&1 &
+  wait_for Caddy 20 curl -fsS "http://127.0.0.1:$DMX_CADDY_ADMIN_PORT/config/" \
+    || die "Caddy admin API did not answer in 20 s; see $d/caddy.log"
+  ok "Caddy ready"
+}
+
+temporal_healthy() { "$DMX_TEMPORAL_BIN" operator cluster health --address "$DMX_TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; }
+
+up_temporal() {
+  local d=$S/temporal; mkdir -p "$d"
+  if pid_alive "$d/temporal.pid" && temporal_healthy; then ok "Temporal already running"; return; fi
+  [ -x "$DMX_TEMPORAL_BIN" ] || die "temporal CLI not found at $DMX_TEMPORAL_BIN; run deployments/setup.sh"
+  check_port TEMPORAL "$DMX_TEMPORAL_PORT" "$d/temporal.pid"
+  check_port TEMPORAL_UI "$DMX_TEMPORAL_UI_PORT" "$d/temporal.pid"
+  local args=() sa
+  for sa in "${DMX_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  log "starting the Temporal dev server (gRPC $DMX_TEMPORAL_ADDRESS, Web UI :$DMX_TEMPORAL_UI_PORT)"
+  setsid "$DMX_TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$DMX_TEMPORAL_PORT" \
+    --ui-port "$DMX_TEMPORAL_UI_PORT" --http-port "$((DMX_TEMPORAL_PORT + 10))" \
+    --metrics-port "$((DMX_TEMPORAL_PORT + 11))" --db-filename "$d/temporal.db" \
+    --log-level warn "${args[@]}" </dev/null >>"$d/server.log" 2>&1 &
+  echo $! > "$d/temporal.pid"
+  wait_for Temporal 60 temporal_healthy || die "Temporal did not become healthy in 60 s; see $d/server.log"
+  ok "Temporal ready"
+}
+
+up_networks() {
+  local n
+  for n in "$DMX_NETWORK|$DMX_NETWORK_SUBNET|" "$DMX_EDGE_NETWORK|$DMX_EDGE_SUBNET|--internal"; do
+    IFS='|' read -r name subnet extra <<<"$n"
+    if podman network exists "$name"; then
+      local have; have=$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
+      [ "$have" = "$subnet" ] || die "podman network $name exists with subnet $have, expected $subnet (remove it or set DMX_NETWORK_SUBNET/DMX_EDGE_SUBNET)"
+    else
+      log "creating podman network $name ($subnet${extra:+, internal})"
+      # shellcheck disable=SC2086
+      podman network create --subnet "$subnet" $extra "$name" >/dev/null
+    fi
+  done
+  ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos, DNS)"
+}
+
+write_env() {
+  mkdir -p "$S"
+  {
+    env | grep -E '^DMX_' | sort
+    echo "DMX_MARIADB_ADMIN_PASSWORD_FILE=$S/mariadb/admin-password"
+  } > "$S/stack.env"
+}
+
+status() {
+  local s
+  pid_alive "$S/temporal/temporal.pid" && temporal_healthy && s=up || s=down; echo "temporal  $s  $DMX_TEMPORAL_ADDRESS  ui http://localhost:$DMX_TEMPORAL_UI_PORT"
+  pid_alive "$S/mariadb/mariadb.pid" && s=up || s=down; echo "mariadb   $s  127.0.0.1:$DMX_MARIADB_PORT"
+  pid_alive "$S/valkey/valkey.pid" && s=up || s=down; echo "valkey    $s  127.0.0.1:$DMX_VALKEY_PORT"
+  pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin http://127.0.0.1:$DMX_CADDY_ADMIN_PORT"
+}
+
+stop_pidfile() { # NAME PIDFILE
+  if pid_alive "$2"; then
+    local pid; pid=$(cat "$2"); log "stopping $1 (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { log "$1 did not stop in 10 s; killing"; kill -9 "$pid" 2>/dev/null || true; }
+  fi
+  rm -f "$2"
+}
+
+down() {
+  stop_pidfile "dmx api" "$S/run/api.pid"
+  stop_pidfile "dmx worker" "$S/run/worker.pid"
+  stop_pidfile Caddy "$S/caddy/caddy.pid"
+  stop_pidfile Temporal "$S/temporal/temporal.pid"
+  stop_pidfile Valkey "$S/valkey/valkey.pid"
+  stop_pidfile MariaDB "$S/mariadb/mariadb.pid"
+  ok "stack '$DMX_PROFILE' stopped (state kept in $S)"
+}
+
+purge() {
+  down
+  local ids; ids=$(podman ps -a --filter "label=dmx.profile=$DMX_PROFILE" -q; podman ps -a --filter "name=^dmx-$DMX_PROFILE-" -q)
+  if [ -n "$ids" ]; then log "removing the profile's containers"; echo "$ids" | sort -u | xargs podman rm -f -t 0 >/dev/null; fi
+  for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do podman network exists "$n" && podman network rm -f "$n" >/dev/null; done
+  rm -rf "$S"
+  ok "stack '$DMX_PROFILE' purged"
+}
+
+case "${1:-}" in
+  up)
+    require_root "$@"
+    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; write_env
+    ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
+  down) down ;;
+  purge) require_root "$@"; purge ;;
+  status) status ;;
+  env) write_env; cat "$S/stack.env" ;;
+  *) echo "usage: $0 up|down|purge|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,27 @@
+<?php return array (
+  'parameters' =>
+  array (
+    'database_host' => '127.0.0.1',
+    'database_port' => '',
+    'database_name' => 'prestashop',
+    'database_user' => 'prestashop',
+    'database_password' => 'prestashop',
+    'database_prefix' => 'ps_',
+    'database_engine' => 'InnoDB',
+    'mailer_transport' => 'smtp',
+    'mailer_host' => '127.0.0.1',
+    'mailer_user' => NULL,
+    'mailer_password' => NULL,
+    'secret' => 'standin-default-secret-change-me-0000000000000000000000000000',
+    'ps_caching' => 'CacheMemcache',
+    'ps_cache_enable' => false,
+    'ps_creation_date' => '2024-01-01',
+    'locale' => 'en-US',
+    'use_debug_toolbar' => true,
+    'cookie_key' => 'standin-default-cookie-key-change-me-000000000000000000000000',
+    'cookie_iv' => 'standiniv0000000',
+    'new_cookie_key' => 'def00000standin-default-new-cookie-key',
+    'api_public_key' => '',
+    'api_private_key' => '',
+  ),
+);

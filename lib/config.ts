@@ -1,0 +1,195 @@
+/**
+ * Configuration from environment variables (the same names the shell scripts use, see
+ * deployments/lib.sh). When a variable is not set in the environment, the value that
+ * `deployments/stack.sh up` resolved for the profile is read from $DMX_STATE_DIR/stack.env, so a
+ * developer can run the CLI or vitest against a running stack without exporting anything.
+ * Invalid values stop start-up with a message naming the variable.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const port = z.coerce.number().int().min(1).max(65535);
+const seconds = z.coerce.number().int().positive();
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const ipv4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address');
+const subnet24 = z.string().regex(/^(\d{1,3}\.){3}0\/24$/, 'an IPv4 /24 subnet like 10.89.10.0/24');
+const dnsName = z.string().regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lower-case DNS name');
+const safeName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'letters, digits, - and _ only');
+
+const schema = z.object({
+  DMX_PROFILE: z.enum(['dev', 'test']).default('dev'),
+  DMX_STATE_DIR: z.string().min(1),
+  DMX_CACHE_DIR: z.string().min(1).default('/var/cache/dmx'),
+  DMX_HOST_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'a host id like node-1').default(
+    hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40) || 'host',
+  ),
+  DMX_TEMPORAL_ADDRESS: z.string().min(3),
+  DMX_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  DMX_TEMPORAL_UI_PORT: port,
+  DMX_MARIADB_HOST: z.string().default('127.0.0.1'),
+  DMX_MARIADB_PORT: port,
+  DMX_MARIADB_ADMIN_USER: z.string().default('dmx_admin'),
+  DMX_MARIADB_ADMIN_PASSWORD: z.string().optional(),
+  DMX_MARIADB_ADMIN_PASSWORD_FILE: z.string().optional(),
+  DMX_VALKEY_PORT: port,
+  DMX_VALKEY_HOST: z.string().default('127.0.0.1'),
+  DMX_CADDY_ADMIN_PORT: port,
+  DMX_CADDY_HTTP_PORT: port,
+  DMX_API_PORT: port,
+  DMX_DEMO_DOMAIN: dnsName.default('demo.localhost'),
+  DMX_PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
+  /** Port in the demo URLs handed out; defaults to Caddy's HTTP port. 80/443 leave it out. */
+  DMX_PUBLIC_PORT: port.optional(),
+  DMX_NETWORK: safeName,
+  DMX_NETWORK_SUBNET: subnet24,
+  DMX_NETWORK_GATEWAY: ipv4,
+  DMX_EDGE_NETWORK: safeName,
+  DMX_EDGE_GATEWAY: ipv4,
+  DMX_CRIU_BIN_DIR: z.string().min(1),
+  /** `database`: one MariaDB database + account per demo. `prefix`: the seed layout, one shared database, tables prefixed per demo. */
+  DMX_DATA_LAYOUT: z.enum(['database', 'prefix']).default('database'),
+  DMX_SHARED_DATABASE: safeName.default('dmx_demos'),
+  DMX_DEFAULT_TEMPLATE: safeName.default('standin'),
+  DMX_DEFAULT_TTL_SECONDS: seconds.default(3600),
+  DMX_MIN_TTL_SECONDS: seconds.default(1),
+  DMX_MAX_TTL_SECONDS: seconds.default(4 * 3600),
+  DMX_MAX_LIFETIME_SECONDS: seconds.default(24 * 3600),
+  DMX_DEMO_MEMORY: z.string().regex(/^\d+[kmg]$/i, 'a size like 256m').default('384m'),
+  DMX_DEMO_CPUS: z.string().regex(/^\d+(\.\d+)?$/, 'a number like 1 or 0.5').default('1'),
+  DMX_DEMO_PIDS: z.coerce.number().int().min(16).default(256),
+  DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  profile: 'dev' | 'test';
+  stateDir: string;
+  cacheDir: string;
+  hostId: string;
+  temporal: { address: string; namespace: string; uiUrl: string };
+  mariadb: { host: string; port: number; user: string; password: string; demoHost: string; demoAccountHost: string };
+  valkey: { host: string; port: number };
+  caddy: { adminUrl: string; httpPort: number };
+  demos: {
+    domain: string;
+    scheme: 'http' | 'https';
+    publicPort: number;
+    dataLayout: 'database' | 'prefix';
+    sharedDatabase: string;
+    defaultTemplate: string;
+    defaultTtlSeconds: number;
+    minTtlSeconds: number;
+    maxTtlSeconds: number;
+    maxLifetimeSeconds: number;
+    memory: string;
+    cpus: string;
+    pids: number;
+  };
+  podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  api: { port: number; operatorToken?: string; requireOperatorToken: boolean };
+  logLevel: RawConfig['DMX_LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const profile = env.DMX_PROFILE ?? 'dev';
+  const stateDir = env.DMX_STATE_DIR ?? join(repoRoot, '.state', profile);
+  const stackEnvFile = join(stateDir, 'stack.env');
+  const fromFile = existsSync(stackEnvFile) ? readEnvFile(stackEnvFile) : {};
+  const merged: Record<string, string | undefined> = { ...fromFile, DMX_STATE_DIR: stateDir };
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('DMX_') && v !== undefined && v !== '') merged[k] = v;
+
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    const hint = existsSync(stackEnvFile) ? '' : ` (no ${stackEnvFile}: is the stack up? run deployments/stack.sh up)`;
+    throw new ConfigError(`invalid configuration: ${problems}${hint}`);
+  }
+  const c = parsed.data;
+  let password = c.DMX_MARIADB_ADMIN_PASSWORD;
+  if (!password && c.DMX_MARIADB_ADMIN_PASSWORD_FILE) {
+    try {
+      password = readFileSync(c.DMX_MARIADB_ADMIN_PASSWORD_FILE, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`DMX_MARIADB_ADMIN_PASSWORD_FILE: cannot read ${c.DMX_MARIADB_ADMIN_PASSWORD_FILE}: ${(err as Error).message}`);
+    }
+  }
+  if (!password) throw new ConfigError('DMX_MARIADB_ADMIN_PASSWORD or DMX_MARIADB_ADMIN_PASSWORD_FILE must be set');
+  if (c.DMX_MIN_TTL_SECONDS > c.DMX_MAX_TTL_SECONDS) throw new ConfigError('DMX_MIN_TTL_SECONDS must not exceed DMX_MAX_TTL_SECONDS');
+  if (c.DMX_DEFAULT_TTL_SECONDS < c.DMX_MIN_TTL_SECONDS || c.DMX_DEFAULT_TTL_SECONDS > c.DMX_MAX_TTL_SECONDS) {
+    throw new ConfigError('DMX_DEFAULT_TTL_SECONDS must lie between DMX_MIN_TTL_SECONDS and DMX_MAX_TTL_SECONDS');
+  }
+  if (c.DMX_MAX_TTL_SECONDS > c.DMX_MAX_LIFETIME_SECONDS) throw new ConfigError('DMX_MAX_TTL_SECONDS must not exceed DMX_MAX_LIFETIME_SECONDS');
+  if (c.DMX_REQUIRE_OPERATOR_TOKEN && !c.DMX_OPERATOR_TOKEN && env.DMX_API_STARTING === '1') {
+    throw new ConfigError('DMX_OPERATOR_TOKEN must be set (or DMX_REQUIRE_OPERATOR_TOKEN=false)');
+  }
+  const uiPort = c.DMX_TEMPORAL_UI_PORT;
+  return {
+    profile: c.DMX_PROFILE,
+    stateDir: c.DMX_STATE_DIR,
+    cacheDir: c.DMX_CACHE_DIR,
+    hostId: c.DMX_HOST_ID,
+    temporal: { address: c.DMX_TEMPORAL_ADDRESS, namespace: c.DMX_TEMPORAL_NAMESPACE, uiUrl: `http://localhost:${uiPort}` },
+    mariadb: {
+      host: c.DMX_MARIADB_HOST,
+      port: c.DMX_MARIADB_PORT,
+      user: c.DMX_MARIADB_ADMIN_USER,
+      password,
+      demoHost: c.DMX_NETWORK_GATEWAY,
+      // Demo accounts may connect only from the demo network: 10.89.10.0/24 -> '10.89.10.%'
+      demoAccountHost: c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
+    },
+    valkey: { host: c.DMX_VALKEY_HOST, port: c.DMX_VALKEY_PORT },
+    caddy: { adminUrl: `http://127.0.0.1:${c.DMX_CADDY_ADMIN_PORT}`, httpPort: c.DMX_CADDY_HTTP_PORT },
+    demos: {
+      domain: c.DMX_DEMO_DOMAIN,
+      scheme: c.DMX_PUBLIC_SCHEME,
+      publicPort: c.DMX_PUBLIC_PORT ?? c.DMX_CADDY_HTTP_PORT,
+      dataLayout: c.DMX_DATA_LAYOUT,
+      sharedDatabase: c.DMX_SHARED_DATABASE,
+      defaultTemplate: c.DMX_DEFAULT_TEMPLATE,
+      defaultTtlSeconds: c.DMX_DEFAULT_TTL_SECONDS,
+      minTtlSeconds: c.DMX_MIN_TTL_SECONDS,
+      maxTtlSeconds: c.DMX_MAX_TTL_SECONDS,
+      maxLifetimeSeconds: c.DMX_MAX_LIFETIME_SECONDS,
+      memory: c.DMX_DEMO_MEMORY,
+      cpus: c.DMX_DEMO_CPUS,
+      pids: c.DMX_DEMO_PIDS,
+    },
+    podman: {
+      network: c.DMX_NETWORK,
+      edgeNetwork: c.DMX_EDGE_NETWORK,
+      edgeGateway: c.DMX_EDGE_GATEWAY,
+      criuBinDir: c.DMX_CRIU_BIN_DIR,
+    },
+    api: { port: c.DMX_API_PORT, operatorToken: c.DMX_OPERATOR_TOKEN, requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN },
+    logLevel: c.DMX_LOG_LEVEL,
+  };
+}
+
+/** The public host (with port unless it is the scheme's default) of a demo: what the shop must consider its domain. */
+export function demoHostFor(cfg: Config, demoId: string): string {
+  const p = cfg.demos.publicPort;
+  const dflt = cfg.demos.scheme === 'https' ? 443 : 80;
+  return p === dflt ? `${demoId}.${cfg.demos.domain}` : `${demoId}.${cfg.demos.domain}:${p}`;
+}

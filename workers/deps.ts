@@ -1,0 +1,36 @@
+/** Real clients for the activities, built from configuration (workers, CLI and real-stack tests). */
+import type { Config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
+import { createCaddy, type Caddy } from '../activities/adapters/caddy';
+import { createMariaDb, createMariaDbPool, type MariaDb } from '../activities/adapters/mariadb';
+import { createPodman, type Podman } from '../activities/adapters/podman';
+import { createValkey, type Valkey } from '../activities/adapters/valkey';
+
+export interface RealDeps {
+  config: Config;
+  log: Logger;
+  podman: Podman;
+  mariadb: MariaDb;
+  caddy: Caddy;
+  valkey: Valkey;
+  close(): Promise<void>;
+}
+
+export function createRealDeps(config: Config, logName = 'dmx'): RealDeps {
+  const log = createLogger(logName, config.logLevel);
+  const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
+  const valkey = createValkey({ ...config.valkey, lazy: true });
+  valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
+  return {
+    config,
+    log,
+    podman: createPodman({ criuBinDir: config.podman.criuBinDir }),
+    mariadb: createMariaDb(pool),
+    caddy: createCaddy(config.caddy.adminUrl),
+    valkey,
+    async close() {
+      await pool.end();
+      valkey.disconnect();
+    },
+  };
+}
