@@ -44,6 +44,18 @@ export interface RestoreStats {
   criuRestoreMicros?: number;
 }
 
+/** The part of `podman container inspect` output dmx reads. */
+interface PodmanInspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  ImageName?: string;
+  Created: string;
+  State?: { Running?: boolean; Status?: string };
+  Config?: { Labels?: Record<string, string> };
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; Aliases?: string[] }> };
+}
+
 export function createPodman(opts: PodmanOptions) {
   const env = { PATH: `${opts.criuBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
   const ulimits = opts.ulimits ?? ['nofile=1024:1024', 'nproc=1024:1024'];
@@ -67,10 +79,10 @@ export function createPodman(opts: PodmanOptions) {
       if (err instanceof PodmanError && err.isNoSuchContainer) return undefined;
       throw err;
     }
-    const [c] = JSON.parse(out) as Array<Record<string, any>>;
+    const [c] = JSON.parse(out) as PodmanInspect[];
     if (!c) return undefined;
     const networks: ContainerInfo['networks'] = {};
-    for (const [net, v] of Object.entries<Record<string, any>>(c.NetworkSettings?.Networks ?? {})) {
+    for (const [net, v] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
       networks[net] = { ip: v.IPAddress ?? '', aliases: v.Aliases ?? [] };
     }
     return {
@@ -161,8 +173,8 @@ export function createPodman(opts: PodmanOptions) {
     async list(labels: Record<string, string>): Promise<Array<{ name: string; state: string; labels: Record<string, string> }>> {
       const args = ['ps', '-a', '--format', 'json'];
       for (const [k, v] of Object.entries(labels)) args.push('--filter', `label=${k}=${v}`);
-      const rows = JSON.parse((await podman(args)) || '[]') as Array<Record<string, any>>;
-      return rows.map((r) => ({ name: (r.Names?.[0] as string) ?? '', state: r.State as string, labels: r.Labels ?? {} }));
+      const rows = JSON.parse((await podman(args)) || '[]') as Array<{ Names?: string[]; State?: string; Labels?: Record<string, string> }>;
+      return rows.map((r) => ({ name: r.Names?.[0] ?? '', state: r.State ?? 'unknown', labels: r.Labels ?? {} }));
     },
   };
 }

@@ -1,0 +1,43 @@
+/**
+ * Per-demo secrets derived from one master key: HMAC-SHA256(master, purpose:demoId). Every demo
+ * gets its own DB password, cookie keys and back-office password, two activities on different
+ * hosts derive the same values without passing them around, and none of them needs to sit in a
+ * workflow history (only the back-office password is handed back to the user).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { assertDemoId } from './ids';
+
+export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password';
+
+export interface SecretDeriver { derive(purpose: SecretPurpose, demoId: string, length?: number): string }
+
+export function createSecretDeriver(masterKey: Buffer): SecretDeriver {
+  if (masterKey.length < 32) throw new Error('the master secret key must be at least 32 bytes');
+  return {
+    derive(purpose, demoId, length = 32) {
+      const mac = createHmac('sha256', masterKey).update(`${purpose}:${assertDemoId(demoId)}`).digest();
+      const text = Buffer.concat([mac, createHmac('sha256', masterKey).update(mac).digest()]).toString('base64url');
+      // cookie_iv is 8 characters in PrestaShop; the rest are long alphanumeric strings.
+      return text.replace(/[-_]/g, 'x').slice(0, length);
+    },
+  };
+}
+
+/** Reads the master key file, creating it (0600, 32 random bytes) on first use. */
+export function loadOrCreateMasterKey(path: string): Buffer {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    try {
+      writeFileSync(path, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
+    } catch (err) {
+      // Another process created it first: use theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  chmodSync(path, 0o600);
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+  if (key.length < 32) throw new Error(`master key file ${path} holds fewer than 32 bytes of hex`);
+  return key;
+}

@@ -1,0 +1,57 @@
+/**
+ * The dmx worker process: one per host. Runs until SIGINT/SIGTERM, then lets running activities
+ * finish (shutdownGraceTime) before exiting; anything cut off is retried by Temporal.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { join } from 'node:path';
+import { createActivities } from '../activities/demo-activities';
+import { loadConfig } from '../lib/config';
+import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
+import { createDmxWorkers } from './create-workers';
+import { createRealDeps } from './deps';
+
+const config = loadConfig();
+const deps = createRealDeps(config, 'dmx-worker');
+const { log } = deps;
+
+async function connectWithRetry(): Promise<NativeConnection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect({ address: config.temporal.address });
+    } catch (err) {
+      if (attempt >= 30) throw new Error(`Temporal at ${config.temporal.address} unreachable after ${attempt} attempts`, { cause: err });
+      log.warn({ attempt, err: (err as Error).message }, 'Temporal not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
+  try {
+    await deps.caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+  } catch (err) {
+    // Not fatal: verifyDemoRouted re-applies it before any demo is handed out.
+    log.warn({ err: (err as Error).message }, 'could not ensure the Caddy demo router at start');
+  }
+  const connection = await connectWithRetry();
+  const workers = await createDmxWorkers({
+    connection,
+    namespace: config.temporal.namespace,
+    hostId: config.hostId,
+    activities: createActivities({ ...deps, secrets }),
+  });
+  log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+    await deps.close();
+    log.info('dmx worker stopped');
+  }
+}
+
+main().catch((err) => {
+  log.fatal({ err }, 'dmx worker failed');
+  process.exit(1);
+});

@@ -1,0 +1,249 @@
+/**
+ * One workflow per demo: restore -> identity (data, domain, secrets, caches) -> route -> ready ->
+ * TTL (extendable, releasable) -> remove route -> drop data -> remove container. Teardown runs
+ * whatever happened before (failure, release, expiry, operator cancel) in a non-cancellable
+ * scope; every step is idempotent, so a repeated or resumed teardown is harmless.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { DemoActivities } from '../activities/demo-activities';
+import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
+import {
+  demoStateQuery,
+  extendDemoUpdate,
+  FAILURE_TYPES,
+  releaseDemoSignal,
+  releaseDemoUpdate,
+  SEARCH_ATTRIBUTES,
+  TASK_QUEUES,
+  type DemoLifecycleInput,
+  type DemoState,
+  type DemoStatus,
+  type ExtendDemoRequest,
+} from './definitions';
+
+/** Provisioning gives up after a bounded time and cleans up, rather than handing out a broken demo. */
+const provisioning: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing, FAILURE_TYPES.invalidInput, 'ContainerGone'] },
+  // A cancel during provisioning waits for the running step to finish, so teardown never races it.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+
+/** Teardown retries until it succeeds: a leak is worse than a late cleanup. */
+const teardown: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+const shared = proxyActivities<DemoActivities>({ ...provisioning, taskQueue: TASK_QUEUES.shared });
+const sharedTeardown = proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.shared });
+/** CRIU restore: three tries, the last one with `podman run` (see restoreDemoContainer). */
+const restore = proxyActivities<DemoActivities>({
+  ...provisioning,
+  taskQueue: TASK_QUEUES.restore,
+  startToCloseTimeout: '90s',
+  retry: { ...provisioning.retry, maximumAttempts: 3, initialInterval: '1s' },
+});
+const onHost = (host: string) => proxyActivities<DemoActivities>({ ...provisioning, taskQueue: TASK_QUEUES.host(host) });
+const onHostTeardown = (host: string) => proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.host(host) });
+
+export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoState> {
+  if (!isDemoId(input.demoId) || !isTemplateName(input.template) || !(input.ttlSeconds > 0) || !(input.maxLifetimeSeconds >= input.ttlSeconds)) {
+    throw ApplicationFailure.nonRetryable(`invalid demo input ${JSON.stringify(input).slice(0, 300)}`, FAILURE_TYPES.invalidInput);
+  }
+  const createdMs = Date.now();
+  const state: DemoState = {
+    demoId: input.demoId,
+    template: input.template,
+    status: 'provisioning',
+    createdAt: new Date(createdMs).toISOString(),
+    maxExpiresAt: new Date(createdMs + input.maxLifetimeSeconds * 1000).toISOString(),
+    stepMs: {},
+    extendRequests: [],
+  };
+  let expiresMs = 0;
+  let released = false;
+  let releaseReason = '';
+  /** Bumped on every change the TTL wait must notice. */
+  let wakeups = 0;
+
+  setHandler(demoStateQuery, () => state);
+
+  setHandler(
+    extendDemoUpdate,
+    (req: ExtendDemoRequest) => {
+      if (req.requestId && state.extendRequests.includes(req.requestId)) return { expiresAt: state.expiresAt! };
+      expiresMs += req.seconds * 1000;
+      state.expiresAt = new Date(expiresMs).toISOString();
+      if (req.requestId) state.extendRequests.push(req.requestId);
+      wakeups++;
+      publish();
+      return { expiresAt: state.expiresAt };
+    },
+    {
+      // Synchronous: the SDK ignores a promise returned by a validator.
+      validator: (req: ExtendDemoRequest) => {
+        if (!req || !Number.isInteger(req.seconds) || req.seconds < 1) {
+          throw ApplicationFailure.nonRetryable('seconds must be a positive integer', FAILURE_TYPES.invalidInput);
+        }
+        if (req.requestId !== undefined && !REQUEST_ID_PATTERN.test(req.requestId)) {
+          throw ApplicationFailure.nonRetryable('requestId must match [A-Za-z0-9_.:-]{1,100}', FAILURE_TYPES.invalidInput);
+        }
+        if (req.requestId && state.extendRequests.includes(req.requestId)) return; // a retry: answered as before
+        if (state.status !== 'ready' || released) {
+          throw ApplicationFailure.nonRetryable(`demo ${state.demoId} is ${released ? 'released' : state.status}, not ready`, FAILURE_TYPES.notReady);
+        }
+        const wanted = expiresMs + req.seconds * 1000;
+        if (wanted > Date.parse(state.maxExpiresAt)) {
+          throw ApplicationFailure.nonRetryable(
+            `extending by ${req.seconds} s would end the demo at ${new Date(wanted).toISOString()}, past its maximum lifetime (${state.maxExpiresAt})`,
+            FAILURE_TYPES.maxLifetimeExceeded,
+          );
+        }
+      },
+    },
+  );
+
+  const release = (reason?: string) => {
+    if (!released) {
+      released = true;
+      releaseReason = (reason ?? 'released').slice(0, 200);
+      wakeups++;
+    }
+  };
+  setHandler(releaseDemoUpdate, (req) => {
+    release(req?.reason);
+    return state;
+  });
+  setHandler(releaseDemoSignal, (req) => release(req?.reason));
+
+  function publish(): void {
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.status, value: state.status },
+      ...(state.host ? [{ key: SEARCH_ATTRIBUTES.host, value: state.host }] : []),
+      ...(state.expiresAt ? [{ key: SEARCH_ATTRIBUTES.expiresAt, value: new Date(state.expiresAt) }] : []),
+    ]);
+  }
+  function setStatus(status: DemoStatus): void {
+    state.status = status;
+    publish();
+  }
+  async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    const out = await fn();
+    state.stepMs[name] = Date.now() - t0;
+    return out;
+  }
+
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.kind, value: 'demo' },
+    { key: SEARCH_ATTRIBUTES.template, value: input.template },
+  ]);
+  publish();
+
+  const id = { demoId: input.demoId, template: input.template };
+  let outcome: DemoStatus = 'expired';
+  let failure: unknown;
+  try {
+    const template = await step('describeTemplate', () => shared.describeTemplate(input.template));
+    state.templateVersion = template.version;
+    // Container and data do not depend on each other: restore and clone at the same time.
+    const [restored] = await step('restoreAndCloneData', () =>
+      Promise.all([
+        restore.restoreDemoContainer(id).then((r) => {
+          // Recorded as soon as it is known, so teardown reaches the right host even if cloning fails.
+          state.host = r.host;
+          state.container = r.container;
+          return r;
+        }),
+        shared.createDemoData(id).then((d) => {
+          state.database = d.database;
+          return d;
+        }),
+      ]),
+    );
+    state.restoreMethod = restored.method;
+    publish();
+    const host = onHost(restored.host);
+    const [, access] = await step('applyIdentity', () => Promise.all([host.configureDemoApp(id), shared.applyDemoIdentityInDatabase(id)]));
+    await step('verifyDemoServes', () => host.verifyDemoServes({ demoId: input.demoId, bootSeconds: restored.method === 'run' ? 60 : 10 }));
+    await step('connectDemoRoute', () => host.connectDemoRoute({ demoId: input.demoId }));
+    await step('verifyDemoRouted', () => shared.verifyDemoRouted({ demoId: input.demoId }));
+
+    const readyMs = Date.now();
+    expiresMs = Math.min(readyMs + input.ttlSeconds * 1000, Date.parse(state.maxExpiresAt));
+    state.readyAt = new Date(readyMs).toISOString();
+    state.expiresAt = new Date(expiresMs).toISOString();
+    state.url = access.url;
+    state.adminUrl = `${access.url.replace(/\/$/, '')}${template.adminPath}/`;
+    state.credentials = { email: template.adminEmail, password: access.adminPassword };
+    setStatus('ready');
+    await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, template: input.template });
+    log.info('demo ready', { demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, stepMs: state.stepMs });
+
+    for (;;) {
+      const seen = wakeups;
+      const remaining = expiresMs - Date.now();
+      if (released || remaining <= 0) break;
+      await condition(() => wakeups !== seen, remaining);
+    }
+    outcome = released ? 'released' : 'expired';
+  } catch (err) {
+    failure = err;
+    if (isCancellation(err)) {
+      outcome = 'cancelled';
+    } else {
+      outcome = 'failed';
+      state.error = errorMessage(err);
+      log.error('provisioning failed; cleaning up', { demoId: input.demoId, error: state.error });
+    }
+  }
+
+  await CancellationScope.nonCancellable(async () => {
+    setStatus('tearing_down');
+    const t0 = Date.now();
+    const { demoId } = input;
+    if (state.host) await onHostTeardown(state.host).disconnectDemoRoute({ demoId });
+    await sharedTeardown.dropDemoData({ demoId });
+    // Without a recorded host the restore may still have created the container on the host that
+    // took it; the restore queue reaches a host that can remove it (single-host installs: this one).
+    const containerActs = state.host ? onHostTeardown(state.host) : proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.restore });
+    await containerActs.removeDemoContainer({ demoId });
+    await sharedTeardown.forgetDemo({ demoId });
+    state.stepMs.teardown = Date.now() - t0;
+    state.endedAt = new Date().toISOString();
+    if (outcome === 'released') log.info('demo released', { demoId, reason: releaseReason });
+    setStatus(outcome);
+  });
+
+  if (outcome === 'cancelled') {
+    // Rethrown after the cleanup above, so the run shows as "Canceled" in the Web UI and CLI.
+    throw failure;
+  }
+  if (outcome === 'failed') {
+    throw ApplicationFailure.create({ type: FAILURE_TYPES.provisioningFailed, message: `demo ${input.demoId} could not be provisioned: ${state.error}`, nonRetryable: true, cause: failure as Error });
+  }
+  return state;
+}
+
+function errorMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  const parts: string[] = [];
+  while (e && parts.length < 4) {
+    if (e.message) parts.push(e.message);
+    e = e.cause as typeof e;
+  }
+  return parts.join(': ').slice(0, 1000);
+}
