@@ -5,6 +5,7 @@ export default defineConfig({
     // Temporal's native bridge segfaulted under worker threads on these machines; forks are stable.
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Real-stack tests restore containers and wait on Temporal timers: generous, but bounded.
     testTimeout: 120_000,
     hookTimeout: 180_000,

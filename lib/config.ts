@@ -31,6 +31,8 @@ const schema = z.object({
   DMX_TEMPORAL_ADDRESS: z.string().min(3),
   DMX_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   DMX_TEMPORAL_UI_PORT: port,
+  /** Prefixes every task queue (isolated test suites, or several deployments on one Temporal namespace). */
+  DMX_TASK_QUEUE_PREFIX: z.string().regex(/^[a-z0-9-]{0,30}$/, 'lower-case letters, digits and - (at most 30)').default(''),
   DMX_MARIADB_HOST: z.string().default('127.0.0.1'),
   DMX_MARIADB_PORT: port,
   DMX_MARIADB_ADMIN_USER: z.string().default('dmx_admin'),
@@ -74,7 +76,7 @@ export interface Config {
   stateDir: string;
   cacheDir: string;
   hostId: string;
-  temporal: { address: string; namespace: string; uiUrl: string };
+  temporal: { address: string; namespace: string; uiUrl: string; queuePrefix: string };
   mariadb: { host: string; port: number; user: string; password: string; demoHost: string; demoAccountHost: string };
   valkey: { host: string; port: number };
   caddy: { adminUrl: string; httpPort: number };
@@ -149,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stateDir: c.DMX_STATE_DIR,
     cacheDir: c.DMX_CACHE_DIR,
     hostId: c.DMX_HOST_ID,
-    temporal: { address: c.DMX_TEMPORAL_ADDRESS, namespace: c.DMX_TEMPORAL_NAMESPACE, uiUrl: `http://localhost:${uiPort}` },
+    temporal: { address: c.DMX_TEMPORAL_ADDRESS, namespace: c.DMX_TEMPORAL_NAMESPACE, uiUrl: `http://localhost:${uiPort}`, queuePrefix: c.DMX_TASK_QUEUE_PREFIX },
     mariadb: {
       host: c.DMX_MARIADB_HOST,
       port: c.DMX_MARIADB_PORT,

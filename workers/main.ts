@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     hostId: config.hostId,
+    queuePrefix: config.temporal.queuePrefix,
     activities: createActivities({ ...deps, secrets }),
   });
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');

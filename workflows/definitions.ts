@@ -6,6 +6,10 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
+/**
+ * Task queue names. A deployment (or a test suite) may prefix them all: workflows started on
+ * `<prefix>dmx-shared` send their activities to `<prefix>dmx-restore` and `<prefix>dmx-host-*`.
+ */
 export const TASK_QUEUES = {
   /** Workflows and the shared activities (MariaDB, Caddy, Valkey). */
   shared: 'dmx-shared',
@@ -14,6 +18,11 @@ export const TASK_QUEUES = {
   /** Everything a demo's container needs after its restore runs on the host that holds it. */
   host: (hostId: string) => `dmx-host-${hostId}`,
 } as const;
+
+/** The prefix of a workflow's own task queue (empty in production). */
+export function queuePrefixOf(sharedTaskQueue: string): string {
+  return sharedTaskQueue.endsWith(TASK_QUEUES.shared) ? sharedTaskQueue.slice(0, -TASK_QUEUES.shared.length) : '';
+}
 
 export const SEARCH_ATTRIBUTES = {
   status: defineSearchAttributeKey('DmxStatus', SearchAttributeType.KEYWORD),
@@ -70,6 +79,11 @@ export interface ReleaseDemoRequest { reason?: string }
 export const demoStateQuery = defineQuery<DemoState>('demoState');
 /** Moves the expiry later; refused past the maximum lifetime or when the demo is not ready. */
 export const extendDemoUpdate = defineUpdate<ExtendDemoResult, [ExtendDemoRequest]>('extendDemo');
+/**
+ * Waits until provisioning has ended (ready, or failed and torn down) and returns the state: with
+ * `executeUpdateWithStart` the API starts a demo and gets it ready in one call.
+ */
+export const awaitDemoReadyUpdate = defineUpdate<DemoState>('awaitDemoReady');
 /** Ends the demo now; returns the state at the start of teardown. */
 export const releaseDemoUpdate = defineUpdate<DemoState, [ReleaseDemoRequest]>('releaseDemo');
 /** Fire-and-forget variant of release (for operators' `temporal workflow signal`). */

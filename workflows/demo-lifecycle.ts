@@ -13,15 +13,18 @@ import {
   log,
   proxyActivities,
   setHandler,
+  workflowInfo,
   upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { DemoActivities } from '../activities/demo-activities';
 import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
 import {
+  awaitDemoReadyUpdate,
   demoStateQuery,
   extendDemoUpdate,
   FAILURE_TYPES,
+  queuePrefixOf,
   releaseDemoSignal,
   releaseDemoUpdate,
   SEARCH_ATTRIBUTES,
@@ -47,22 +50,26 @@ const teardown: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 };
 
-const shared = proxyActivities<DemoActivities>({ ...provisioning, taskQueue: TASK_QUEUES.shared });
-const sharedTeardown = proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.shared });
-/** CRIU restore: three tries, the last one with `podman run` (see restoreDemoContainer). */
-const restore = proxyActivities<DemoActivities>({
-  ...provisioning,
-  taskQueue: TASK_QUEUES.restore,
-  startToCloseTimeout: '90s',
-  retry: { ...provisioning.retry, maximumAttempts: 3, initialInterval: '1s' },
-});
-const onHost = (host: string) => proxyActivities<DemoActivities>({ ...provisioning, taskQueue: TASK_QUEUES.host(host) });
-const onHostTeardown = (host: string) => proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.host(host) });
+/** Activity proxies for this run's queues (a prefixed shared queue prefixes the others too). */
+function activityQueues() {
+  const prefix = queuePrefixOf(workflowInfo().taskQueue);
+  const proxy = (options: ActivityOptions, taskQueue: string) => proxyActivities<DemoActivities>({ ...options, taskQueue: prefix + taskQueue });
+  return {
+    shared: proxy(provisioning, TASK_QUEUES.shared),
+    sharedTeardown: proxy(teardown, TASK_QUEUES.shared),
+    /** CRIU restore: three tries, the last one with `podman run` (see restoreDemoContainer). */
+    restore: proxy({ ...provisioning, startToCloseTimeout: '90s', retry: { ...provisioning.retry, maximumAttempts: 3, initialInterval: '1s' } }, TASK_QUEUES.restore),
+    restoreTeardown: proxy(teardown, TASK_QUEUES.restore),
+    onHost: (host: string) => proxy(provisioning, TASK_QUEUES.host(host)),
+    onHostTeardown: (host: string) => proxy(teardown, TASK_QUEUES.host(host)),
+  };
+}
 
 export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoState> {
   if (!isDemoId(input.demoId) || !isTemplateName(input.template) || !(input.ttlSeconds > 0) || !(input.maxLifetimeSeconds >= input.ttlSeconds)) {
     throw ApplicationFailure.nonRetryable(`invalid demo input ${JSON.stringify(input).slice(0, 300)}`, FAILURE_TYPES.invalidInput);
   }
+  const { shared, sharedTeardown, restore, restoreTeardown, onHost, onHostTeardown } = activityQueues();
   const createdMs = Date.now();
   const state: DemoState = {
     demoId: input.demoId,
@@ -80,6 +87,10 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   let wakeups = 0;
 
   setHandler(demoStateQuery, () => state);
+  setHandler(awaitDemoReadyUpdate, async () => {
+    await condition(() => state.status !== 'provisioning');
+    return state;
+  });
 
   setHandler(
     extendDemoUpdate,
@@ -219,7 +230,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     await sharedTeardown.dropDemoData({ demoId });
     // Without a recorded host the restore may still have created the container on the host that
     // took it; the restore queue reaches a host that can remove it (single-host installs: this one).
-    const containerActs = state.host ? onHostTeardown(state.host) : proxyActivities<DemoActivities>({ ...teardown, taskQueue: TASK_QUEUES.restore });
+    const containerActs = state.host ? onHostTeardown(state.host) : restoreTeardown;
     await containerActs.removeDemoContainer({ demoId });
     await sharedTeardown.forgetDemo({ demoId });
     state.stepMs.teardown = Date.now() - t0;

@@ -1,0 +1,71 @@
+/**
+ * Access to the real stack for tests: configuration, real clients, activities, and in-process
+ * workers on a per-suite task queue prefix (so a suite never takes another suite's tasks).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { createActivities } from '../../activities/demo-activities';
+import { loadConfig, type Config } from '../../lib/config';
+import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
+import { createDmxWorkers, queueNames } from '../../workers/create-workers';
+import { createRealDeps, type RealDeps } from '../../workers/deps';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn', ...overrides });
+}
+
+export function realActivities(deps: RealDeps) {
+  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
+  return { secrets, activities: createActivities({ ...deps, secrets }) };
+}
+
+export interface Harness {
+  config: Config;
+  deps: RealDeps;
+  client: Client;
+  queues: ReturnType<typeof queueNames>;
+  stop(): Promise<void>;
+}
+
+/** Starts workers in this process with the given activities (real ones by default). */
+export async function startHarness(queuePrefix: string, opts: { activities?: object; config?: Config } = {}): Promise<Harness> {
+  const config = opts.config ?? testConfig();
+  const deps = createRealDeps(config, `test-${queuePrefix}`);
+  const activities = opts.activities ?? realActivities(deps).activities;
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const workers: Worker[] = await createDmxWorkers({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    hostId: config.hostId,
+    activities,
+    queuePrefix,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    shutdownGraceTime: '2s',
+  });
+  const running = workers.map((w) => w.run());
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return {
+    config,
+    deps,
+    client,
+    queues: queueNames(config.hostId, queuePrefix),
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(running);
+      await nativeConnection.close();
+      await connection.close();
+      await deps.close();
+    },
+  };
+}
+
+/** A fresh demo id (test-only randomness is fine here). */
+export function newDemoId(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+  let id = '';
+  for (let i = 0; i < 16; i++) id += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return id;
+}
