@@ -3,7 +3,7 @@
  * fakes and workers inject real clients. Every activity is idempotent: names derive from the demo
  * id, "create" steps converge on the wanted state and "remove" steps accept what is already gone.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import bcrypt from 'bcryptjs';
 import { existsSync } from 'node:fs';
 import type { Config } from '../lib/config';
@@ -51,6 +51,35 @@ export interface RestoredDemo {
 export interface DemoDataRef { database: string; tablePrefix: string; account: string }
 
 export function createActivities(deps: ActivityDeps) {
+  return withHeartbeats(createDemoActivities(deps));
+}
+
+/**
+ * Every activity heartbeats once a second while it runs, so a worker that dies mid-activity is
+ * noticed after the heartbeat timeout (seconds) instead of the start-to-close timeout (minutes).
+ */
+function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(acts)) {
+    wrapped[name] = async (...args: never[]) => {
+      let inActivity = true;
+      try {
+        Context.current();
+      } catch {
+        inActivity = false; // a direct call from a test: nothing to heartbeat to
+      }
+      const timer = inActivity ? setInterval(() => heartbeat(), 1_000) : undefined;
+      try {
+        return await fn(...args);
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+    };
+  }
+  return wrapped as T;
+}
+
+function createDemoActivities(deps: ActivityDeps) {
   const { config, podman, mariadb, caddy, valkey, secrets } = deps;
 
   function logFor(demoId: string) {

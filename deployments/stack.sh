@@ -127,7 +127,11 @@ up_networks() {
 
 write_env() {
   mkdir -p "$S"
+  if [ ! -s "$S/operator-token" ]; then
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$S/operator-token"; chmod 600 "$S/operator-token"
+  fi
   {
+    echo "DMX_OPERATOR_TOKEN=${DMX_OPERATOR_TOKEN:-$(cat "$S/operator-token")}"
     env | grep -E '^DMX_' | sort
     echo "DMX_MARIADB_ADMIN_PASSWORD_FILE=$S/mariadb/admin-password"
   } > "$S/stack.env"

@@ -67,6 +67,24 @@ const schema = z.object({
   DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
+  /** Address the HTTP API listens on. */
+  DMX_API_HOST: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address like 0.0.0.0 or ::').default('0.0.0.0'),
+  /** Comma-separated keys that public API callers must send (X-Api-Key or bearer); empty: no key needed. */
+  DMX_API_KEYS: z.string().default('').transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)).pipe(
+    z.array(z.string().regex(/^[\x21-\x7e]{16,200}$/, 'comma-separated keys of 16-200 printable characters')),
+  ),
+  /** Header a trusted reverse proxy sets with the client address (e.g. x-forwarded-for); empty: the socket address. */
+  DMX_TRUSTED_PROXY_HEADER: z.string().regex(/^$|^[a-z0-9-]{1,64}$/i, 'a header name like x-forwarded-for').default('').transform((v) => v.toLowerCase()),
+  /** API requests per client IP per minute; 0 turns the limit off. */
+  DMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  /** Live demos per client IP; 0 turns the limit off. */
+  DMX_MAX_LIVE_DEMOS_PER_IP: z.coerce.number().int().min(0).default(3),
+  /** Largest request body the API accepts, in bytes. */
+  DMX_API_BODY_LIMIT_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
+  /** How long POST /v1/demos waits for a demo to become ready before answering 503. */
+  DMX_API_ACQUIRE_TIMEOUT_SECONDS: seconds.default(90),
+  /** On SIGTERM, how long in-flight requests may run before their connections are closed. */
+  DMX_API_SHUTDOWN_GRACE_SECONDS: seconds.default(15),
 });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -96,7 +114,19 @@ export interface Config {
     pids: number;
   };
   podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
-  api: { port: number; operatorToken?: string; requireOperatorToken: boolean };
+  api: {
+    port: number;
+    host: string;
+    operatorToken?: string;
+    requireOperatorToken: boolean;
+    apiKeys: string[];
+    trustedProxyHeader: string;
+    rateLimitPerMinute: number;
+    maxLiveDemosPerIp: number;
+    bodyLimitBytes: number;
+    acquireTimeoutSeconds: number;
+    shutdownGraceSeconds: number;
+  };
   logLevel: RawConfig['DMX_LOG_LEVEL'];
 }
 
@@ -184,7 +214,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
     },
-    api: { port: c.DMX_API_PORT, operatorToken: c.DMX_OPERATOR_TOKEN, requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN },
+    api: {
+      port: c.DMX_API_PORT,
+      host: c.DMX_API_HOST,
+      operatorToken: c.DMX_OPERATOR_TOKEN,
+      requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN,
+      apiKeys: c.DMX_API_KEYS,
+      trustedProxyHeader: c.DMX_TRUSTED_PROXY_HEADER,
+      rateLimitPerMinute: c.DMX_RATE_LIMIT_PER_MINUTE,
+      maxLiveDemosPerIp: c.DMX_MAX_LIVE_DEMOS_PER_IP,
+      bodyLimitBytes: c.DMX_API_BODY_LIMIT_BYTES,
+      acquireTimeoutSeconds: c.DMX_API_ACQUIRE_TIMEOUT_SECONDS,
+      shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,
+    },
     logLevel: c.DMX_LOG_LEVEL,
   };
 }

@@ -37,7 +37,9 @@ import {
 
 /** Provisioning gives up after a bounded time and cleans up, rather than handing out a broken demo. */
 const provisioning: ActivityOptions = {
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '60s',
+  // Activities heartbeat every second: a dead worker is noticed in seconds.
+  heartbeatTimeout: '5s',
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing, FAILURE_TYPES.invalidInput, 'ContainerGone'] },
   // A cancel during provisioning waits for the running step to finish, so teardown never races it.
@@ -47,6 +49,7 @@ const provisioning: ActivityOptions = {
 /** Teardown retries until it succeeds: a leak is worse than a late cleanup. */
 const teardown: ActivityOptions = {
   startToCloseTimeout: '60s',
+  heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 };
 

@@ -3,7 +3,7 @@
  * workers on a per-suite task queue prefix (so a suite never takes another suite's tasks).
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/demo-activities';
@@ -29,8 +29,17 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  // Worker state changes at INFO drown the test output; warnings and errors still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
 /** Starts workers in this process with the given activities (real ones by default). */
 export async function startHarness(queuePrefix: string, opts: { activities?: object; config?: Config } = {}): Promise<Harness> {
+  quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
   const activities = opts.activities ?? realActivities(deps).activities;
