@@ -89,6 +89,13 @@ export function createCaddy(adminUrl: string, serverName = 'dmx') {
       return routes.map((x) => x['@id'] ?? '');
     },
 
+    async deleteRoute(id: string): Promise<boolean> {
+      const r = await call('DELETE', `/id/${encodeURIComponent(id)}`);
+      if (r.status === 200) return true;
+      if (r.status === 404 || /unknown object ID/i.test(r.text)) return false;
+      throw new CaddyError(`DELETE /id/${id} answered ${r.status}: ${r.text.slice(0, 200)}`);
+    },
+
     /**
      * Idempotent: makes the dmx server's routes exactly [demo router, not-found fallback] and maps
      * proxy errors (the demo's name no longer resolves) to a 404 page. Returns true when Caddy's

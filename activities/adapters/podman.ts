@@ -153,8 +153,8 @@ export function createPodman(opts: PodmanOptions) {
     /** Removes a container, running or not; a missing one is success (idempotent teardown). */
     async remove(name: string): Promise<boolean> {
       try {
-        await podman(['rm', '--force', '--time', '0', name]);
-        return true;
+        // `rm --force` exits 0 for a missing container too; it prints the names it removed.
+        return (await podman(['rm', '--force', '--time', '0', name])).trim() !== '';
       } catch (err) {
         if (err instanceof PodmanError && err.isNoSuchContainer) return false;
         throw err;

@@ -1,0 +1,126 @@
+/**
+ * The API's request and response schemas. One zod schema per shape both validates requests (and,
+ * in tests, responses) and generates the OpenAPI 3.1 document.
+ */
+import { z } from '@hono/zod-openapi';
+import { DEMO_ID_PATTERN, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN } from '../lib/ids';
+
+export const DEMO_STATUSES = ['provisioning', 'ready', 'tearing_down', 'expired', 'released', 'cancelled', 'failed'] as const;
+
+export const ErrorCode = z.enum([
+  'bad_request',
+  'validation_failed',
+  'malformed_json',
+  'unsupported_media_type',
+  'payload_too_large',
+  'invalid_demo_id',
+  'unknown_template',
+  'invalid_ttl',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'demo_not_ready',
+  'max_lifetime_exceeded',
+  'demo_ended',
+  'rate_limited',
+  'too_many_live_demos',
+  'no_capacity',
+  'provisioning_failed',
+  'temporal_unavailable',
+  'unavailable',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: ErrorCode,
+      message: z.string(),
+    }),
+  })
+  .openapi('Error');
+
+export const DemoId = z.string().regex(DEMO_ID_PATTERN).openapi({ description: '16 characters of [a-z0-9]', example: 'abcd2345efgh6789' });
+export const TemplateName = z.string().regex(TEMPLATE_NAME_PATTERN).openapi({ example: 'standin' });
+
+export const DemoIdParams = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'demo id: 16 characters of [a-z0-9]', example: 'abcd2345efgh6789' }),
+});
+
+export const CreateDemoRequest = z
+  .strictObject({
+    template: z.string().min(1).max(64).optional().openapi({ description: 'template name; the configured default when absent', example: 'standin' }),
+    ttlSeconds: z.number().int().positive().optional().openapi({ description: 'seconds from ready to expiry; the configured default when absent', example: 600 }),
+    wait: z.boolean().optional().openapi({ description: 'wait until the demo is ready (default true); false answers 202 at once' }),
+  })
+  .openapi('CreateDemoRequest');
+export type CreateDemoRequest = z.infer<typeof CreateDemoRequest>;
+
+export const ExtendDemoRequest = z
+  .strictObject({
+    seconds: z.number().int().min(1).max(30 * 24 * 3600).openapi({ description: 'seconds to add to the expiry', example: 600 }),
+  })
+  .openapi('ExtendDemoRequest');
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().regex(REQUEST_ID_PATTERN).optional().openapi({
+    param: { name: 'Idempotency-Key', in: 'header' },
+    description: 'a retried request with the same key is applied once ([A-Za-z0-9_.:-]{1,100})',
+  }),
+});
+
+export const Credentials = z.object({ email: z.string(), password: z.string() }).openapi('Credentials');
+
+export const Demo = z
+  .object({
+    id: DemoId,
+    template: z.string(),
+    status: z.enum(DEMO_STATUSES),
+    url: z.string().url().optional().openapi({ description: 'present while the demo is ready' }),
+    adminUrl: z.string().url().optional().openapi({ description: 'back office; present while the demo is ready' }),
+    credentials: Credentials.optional().openapi({ description: 'back-office login; present while the demo is ready' }),
+    createdAt: z.string().datetime({ offset: true }),
+    readyAt: z.string().datetime({ offset: true }).optional(),
+    expiresAt: z.string().datetime({ offset: true }).optional(),
+    maxExpiresAt: z.string().datetime({ offset: true }).optional().openapi({ description: 'the latest expiry extensions can reach' }),
+    endedAt: z.string().datetime({ offset: true }).optional(),
+    error: z.string().optional(),
+  })
+  .openapi('Demo');
+export type Demo = z.infer<typeof Demo>;
+
+export const ExtendDemoResponse = z.object({ id: DemoId, expiresAt: z.string().datetime({ offset: true }) }).openapi('ExtendDemoResponse');
+
+export const ReleaseDemoResponse = z.object({ id: DemoId, status: z.enum(DEMO_STATUSES) }).openapi('ReleaseDemoResponse');
+
+export const ListDemosQuery = z.strictObject({
+  status: z.enum(DEMO_STATUSES).optional().openapi({ param: { name: 'status', in: 'query' } }),
+  template: z.string().regex(TEMPLATE_NAME_PATTERN).optional().openapi({ param: { name: 'template', in: 'query' } }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ param: { name: 'limit', in: 'query' }, description: 'default 100' }),
+});
+
+export const DemoSummary = z
+  .object({
+    id: DemoId,
+    template: z.string().optional(),
+    status: z.string().optional().openapi({ description: 'lifecycle status (DmxStatus)' }),
+    workflowStatus: z.string(),
+    host: z.string().optional(),
+    createdAt: z.string().datetime({ offset: true }),
+    expiresAt: z.string().datetime({ offset: true }).optional(),
+    closedAt: z.string().datetime({ offset: true }).optional(),
+  })
+  .openapi('DemoSummary');
+
+export const DemoList = z.object({ demos: z.array(DemoSummary), truncated: z.boolean() }).openapi('DemoList');
+
+export const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+export const Readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(z.string(), z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() })),
+    down: z.array(z.string()),
+  })
+  .openapi('Readiness');

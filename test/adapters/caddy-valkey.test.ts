@@ -1,0 +1,59 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCaddy, DEMO_ROUTER_ID } from '../../activities/adapters/caddy';
+import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { testConfig } from '../helpers/stack';
+
+let deps: RealDeps;
+beforeAll(() => {
+  deps = createRealDeps(testConfig(), 'test-caddy');
+});
+afterAll(async () => {
+  await deps.close();
+});
+
+async function get(host: string) {
+  const res = await request(`http://127.0.0.1:${deps.config.caddy.httpPort}/`, { headers: { host } });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+describe('caddy adapter (real Caddy admin API)', () => {
+  const opts = () => ({ domain: deps.config.demos.domain, edgeGateway: deps.config.podman.edgeGateway });
+
+  it('installs the demo router once, and again after it was lost', async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    expect(await deps.caddy.ensureDemoRouter(opts())).toBe(false);
+    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_ROUTER_ID, 'dmx-not-found']);
+
+    expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(true);
+    expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(false);
+    expect(await deps.caddy.ensureDemoRouter(opts())).toBe(true);
+    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_ROUTER_ID, 'dmx-not-found']);
+  });
+
+  it('routes only demo-shaped hosts; anything else gets a 404', async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    const d = deps.config.demos.domain;
+    // Unknown demo (name does not resolve) and non-demo names on the edge network alike.
+    for (const host of [`aaaaaaaaaaaaaaaa.${d}`, `dmx-${deps.config.profile}-tpl-standin.${d}`, `x.${d}`, 'localhost', `127.0.0.1:${deps.config.caddy.adminUrl.split(':').pop()}`]) {
+      const r = await get(host);
+      expect(r.status, host).toBe(404);
+      expect(r.body).toMatch(/does not exist or has expired/);
+    }
+  });
+
+  it('reports an unreachable admin API with its address', async () => {
+    const dead = createCaddy('http://127.0.0.1:1');
+    await expect(dead.ping()).rejects.toThrow(/Caddy admin API at http:\/\/127\.0\.0\.1:1 unreachable/);
+  });
+});
+
+describe('valkey client (real Valkey / Redis 7)', () => {
+  it('connects and round-trips a value with an expiry', async () => {
+    expect(await deps.valkey.ping()).toBe('PONG');
+    await deps.valkey.set('dmx:test:key', 'v', 'EX', 5);
+    expect(await deps.valkey.get('dmx:test:key')).toBe('v');
+    expect(await deps.valkey.ttl('dmx:test:key')).toBeGreaterThan(0);
+    await deps.valkey.del('dmx:test:key');
+  });
+});

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PodmanError } from '../../activities/adapters/podman';
+import { readTemplateSpec } from '../../activities/templates/spec';
+import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { newDemoId, testConfig } from '../helpers/stack';
+
+let deps: RealDeps;
+const name = `dmx-${testConfig().profile}-adapter-${newDemoId()}`;
+
+beforeAll(() => {
+  deps = createRealDeps(testConfig(), 'test-podman');
+});
+afterAll(async () => {
+  await deps.podman.remove(name);
+  await deps.close();
+});
+
+describe('podman adapter (real podman + CRIU)', () => {
+  it('restores a checkpoint, execs in it, joins and leaves the edge network, and removes it idempotently', async () => {
+    const spec = readTemplateSpec(deps.config.stateDir, 'standin')!;
+    const stats = await deps.podman.restore(spec.checkpointArchive!, name);
+    expect(stats.seconds).toBeGreaterThan(0);
+
+    const info = await deps.podman.inspect(name);
+    expect(info?.running).toBe(true);
+    expect(info?.labels['dmx.template']).toBe('standin');
+    expect(info?.networks[deps.config.podman.network]?.ip).toMatch(/^10\./);
+
+    expect(await deps.podman.exec(name, ['sh', '-c', 'cat; id -u'], 'hello\n')).toBe('hello\n0');
+
+    await deps.podman.connectNetwork(deps.config.podman.edgeNetwork, name, 'adapterlabel');
+    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]?.aliases).toContain('adapterlabel');
+    await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);
+    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]).toBeUndefined();
+
+    const listed = await deps.podman.list({ 'dmx.profile': deps.config.profile, 'dmx.template': 'standin' });
+    expect(listed.map((c) => c.name)).toContain(name);
+
+    expect(await deps.podman.remove(name)).toBe(true);
+    expect(await deps.podman.remove(name)).toBe(false);
+    expect(await deps.podman.inspect(name)).toBeUndefined();
+  });
+
+  it('reports a failing command with podman\'s own message', async () => {
+    const err = await deps.podman.exec('dmx-no-such-container', ['true']).catch((e) => e);
+    expect(err).toBeInstanceOf(PodmanError);
+    expect((err as PodmanError).isNoSuchContainer).toBe(true);
+    expect((err as Error).message).toMatch(/podman exec .*failed/);
+  });
+});

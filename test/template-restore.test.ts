@@ -1,0 +1,88 @@
+/**
+ * The template contract end to end without Temporal: the stand-in checkpoint restored twice under
+ * different names, each copy pointed at its own data and secrets, each serving its own domain and
+ * rows over HTTP. Then the copies are torn down with the same activities the workflow uses.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForHttp, probeHttp } from '../activities/http-probe';
+import { readTemplateSpec } from '../activities/templates/spec';
+import { demoHostFor } from '../lib/config';
+import { demoResourceNames } from '../lib/ids';
+import { createRealDeps, type RealDeps } from '../workers/deps';
+import { expectNoTraces } from './helpers/leaks';
+import { newDemoId, realActivities, testConfig } from './helpers/stack';
+
+let deps: RealDeps;
+let acts: ReturnType<typeof realActivities>['activities'];
+const ids = [newDemoId(), newDemoId()];
+
+beforeAll(() => {
+  deps = createRealDeps(testConfig(), 'test-template');
+  acts = realActivities(deps).activities;
+});
+afterAll(async () => {
+  for (const demoId of ids) {
+    await acts.disconnectDemoRoute({ demoId });
+    await acts.dropDemoData({ demoId });
+    await acts.removeDemoContainer({ demoId });
+  }
+  await deps.close();
+});
+
+describe('stand-in template checkpoint', () => {
+  it('is recorded with its image, checkpoint archive and template database', async () => {
+    const spec = readTemplateSpec(deps.config.stateDir, 'standin');
+    expect(spec).toBeDefined();
+    expect(spec!.checkpointArchive).toMatch(/\.tar$/);
+    expect(spec!.network).toBe(deps.config.podman.network);
+    expect(await deps.podman.imageExists(spec!.image)).toBe(true);
+    expect((await deps.mariadb.tablesWithPrefix(spec!.database, 'ps_')).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('restores twice under different names; each copy serves its own domain and rows', async () => {
+    const restored = await Promise.all(ids.map((demoId) => acts.restoreDemoContainer({ demoId, template: 'standin' })));
+    expect(restored.map((r) => r.method)).toEqual(['criu', 'criu']);
+    expect(new Set(restored.map((r) => r.container)).size).toBe(2);
+
+    for (const demoId of ids) {
+      await acts.createDemoData({ demoId, template: 'standin' });
+      await acts.configureDemoApp({ demoId, template: 'standin' });
+      await acts.applyDemoIdentityInDatabase({ demoId, template: 'standin' });
+    }
+    // Give each copy a product name of its own, straight in its own database.
+    for (const demoId of ids) {
+      const db = demoResourceNames(deps.config.profile, demoId).database;
+      await deps.mariadb.pool.query(`UPDATE \`${db}\`.ps_product_lang SET name = ? WHERE id_product = 1`, [`Only in ${demoId}`]);
+    }
+
+    const ips: string[] = [];
+    for (const [i, demoId] of ids.entries()) {
+      const info = await deps.podman.inspect(restored[i]!.container);
+      const ip = info!.networks[deps.config.podman.network]!.ip;
+      ips.push(ip);
+      const host = demoHostFor(deps.config, demoId);
+      const r = await waitForHttp(`http://${ip}:80/product/1`, host, (x) => x.status === 200, 10_000);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain(`Only in ${demoId}`);
+      expect(r.body).not.toContain(`Only in ${ids[1 - i]}`);
+      expect(r.body).toContain(`content="${host}"`);
+      // Any other Host is redirected to the demo's own domain, as PrestaShop does.
+      const wrong = await probeHttp(`http://${ip}:80/product/1`, 'somewhere.else');
+      expect(wrong.status).toBe(301);
+      expect(wrong.headers.location).toBe(`http://${host}/product/1`);
+    }
+    expect(ips[0]).not.toBe(ips[1]);
+  });
+
+  it('tears the copies down without leaving anything behind', async () => {
+    for (const demoId of ids) {
+      await acts.disconnectDemoRoute({ demoId });
+      await acts.dropDemoData({ demoId });
+      expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: true });
+      // Idempotent: a repeated teardown finds nothing and succeeds.
+      expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: false });
+      await acts.dropDemoData({ demoId });
+      await expectNoTraces(deps, demoId);
+    }
+  });
+});
