@@ -1,0 +1,26 @@
+/**
+ * Histories of real runs (exported with test/histories/record.sh) replay against the current
+ * workflow code: a change that would break running demos fails here, in CI.
+ */
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, inject } from 'vitest';
+
+const dir = join(import.meta.dirname, 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+
+describe('replay of recorded histories', () => {
+  it('has histories for every way a demo ends', () => {
+    expect(files).toEqual(expect.arrayContaining([
+      'demo-cancelled.json', 'demo-expired.json', 'demo-extended-released.json', 'demo-failed-template-missing.json',
+    ]));
+  });
+
+  it.each(files)('%s replays without non-determinism', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    // Throws DeterminismViolationError (or ReplayError) when the code no longer matches the history.
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, file);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * The worker process is SIGKILLed in the middle of provisioning and in the middle of teardown,
+ * then restarted: the workflow completes and nothing leaks.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../lib/config';
+import { demoWorkflowId } from '../lib/ids';
+import { awaitDemoReadyUpdate, releaseDemoUpdate } from '../workflows/definitions';
+import { expectNoTraces } from './helpers/leaks';
+import { newDemoId, startHarness, type Harness } from './helpers/stack';
+
+const PREFIX = 't-crash-';
+let h: Harness;
+const children: ResultPromise[] = [];
+
+beforeAll(async () => {
+  // Only the client and real clients for the leak checks come from the harness; its workers
+  // serve another prefix, so the workflow below depends on the worker processes alone.
+  h = await startHarness('t-crash-client-only-');
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await h?.stop();
+});
+
+/**
+ * A real `workers/main.ts` process, as an operator runs it; resolves once it polls. Wrapped in an
+ * object: the subprocess is itself a promise, which an async function would wait for.
+ */
+async function startWorkerProcess(): Promise<{ child: ResultPromise }> {
+  const child = execa(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_LOG_LEVEL: 'info' },
+    reject: false,
+    buffer: false,
+  });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker process did not start polling within 60 s')), 60_000);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('dmx worker running')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void child.then((r) => reject(new Error(`worker process exited early (${r.exitCode ?? r.signal})`)));
+  });
+  return { child };
+}
+
+/** Polls the history until an activity of one of these types is scheduled; returns whether the run was still open. */
+async function waitForScheduled(handle: WorkflowHandle, types: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const history = await handle.fetchHistory();
+    const hit = history.events?.some((e) => types.includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''));
+    if (hit) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no ${types.join('/')} activity was scheduled within ${timeoutMs} ms`);
+}
+
+async function kill({ child }: { child: ResultPromise }): Promise<void> {
+  child.kill('SIGKILL');
+  const r = await child;
+  expect(r.signal).toBe('SIGKILL');
+}
+
+describe('worker crash', () => {
+  it('survives SIGKILL during provisioning and during teardown, and leaks nothing', async () => {
+    const demoId = newDemoId();
+    let worker = await startWorkerProcess();
+    const handle = await h.client.workflow.start('demoLifecycle', {
+      taskQueue: `${PREFIX}dmx-shared`,
+      workflowId: demoWorkflowId(demoId),
+      args: [{ demoId, template: 'standin', ttlSeconds: 120, maxLifetimeSeconds: 300 }],
+    });
+
+    await waitForScheduled(handle, ['restoreDemoContainer']);
+    await kill(worker);
+    worker = await startWorkerProcess();
+    const ready = await handle.executeUpdate(awaitDemoReadyUpdate);
+    expect(ready.status).toBe('ready');
+    const history = await handle.fetchHistory();
+    // The kill really interrupted provisioning: some activity was tried more than once or timed out.
+    const interrupted = history.events?.some((e) => e.activityTaskTimedOutEventAttributes || (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1
+      || e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes);
+    expect(interrupted).toBe(true);
+
+    await handle.executeUpdate(releaseDemoUpdate, { args: [{ reason: 'crash test' }] });
+    await waitForScheduled(handle, ['disconnectDemoRoute', 'dropDemoData']);
+    await kill(worker);
+    worker = await startWorkerProcess();
+    const final = await handle.result();
+    expect(final.status).toBe('released');
+    await expectNoTraces(h.deps, demoId);
+    await kill(worker);
+  });
+});
