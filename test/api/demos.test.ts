@@ -1,0 +1,220 @@
+/**
+ * The HTTP API's contract on the real stack: a listening server, in-process workers on the
+ * `t-api-` queues, real demos served through Caddy.
+ */
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Demo, DemoList, ErrorResponse, ExtendDemoResponse, Health, Readiness, ReleaseDemoResponse } from '../../api/schemas';
+import { expectNoTraces } from '../helpers/leaks';
+import { newDemoId, startHarness, type Harness } from '../helpers/stack';
+import { apiTestConfig, call, eventually, OPERATOR_TOKEN, randomIp, serveApi, type CallResult, type Served } from './helpers';
+
+let h: Harness;
+let api: Served;
+const ip = randomIp();
+const created = new Set<string>();
+/** Every (method, path template, status) the tests saw, checked against the OpenAPI document at the end. */
+const seen: Array<{ method: string; path: string; status: number }> = [];
+
+function record<T>(method: string, path: string, r: CallResult<T>): CallResult<T> {
+  seen.push({ method: method.toLowerCase(), path, status: r.status });
+  return r;
+}
+const op = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
+beforeAll(async () => {
+  h = await startHarness('t-api-');
+  api = await serveApi(apiTestConfig());
+});
+afterAll(async () => {
+  // Nothing created here may outlive the suite.
+  await Promise.allSettled([...created].map((id) => call(api.base, 'DELETE', `/v1/demos/${id}`, { ip })));
+  await api?.close();
+  await h?.stop();
+});
+
+async function viaCaddy(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}) {
+  const u = new URL(url);
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}${u.pathname}${u.search}`, {
+    method: init.method ?? 'GET', headers: { host: u.host, ...init.headers }, body: init.body,
+  });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+async function createDemo(body: Record<string, unknown> = { template: 'standin', ttlSeconds: 20 }) {
+  const r = record('post', '/v1/demos', await call(api.base, 'POST', '/v1/demos', { json: body, ip }));
+  if (r.body?.id) created.add(r.body.id);
+  return r;
+}
+
+describe('system endpoints', () => {
+  it('healthz, readyz, metrics', async () => {
+    const health = record('get', '/healthz', await call(api.base, 'GET', '/healthz'));
+    expect(health.status).toBe(200);
+    Health.parse(health.body);
+    const ready = record('get', '/readyz', await call(api.base, 'GET', '/readyz'));
+    expect(ready.status, ready.text).toBe(200);
+    expect(Readiness.parse(ready.body)).toMatchObject({ status: 'ready', down: [] });
+    expect(Object.keys(ready.body.checks).sort()).toEqual(['caddy', 'mariadb', 'temporal', 'valkey']);
+    const metrics = record('get', '/metrics', await call(api.base, 'GET', '/metrics'));
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('dmx_api_http_requests_total');
+  });
+});
+
+describe('a demo through the API', () => {
+  it('creates a ready demo that serves through Caddy, extends it once per key, refuses past the cap, releases it', async () => {
+    const r = await createDemo();
+    expect(r.status, r.text).toBe(201);
+    const demo = Demo.parse(r.body);
+    expect(demo).toMatchObject({ template: 'standin', status: 'ready' });
+    expect(r.headers.location).toBe(`/v1/demos/${demo.id}`);
+    expect(demo.credentials?.email).toBeTruthy();
+    expect(Date.parse(demo.expiresAt!) - Date.parse(demo.readyAt!)).toBe(20_000);
+
+    // The storefront answers through Caddy, and the back office takes the handed-out login.
+    const shop = await viaCaddy(demo.url!);
+    expect(shop.status).toBe(200);
+    const login = await viaCaddy(`${demo.adminUrl}login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email: demo.credentials!.email, passwd: demo.credentials!.password }).toString(),
+    });
+    expect(login.status).toBe(302);
+    expect(String(login.headers['set-cookie'] ?? '')).not.toBe('');
+
+    const got = record('get', '/v1/demos/{id}', await call(api.base, 'GET', `/v1/demos/${demo.id}`, { ip }));
+    expect(got.status).toBe(200);
+    expect(Demo.parse(got.body)).toMatchObject({ id: demo.id, status: 'ready', url: demo.url, expiresAt: demo.expiresAt });
+
+    // Same Idempotency-Key twice: applied once.
+    const key = `k-${newDemoId()}`;
+    const e1 = record('post', '/v1/demos/{id}/extend', await call(api.base, 'POST', `/v1/demos/${demo.id}/extend`, { json: { seconds: 10 }, headers: { 'idempotency-key': key }, ip }));
+    const e2 = record('post', '/v1/demos/{id}/extend', await call(api.base, 'POST', `/v1/demos/${demo.id}/extend`, { json: { seconds: 10 }, headers: { 'idempotency-key': key }, ip }));
+    expect(e1.status, e1.text).toBe(200);
+    expect(e2.status).toBe(200);
+    ExtendDemoResponse.parse(e1.body);
+    expect(e2.body.expiresAt).toBe(e1.body.expiresAt);
+    expect(Date.parse(e1.body.expiresAt) - Date.parse(demo.expiresAt!)).toBe(10_000);
+    const after = await call(api.base, 'GET', `/v1/demos/${demo.id}`, { ip });
+    expect(after.body.expiresAt).toBe(e1.body.expiresAt);
+
+    // Max lifetime 60 s: ready + 30 s already, 30 s more is past it.
+    const cap = record('post', '/v1/demos/{id}/extend', await call(api.base, 'POST', `/v1/demos/${demo.id}/extend`, { json: { seconds: 30 }, ip }));
+    expect(cap.status, cap.text).toBe(409);
+    expect(ErrorResponse.parse(cap.body).error.code).toBe('max_lifetime_exceeded');
+
+    // Listed for operators (visibility is eventually consistent).
+    await eventually(async () => {
+      const list = record('get', '/v1/demos', await call(api.base, 'GET', '/v1/demos?status=ready&template=standin', { headers: op }));
+      expect(list.status).toBe(200);
+      expect(DemoList.parse(list.body).demos.map((d) => d.id)).toContain(demo.id);
+    }, { timeoutMs: 10_000 });
+
+    const d1 = record('delete', '/v1/demos/{id}', await call(api.base, 'DELETE', `/v1/demos/${demo.id}`, { ip }));
+    expect(d1.status, d1.text).toBe(202);
+    expect(ReleaseDemoResponse.parse(d1.body)).toMatchObject({ id: demo.id });
+    const d2 = record('delete', '/v1/demos/{id}', await call(api.base, 'DELETE', `/v1/demos/${demo.id}`, { ip }));
+    expect([202, 404]).toContain(d2.status);
+    await eventually(() => expectNoTraces(h.deps, demo.id), { timeoutMs: 30_000, intervalMs: 500 });
+    created.delete(demo.id);
+
+    // Ended: the closed workflow's final state, no link or login any more; extending is a conflict.
+    const ended = await eventually(async () => {
+      const g = record('get', '/v1/demos/{id}', await call(api.base, 'GET', `/v1/demos/${demo.id}`, { ip }));
+      expect(g.body.status).toBe('released');
+      return g;
+    });
+    expect(Demo.parse(ended.body).credentials).toBeUndefined();
+    const late = record('post', '/v1/demos/{id}/extend', await call(api.base, 'POST', `/v1/demos/${demo.id}/extend`, { json: { seconds: 5 }, ip }));
+    expect(late.status).toBe(409);
+    const d3 = record('delete', '/v1/demos/{id}', await call(api.base, 'DELETE', `/v1/demos/${demo.id}`, { ip }));
+    expect(d3.status).toBe(202);
+    expect(d3.body.status).toBe('released');
+  });
+
+  it('wait: false answers 202 while provisioning; the demo becomes ready', async () => {
+    const r = await createDemo({ wait: false });
+    expect(r.status, r.text).toBe(202);
+    expect(Demo.parse(r.body)).toMatchObject({ status: 'provisioning', template: 'standin' });
+    await eventually(async () => {
+      const g = await call(api.base, 'GET', `/v1/demos/${r.body.id}`, { ip });
+      expect(g.body.status).toBe('ready');
+      Demo.parse(g.body);
+    }, { timeoutMs: 20_000 });
+    expect((await call(api.base, 'DELETE', `/v1/demos/${r.body.id}`, { ip })).status).toBe(202);
+    await eventually(() => expectNoTraces(h.deps, r.body.id), { timeoutMs: 30_000, intervalMs: 500 });
+    created.delete(r.body.id);
+  });
+});
+
+describe('errors', () => {
+  it('unknown template, TTL out of range, unknown field', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ template: 'nope-not-here' }, 'unknown_template'],
+      [{ template: 'Bad Name!' }, 'unknown_template'],
+      [{ ttlSeconds: 61 }, 'invalid_ttl'],
+      [{ ttlSeconds: 0 }, 'validation_failed'],
+      [{ ttlSeconds: 1.5 }, 'validation_failed'],
+      [{ ttlSeconds: '20' }, 'validation_failed'],
+      [{ template: 'standin', color: 'red' }, 'validation_failed'],
+    ];
+    for (const [body, code] of cases) {
+      const r = await createDemo(body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(ErrorResponse.parse(r.body).error.code, JSON.stringify(body)).toBe(code);
+    }
+  });
+
+  it('unknown ids are 404, malformed ids 400, before Temporal', async () => {
+    const unknown = newDemoId();
+    for (const [method, path, json] of [
+      ['GET', `/v1/demos/${unknown}`, undefined],
+      ['POST', `/v1/demos/${unknown}/extend`, { seconds: 5 }],
+      ['DELETE', `/v1/demos/${unknown}`, undefined],
+    ] as const) {
+      const r = await call(api.base, method, path, { json, ip });
+      record(method, path.replace(unknown, '{id}'), r);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(r.body.error.code).toBe('not_found');
+    }
+    for (const bad of ['short', 'ABCDEFGHIJKLMNOP', 'abcd2345efgh678_', 'abcd2345efgh67890', 'abcd2345efgh678%00', '%F0%9F%98%80']) {
+      const r = await call(api.base, 'GET', `/v1/demos/${bad}`, { ip });
+      expect(r.status, bad).toBe(400);
+      expect(r.body.error.code).toBe('invalid_demo_id');
+    }
+  });
+
+  it('operator list needs the token and validates its filters', async () => {
+    expect((await call(api.base, 'GET', '/v1/demos')).status).toBe(401);
+    expect((await call(api.base, 'GET', '/v1/demos', { headers: { authorization: 'Bearer wrong-token-xxxxxxxxxxxx' } })).status).toBe(401);
+    const bad = record('get', '/v1/demos', await call(api.base, 'GET', '/v1/demos?status=zombie', { headers: op }));
+    expect(bad.status).toBe(400);
+    expect((await call(api.base, 'GET', '/v1/demos?evil=1', { headers: op })).status).toBe(400);
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('documents every route the tests used, with the statuses they got; every documented path exists', async () => {
+    const r = await call(api.base, 'GET', '/openapi.json');
+    expect(r.status).toBe(200);
+    const doc = r.body as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(doc.openapi).toBe('3.1.0');
+    for (const p of ['/v1/demos', '/v1/demos/{id}', '/v1/demos/{id}/extend', '/healthz', '/readyz', '/metrics']) expect(doc.paths).toHaveProperty([p]);
+    for (const s of seen) {
+      const operation = doc.paths[s.path]?.[s.method];
+      expect(operation, `${s.method} ${s.path}`).toBeDefined();
+      expect(Object.keys(operation!.responses), `${s.method} ${s.path} -> ${s.status}`).toContain(String(s.status));
+    }
+    // Every documented operation is routed (never the catch-all 404 "no such endpoint").
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) {
+        const url = path.replace('{id}', newDemoId());
+        const res = await call(api.base, method.toUpperCase(), url, method === 'post' ? { json: { unknownField: 1 }, ip } : { ip });
+        expect(res.status, `${method} ${path}`).not.toBe(405);
+        if (res.status === 404) expect(res.body.error.code, `${method} ${path}`).toBe('not_found');
+        expect(res.body?.error?.message ?? '', `${method} ${path}`).not.toBe('no such endpoint');
+      }
+    }
+  });
+});

@@ -1,0 +1,99 @@
+/** Serving the API on an ephemeral port against the real stack, and calling it. */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { request } from 'undici';
+import { createApp } from '../../api/app';
+import { createApiDeps, type ApiDeps } from '../../api/deps';
+import type { Config } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { testConfig } from '../helpers/stack';
+
+export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
+
+/** Base settings of every test app: the suite's queue prefix, short TTLs, a cap reachable in a test. */
+export function apiTestConfig(overrides: Record<string, string> = {}): Config {
+  return testConfig({
+    DMX_TASK_QUEUE_PREFIX: 't-api-',
+    DMX_OPERATOR_TOKEN: OPERATOR_TOKEN,
+    DMX_DEFAULT_TTL_SECONDS: '20',
+    DMX_MAX_TTL_SECONDS: '60',
+    DMX_MAX_LIFETIME_SECONDS: '60',
+    DMX_RATE_LIMIT_PER_MINUTE: '0',
+    DMX_MAX_LIVE_DEMOS_PER_IP: '0',
+    DMX_TRUSTED_PROXY_HEADER: 'x-forwarded-for',
+    DMX_API_ACQUIRE_TIMEOUT_SECONDS: '60',
+    ...overrides,
+  });
+}
+
+export interface Served {
+  base: string;
+  deps: ApiDeps;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function serveApi(config: Config): Promise<Served> {
+  const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn') });
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    deps,
+    server,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await deps.close();
+    },
+  };
+}
+
+export interface CallResult<T = unknown> { status: number; headers: Record<string, string | string[] | undefined>; body: T; text: string }
+
+export async function call<T = any>( // eslint-disable-line @typescript-eslint/no-explicit-any
+  base: string,
+  method: string,
+  path: string,
+  o: { json?: unknown; body?: string | Buffer; headers?: Record<string, string>; ip?: string } = {},
+): Promise<CallResult<T>> {
+  const headers: Record<string, string> = { ...(o.ip ? { 'x-forwarded-for': o.ip } : {}), ...o.headers };
+  let body = o.body;
+  if (o.json !== undefined) {
+    body = JSON.stringify(o.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await request(`${base}${path}`, { method: method as 'GET', headers, body });
+  const text = await res.body.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, body: parsed as T, text };
+}
+
+/** A random private IPv4 address: each test gets its own rate-limit buckets. */
+export function randomIp(): string {
+  const b = () => Math.floor(Math.random() * 254) + 1;
+  return `10.${b()}.${b()}.${b()}`;
+}
+
+export async function eventually<T>(fn: () => Promise<T>, o: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 300));
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The lifecycle workflow on the real Temporal server with fake activities: failure paths that are
+ * hard to provoke with real services, checked quickly and exactly.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DemoActivities } from '../activities/demo-activities';
+import { demoWorkflowId } from '../lib/ids';
+import { awaitDemoReadyUpdate, releaseDemoUpdate } from '../workflows/definitions';
+import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
+
+type Calls = Array<[string, string]>;
+
+/** Fakes that record calls per demo; `faults` makes a named activity throw for the first N calls. */
+function fakeActivities(calls: Calls, faults: Record<string, { times: number; error: () => Error }> = {}): DemoActivities {
+  const host = testConfig().hostId;
+  const seen: Record<string, number> = {};
+  const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string } | string) => {
+    const demoId = typeof input === 'string' ? input : (input.demoId ?? '');
+    calls.push([name, demoId]);
+    seen[name] = (seen[name] ?? 0) + 1;
+    const f = faults[name];
+    if (f && seen[name]! <= f.times) throw f.error();
+    return result(typeof input === 'string' ? {} : input);
+  };
+  return {
+    describeTemplate: act('describeTemplate', () => ({ name: 'standin', version: 'v1', hasCheckpoint: true, adminPath: '/admin-dev', adminEmail: 'a@b.c' })),
+    restoreDemoContainer: act('restoreDemoContainer', ({ demoId }) => ({ host, container: `c-${demoId}`, method: 'criu' as const, templateVersion: 'v1', seconds: 0.1 })),
+    createDemoData: act('createDemoData', ({ demoId }) => ({ database: `db_${demoId}`, tablePrefix: 'ps_', account: `u_${demoId}` })),
+    applyDemoIdentityInDatabase: act('applyDemoIdentityInDatabase', ({ demoId }) => ({ url: `http://${demoId}.demo.localhost/`, adminPassword: 'pw' })),
+    configureDemoApp: act('configureDemoApp', () => undefined),
+    verifyDemoServes: act('verifyDemoServes', () => ({ status: 200 })),
+    connectDemoRoute: act('connectDemoRoute', () => undefined),
+    verifyDemoRouted: act('verifyDemoRouted', () => ({ status: 200 })),
+    disconnectDemoRoute: act('disconnectDemoRoute', () => undefined),
+    dropDemoData: act('dropDemoData', () => undefined),
+    removeDemoContainer: act('removeDemoContainer', () => ({ removed: true })),
+    recordDemo: act('recordDemo', () => undefined),
+    forgetDemo: act('forgetDemo', () => undefined),
+  } as unknown as DemoActivities;
+}
+
+const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 'forgetDemo'];
+
+describe('lifecycle failure paths (fake activities)', () => {
+  let h: Harness;
+  const calls: Calls = [];
+  beforeAll(async () => {
+    h = await startHarness('t-fakes-', {
+      activities: fakeActivities(calls, {
+        // Transient: a MariaDB outage for the first two attempts of one step.
+        applyDemoIdentityInDatabase: { times: 2, error: () => new Error('connect ECONNREFUSED 127.0.0.1:3306') },
+        // Permanent for every demo whose restore fails: CRIU and the run fallback both fail.
+        restoreDemoContainer: { times: 3, error: () => new Error('criu failed: restore') },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+  const callsOf = (demoId: string) => calls.filter(([, d]) => d === demoId).map(([n]) => n);
+
+  const start = (demoId: string, ttlSeconds = 60) => h.client.workflow.start('demoLifecycle', {
+    taskQueue: h.queues.shared, workflowId: demoWorkflowId(demoId),
+    args: [{ demoId, template: 'standin', ttlSeconds, maxLifetimeSeconds: 120 }],
+  });
+
+  it('retries a failing restore three times, then fails the workflow after cleaning up everything', async () => {
+    const demoId = newDemoId();
+    const handle = await start(demoId);
+    const err = await handle.result().catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/could not be provisioned: .*criu failed/);
+    const c = callsOf(demoId);
+    expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
+    // No host was recorded (no route can exist): the container removal went to the restore queue.
+    expect(c.slice(-3)).toEqual(['dropDemoData', 'removeDemoContainer', 'forgetDemo']);
+    expect(c).not.toContain('recordDemo');
+  }, 60_000);
+
+  it('rides out a transient database outage and hands out the demo only when every step succeeded', async () => {
+    const demoId = newDemoId();
+    const handle = await start(demoId);
+    const state = await handle.executeUpdate(awaitDemoReadyUpdate);
+    expect(state.status).toBe('ready');
+    const c = callsOf(demoId);
+    // The first test used up the restore faults; this demo met the two database failures and retried.
+    expect(c.filter((n) => n === 'applyDemoIdentityInDatabase')).toHaveLength(3);
+    expect(c.indexOf('verifyDemoRouted')).toBeGreaterThan(c.lastIndexOf('applyDemoIdentityInDatabase'));
+    await handle.executeUpdate(releaseDemoUpdate, { args: [{}] });
+    expect((await handle.result()).status).toBe('released');
+    expect(callsOf(demoId).slice(-4)).toEqual(TEARDOWN);
+  }, 60_000);
+
+  it('rejects malformed input without touching anything', async () => {
+    const handle = await h.client.workflow.start('demoLifecycle', {
+      taskQueue: h.queues.shared, workflowId: `demo-bad-${newDemoId()}`,
+      args: [{ demoId: "x'; DROP TABLE", template: 'standin', ttlSeconds: 60, maxLifetimeSeconds: 120 }],
+    });
+    const err = await handle.result().catch((e) => e);
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput' });
+    expect(calls.filter(([, d]) => d.includes('DROP'))).toEqual([]);
+  });
+});
+
+describe('non-retryable failures', () => {
+  it('fail at once and still clean up', async () => {
+    const calls: Calls = [];
+    const h = await startHarness('t-fakes2-', {
+      activities: fakeActivities(calls, {
+        createDemoData: { times: 99, error: () => ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing') },
+      }),
+    });
+    try {
+      const demoId = newDemoId();
+      const handle = await h.client.workflow.start('demoLifecycle', {
+        taskQueue: h.queues.shared, workflowId: demoWorkflowId(demoId),
+        args: [{ demoId, template: 'standin', ttlSeconds: 60, maxLifetimeSeconds: 120 }],
+      });
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      const c = calls.filter(([, d]) => d === demoId).map(([n]) => n);
+      expect(c.filter((n) => n === 'createDemoData')).toHaveLength(1);
+      expect(c.slice(-4)).toEqual(TEARDOWN);
+    } finally {
+      await h.stop();
+    }
+  });
+});
