@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import type { ApiEnv, Caller } from './env';
 import { ApiError } from './errors';
 
 function digest(s: string): Buffer {
@@ -37,7 +38,7 @@ export interface AuthOptions {
   apiKeys: readonly string[];
 }
 
-export type Caller = { kind: 'operator' } | { kind: 'key'; keyIndex: number } | { kind: 'anonymous' };
+export type { Caller };
 
 /** Who is calling, from the Authorization / X-Api-Key headers (undefined: credentials given but wrong). */
 export function identify(o: AuthOptions, headers: { authorization?: string; apiKey?: string }): Caller | undefined {
@@ -54,10 +55,8 @@ export function identify(o: AuthOptions, headers: { authorization?: string; apiK
   return { kind: 'anonymous' };
 }
 
-export type AuthEnv = { Variables: { caller: Caller } };
-
 /** Identifies the caller; public endpoints need an API key when keys are configured. */
-export function publicAuth(o: AuthOptions): MiddlewareHandler<AuthEnv> {
+export function publicAuth(o: AuthOptions): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const caller = identify(o, { authorization: c.req.header('authorization'), apiKey: c.req.header('x-api-key') });
     if (!caller) throw new ApiError(401, 'unauthorized', 'invalid API key or token', { 'WWW-Authenticate': 'Bearer' });
@@ -70,7 +69,7 @@ export function publicAuth(o: AuthOptions): MiddlewareHandler<AuthEnv> {
 }
 
 /** Operator endpoints: the operator token, unless DMX_REQUIRE_OPERATOR_TOKEN=false and none is set. */
-export function operatorAuth(o: AuthOptions): MiddlewareHandler<AuthEnv> {
+export function operatorAuth(o: AuthOptions): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (!o.operatorToken) {
       if (o.requireOperatorToken) throw new ApiError(403, 'forbidden', 'operator endpoints are disabled: no DMX_OPERATOR_TOKEN is configured');

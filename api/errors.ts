@@ -79,7 +79,7 @@ export function temporalToApiError(err: unknown, demoId?: string): ApiError | un
   if (type === FAILURE_TYPES.maxLifetimeExceeded) return new ApiError(409, 'max_lifetime_exceeded', messageOf(err));
   if (type === FAILURE_TYPES.notReady) return new ApiError(409, 'demo_not_ready', messageOf(err));
   if (type === FAILURE_TYPES.invalidInput) return new ApiError(400, 'bad_request', messageOf(err));
-  if (err instanceof WorkflowUpdateFailedError) return new ApiError(409, 'demo_ended', `demo ${demoId ?? ''} could not be updated: ${messageOf(err)}`.replace('  ', ' '));
+  if (err instanceof WorkflowUpdateFailedError) return new ApiError(409, 'update_rejected', `the demo refused the change: ${messageOf(err)}`.slice(0, 300));
   const code = grpcCode(err);
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) {
     return ApiError.unavailable('temporal_unavailable', 'Temporal did not answer in time; try again');

@@ -15,7 +15,7 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {n, ttl}
 `;
 
-// KEYS[1] live set, KEYS[2] owner key of the demo; ARGV: now, max, demoId, score, ownerValue, keyTtlMs
+// KEYS[1] live set; ARGV: now, max, slot, score, keyTtlMs
 const RESERVE_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local n = redis.call('ZCARD', KEYS[1])
@@ -24,9 +24,17 @@ if tonumber(ARGV[2]) > 0 and n >= tonumber(ARGV[2]) then
   return {0, n, first[2] or ARGV[1]}
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return {1, n + 1, ARGV[4]}
+`;
+
+// KEYS[1] live set, KEYS[2] owner key of the demo; ARGV: slot, demoId, score, keyTtlMs, client
+const BIND_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+return 1
 `;
 
 // KEYS[1] owner key, ARGV: prefix of live sets, demoId, score (new expiry ms), keyTtlMs; moves only while present
@@ -55,8 +63,12 @@ export interface LimitDecision { allowed: boolean; count: number; retryAfterSeco
 export interface Limiter {
   /** Counts one request of this client in the current minute. */
   hit(client: string): Promise<LimitDecision>;
-  /** Reserves a live-demo slot until `untilMs` (provisioning included). */
-  reserveDemo(client: string, demoId: string, untilMs: number): Promise<LimitDecision>;
+  /** Reserves a live-demo slot (any unique name) until `untilMs`: taken before provisioning starts. */
+  reserveSlot(client: string, slot: string, untilMs: number): Promise<LimitDecision>;
+  /** Turns a reserved slot into the demo that was handed out, until its expiry. */
+  bindSlot(client: string, slot: string, demoId: string, expiresAtMs: number): Promise<void>;
+  /** Gives a slot back (nothing was handed out). */
+  cancelSlot(client: string, slot: string): Promise<void>;
   /** Moves a demo's slot to its real expiry (after ready or an extension). */
   setDemoExpiry(demoId: string, expiresAtMs: number): Promise<void>;
   /** Frees a demo's slot (released, or provisioning failed). */
@@ -79,6 +91,7 @@ export function createLimiter(redis: Redis, o: LimiterOptions): Limiter {
   const now = o.now ?? Date.now;
   const liveKey = (client: string) => `${o.keyPrefix}live:${client}`;
   const ownerKey = (demoId: string) => `${o.keyPrefix}owner:${demoId}`;
+  const keyTtl = (untilMs: number) => Math.max(60_000, Math.round(untilMs - now()) + SLACK_MS);
   const run = async (script: string, keys: string[], args: (string | number)[]) =>
     (await redis.eval(script, keys.length, ...keys, ...args.map(String))) as unknown;
 
@@ -91,17 +104,23 @@ export function createLimiter(redis: Redis, o: LimiterOptions): Limiter {
       return { allowed, count: n, retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(Math.min(ttl, 60_000 - (now() % 60_000)) / 1000)) };
     },
 
-    async reserveDemo(client, demoId, untilMs) {
+    async reserveSlot(client, slot, untilMs) {
       const t = now();
-      const [ok, n, firstScore] = (await run(RESERVE_SCRIPT, [liveKey(client), ownerKey(demoId)], [
-        t, o.maxLiveDemos, demoId, untilMs, client, Math.max(60_000, untilMs - t + SLACK_MS),
-      ])) as [number, number, string];
+      const [ok, n, firstScore] = (await run(RESERVE_SCRIPT, [liveKey(client)], [t, o.maxLiveDemos, slot, untilMs, keyTtl(untilMs)])) as [number, number, string];
       const allowed = ok === 1;
       return { allowed, count: Number(n), retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((Number(firstScore) - t) / 1000)) };
     },
 
+    async bindSlot(client, slot, demoId, expiresAtMs) {
+      await run(BIND_SCRIPT, [liveKey(client), ownerKey(demoId)], [slot, demoId, expiresAtMs, keyTtl(expiresAtMs), client]);
+    },
+
+    async cancelSlot(client, slot) {
+      await redis.zrem(liveKey(client), slot);
+    },
+
     async setDemoExpiry(demoId, expiresAtMs) {
-      await run(SET_EXPIRY_SCRIPT, [ownerKey(demoId)], [`${o.keyPrefix}live:`, demoId, expiresAtMs, Math.max(60_000, expiresAtMs - now() + SLACK_MS)]);
+      await run(SET_EXPIRY_SCRIPT, [ownerKey(demoId)], [`${o.keyPrefix}live:`, demoId, expiresAtMs, keyTtl(expiresAtMs)]);
     },
 
     async releaseDemo(demoId) {

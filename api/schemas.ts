@@ -23,6 +23,7 @@ export const ErrorCode = z.enum([
   'demo_not_ready',
   'max_lifetime_exceeded',
   'demo_ended',
+  'update_rejected',
   'rate_limited',
   'too_many_live_demos',
   'no_capacity',
@@ -66,7 +67,7 @@ export const ExtendDemoRequest = z
 
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z.string().regex(REQUEST_ID_PATTERN).optional().openapi({
-    param: { name: 'Idempotency-Key', in: 'header' },
+    param: { name: 'idempotency-key', in: 'header' },
     description: 'a retried request with the same key is applied once ([A-Za-z0-9_.:-]{1,100})',
   }),
 });

@@ -126,6 +126,11 @@ describe('a demo through the API', () => {
       return g;
     });
     expect(Demo.parse(ended.body).credentials).toBeUndefined();
+    const metrics = await call(api.base, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/dmx_api_demo_claims_total\{template="standin",source="fresh",outcome="ready"\} [1-9]/);
+    expect(metrics.text).toMatch(/dmx_api_demo_claim_seconds_count\{template="standin",source="fresh"\} [1-9]/);
+    expect(metrics.text).toMatch(/dmx_api_demo_provisions_total\{template="standin",outcome="ready"\} [1-9]/);
+    expect(metrics.text).toMatch(/dmx_api_live_demos \d+/);
     const late = record('post', '/v1/demos/{id}/extend', await call(api.base, 'POST', `/v1/demos/${demo.id}/extend`, { json: { seconds: 5 }, ip }));
     expect(late.status).toBe(409);
     const d3 = record('delete', '/v1/demos/{id}', await call(api.base, 'DELETE', `/v1/demos/${demo.id}`, { ip }));

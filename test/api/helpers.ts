@@ -71,7 +71,7 @@ export async function call<T = any>( // eslint-disable-line @typescript-eslint/n
   }
   const res = await request(`${base}${path}`, { method: method as 'GET', headers, body });
   const text = await res.body.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {

@@ -1,0 +1,19 @@
+/** What createApp needs: configuration, the demo service, the limiter, metrics and readiness checks. */
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import type { DemoService } from './demo-service';
+import type { Check } from './health';
+import type { Limiter } from './rate-limit';
+import type { ApiMetrics } from './metrics';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  demos: DemoService;
+  limiter: Limiter;
+  metrics: ApiMetrics;
+  /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */
+  checks: Record<string, Check>;
+  /** True once shutdown has begun: /readyz answers 503 so load balancers stop sending traffic. */
+  isDraining?: () => boolean;
+}

@@ -1,0 +1,93 @@
+/**
+ * Real dependencies of the API process: a lazily connecting Temporal client (the API starts even
+ * when Temporal is down, and gRPC reconnects by itself), Valkey for the limits, and the clients the
+ * readiness checks use (MariaDB, Caddy admin).
+ */
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { createCaddy } from '../activities/adapters/caddy';
+import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
+import { createValkey } from '../activities/adapters/valkey';
+import type { Config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
+import type { AppDeps } from './app-deps';
+import { createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
+import { createLimiter } from './rate-limit';
+import { createMetrics } from './metrics';
+
+export interface ApiDeps extends AppDeps {
+  client: Client;
+  close(): Promise<void>;
+}
+
+export interface ApiDepsOptions {
+  log?: Logger;
+  /** Another way to get demos (the warm pool); default: a fresh workflow per request. */
+  source?: (base: { client: Client; config: Config; log: Logger }) => DemoSource;
+  /** Replaces the demo service entirely (tests). */
+  demos?: DemoService;
+  /** Prometheus default process metrics (off in tests that build several apps). */
+  defaultMetrics?: boolean;
+  isDraining?: () => boolean;
+}
+
+export function temporalConnection(config: Config): Connection {
+  return Connection.lazy({
+    address: config.temporal.address,
+    connectTimeout: '3s',
+    // A few quick retries, not the default ten: callers get a clear 503 rather than a long wait.
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
+  });
+}
+
+export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
+  const log = o.log ?? createLogger('dmx-api', config.logLevel);
+  const connection = temporalConnection(config);
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const valkey = createValkey({ ...config.valkey, lazy: true });
+  let valkeyErrorLogged = 0;
+  valkey.on('error', (err: Error) => {
+    // One line per 30 s at most while Valkey is down.
+    if (Date.now() - valkeyErrorLogged > 30_000) {
+      valkeyErrorLogged = Date.now();
+      log.warn({ err: err.message }, 'valkey connection error');
+    }
+  });
+  const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 2 });
+  const mariadb = createMariaDb(pool);
+  const caddy = createCaddy(config.caddy.adminUrl);
+
+  // The live-demos gauge asks the demo service, which reports into the same metrics.
+  const service: { current?: DemoService } = {};
+  const metrics = createMetrics({ defaultMetrics: o.defaultMetrics, liveDemos: async () => service.current?.countLive() });
+  const demos = o.demos ?? createTemporalDemoService({ client, config, log, metrics, source: o.source?.({ client, config, log }) });
+  service.current = demos;
+  const limiter = createLimiter(valkey, {
+    keyPrefix: `dmx:${config.profile}:api:${config.temporal.queuePrefix}`,
+    perMinute: config.api.rateLimitPerMinute,
+    maxLiveDemos: config.api.maxLiveDemosPerIp,
+  });
+
+  return {
+    config,
+    log,
+    client,
+    demos,
+    limiter,
+    metrics,
+    isDraining: o.isDraining,
+    checks: {
+      temporal: async () => {
+        await connection.withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}));
+      },
+      valkey: async () => {
+        const pong = await valkey.ping();
+        if (pong !== 'PONG') throw new Error(`unexpected PING answer ${String(pong).slice(0, 40)}`);
+      },
+      mariadb: () => mariadb.ping(),
+      caddy: () => caddy.ping(),
+    },
+    async close() {
+      await Promise.allSettled([connection.close(), pool.end(), valkey.quit().catch(() => valkey.disconnect())]);
+    },
+  };
+}

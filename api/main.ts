@@ -1,0 +1,65 @@
+/**
+ * The dmx HTTP API process. Listens on DMX_API_HOST:DMX_API_PORT; on SIGTERM/SIGINT stops
+ * accepting connections, reports not-ready, lets in-flight requests finish (at most
+ * DMX_API_SHUTDOWN_GRACE_SECONDS), then closes its clients and exits.
+ */
+import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { loadConfig, ConfigError, type Config } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createApp } from './app';
+import { createApiDeps } from './deps';
+
+process.env.DMX_API_STARTING = '1';
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`dmx-api: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+
+const log = createLogger('dmx-api', config.logLevel);
+let draining = false;
+const deps = createApiDeps(config, { log, isDraining: () => draining });
+const app = createApp(deps);
+
+const server = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
+  log.info({ address: info.address, port: info.port, queuePrefix: config.temporal.queuePrefix || undefined }, 'dmx api listening');
+}) as Server;
+// Slow clients cannot hold a connection open for ever.
+server.headersTimeout = 15_000;
+server.requestTimeout = (config.api.acquireTimeoutSeconds + 30) * 1000;
+server.on('error', (err) => {
+  log.fatal({ err }, 'dmx api cannot listen');
+  process.exit(1);
+});
+
+async function shutdown(signal: string): Promise<void> {
+  if (draining) return;
+  draining = true;
+  const graceMs = config.api.shutdownGraceSeconds * 1000;
+  log.info({ signal, graceMs }, 'shutting down: no new connections, waiting for in-flight requests');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => {
+    log.warn('grace period over: closing remaining connections');
+    server.closeAllConnections();
+  }, graceMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+  await deps.close();
+  log.info('dmx api stopped');
+  process.exit(0);
+}
+
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    shutdown(sig).catch((err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  });
+}
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

@@ -1,0 +1,183 @@
+/** /v1/demos: get a demo, look at it, extend it, end it; operators list them. */
+import { createRoute } from '@hono/zod-openapi';
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../errors';
+import { toDemoView } from '../demo-service';
+import {
+  CreateDemoRequest,
+  Demo,
+  DemoIdParams,
+  DemoList,
+  ExtendDemoRequest,
+  ExtendDemoResponse,
+  IdempotencyHeaders,
+  ListDemosQuery,
+  ReleaseDemoResponse,
+} from '../schemas';
+import { errorResponses, type ApiApp, type RouteContext } from './common';
+
+/** API keys are needed only when DMX_API_KEYS is set; operators may use their token. */
+const publicSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }, {}];
+
+function requestedBy(caller: { kind: string; keyIndex?: number }, ip: string): string {
+  if (caller.kind === 'operator') return 'operator';
+  if (caller.kind === 'key') return `api-key#${caller.keyIndex}@${ip}`;
+  return `api@${ip}`;
+}
+
+export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
+  const { deps, publicGuard, operatorGuard } = ctx;
+  const { demos, limiter, metrics, log, config } = deps;
+
+  const create = createRoute({
+    method: 'post',
+    path: '/v1/demos',
+    summary: 'Get a demo',
+    description: 'Hands out a ready demo shop (201). With `wait: false` answers 202 while it is provisioning.',
+    tags: ['demos'],
+    security: publicSecurity,
+    middleware: publicGuard,
+    request: { body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
+    responses: {
+      201: { description: 'a ready demo', content: { 'application/json': { schema: Demo } } },
+      202: { description: 'provisioning has started (`wait: false`)', content: { 'application/json': { schema: Demo } } },
+      ...errorResponses(400, 401, 413, 415, 429, 503),
+    },
+  });
+
+  app.openapi(create, async (c) => {
+    const body = c.req.valid('json') ?? {};
+    const caller = c.get('caller');
+    const ip = c.get('clientIp');
+    const t0 = performance.now();
+    const templateLabel = body.template && /^[a-z][a-z0-9-]{0,30}$/.test(body.template) ? body.template : config.demos.defaultTemplate;
+    const limited = caller.kind !== 'operator' && config.api.maxLiveDemosPerIp > 0;
+    const slot = `pending:${randomUUID()}`;
+    const ttl = body.ttlSeconds ?? config.demos.defaultTtlSeconds;
+    if (limited) {
+      let decision;
+      try {
+        decision = await limiter.reserveSlot(ip, slot, Date.now() + (config.api.acquireTimeoutSeconds + Math.min(Math.max(ttl, 1), config.demos.maxTtlSeconds)) * 1000);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'live-demo limit unavailable (Valkey)');
+        throw ApiError.unavailable('unavailable', 'cannot check the live-demo limit now; try again shortly');
+      }
+      if (!decision.allowed) {
+        metrics.claims.inc({ template: templateLabel, source: 'none', outcome: 'too_many_live_demos' });
+        throw new ApiError(429, 'too_many_live_demos', `at most ${config.api.maxLiveDemosPerIp} live demos per client; end one (DELETE) or wait`, {
+          'Retry-After': String(decision.retryAfterSeconds),
+        });
+      }
+    }
+    let acquired;
+    try {
+      acquired = await demos.acquire({ template: body.template, ttlSeconds: body.ttlSeconds, wait: body.wait, requestedBy: requestedBy(caller, ip) });
+    } catch (err) {
+      if (limited) await limiter.cancelSlot(ip, slot).catch(() => undefined);
+      const outcome = err instanceof ApiError ? err.code : 'error';
+      metrics.claims.inc({ template: templateLabel, source: 'none', outcome });
+      throw err;
+    }
+    const { state, source } = acquired;
+    if (limited) {
+      const until = state.expiresAt ? Date.parse(state.expiresAt) : Date.now() + (config.api.acquireTimeoutSeconds + ttl) * 1000;
+      await limiter.bindSlot(ip, slot, state.demoId, until).catch((err: Error) => log.warn({ err: err.message, demoId: state.demoId }, 'could not record the live demo'));
+    }
+    metrics.claims.inc({ template: state.template, source, outcome: state.status === 'ready' ? 'ready' : 'started' });
+    if (state.status === 'ready') metrics.claimSeconds.observe({ template: state.template, source }, (performance.now() - t0) / 1000);
+    log.info({ demoId: state.demoId, template: state.template, status: state.status, source, ms: Math.round(performance.now() - t0) }, 'demo handed out');
+    c.header('Location', `/v1/demos/${state.demoId}`);
+    c.header('Cache-Control', 'no-store');
+    const view = toDemoView(state);
+    return state.status === 'ready' ? c.json(view, 201) : c.json(view, 202);
+  });
+
+  const get = createRoute({
+    method: 'get',
+    path: '/v1/demos/{id}',
+    summary: 'A demo and its lifecycle status',
+    tags: ['demos'],
+    security: publicSecurity,
+    middleware: publicGuard,
+    request: { params: DemoIdParams },
+    responses: {
+      200: { description: 'the demo', content: { 'application/json': { schema: Demo } } },
+      ...errorResponses(400, 401, 404, 429, 503),
+    },
+  });
+  app.openapi(get, async (c) => {
+    const state = await demos.get(c.req.valid('param').id);
+    c.header('Cache-Control', 'no-store');
+    return c.json(toDemoView(state), 200);
+  });
+
+  const extend = createRoute({
+    method: 'post',
+    path: '/v1/demos/{id}/extend',
+    summary: 'Move the expiry later',
+    description: 'Refused (409) past the maximum lifetime or when the demo is not ready. An `Idempotency-Key` makes retries apply once.',
+    tags: ['demos'],
+    security: publicSecurity,
+    middleware: publicGuard,
+    request: {
+      params: DemoIdParams,
+      headers: IdempotencyHeaders,
+      body: { required: true, content: { 'application/json': { schema: ExtendDemoRequest } } },
+    },
+    responses: {
+      200: { description: 'the new expiry', content: { 'application/json': { schema: ExtendDemoResponse } } },
+      ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
+    },
+  });
+  app.openapi(extend, async (c) => {
+    const { id } = c.req.valid('param');
+    const { seconds } = c.req.valid('json');
+    const key = c.req.valid('header')['idempotency-key'];
+    const { expiresAt } = await demos.extend(id, seconds, key);
+    await limiter.setDemoExpiry(id, Date.parse(expiresAt)).catch((err: Error) => log.warn({ err: err.message, demoId: id }, 'could not move the live-demo expiry'));
+    log.info({ demoId: id, seconds, expiresAt, idempotencyKey: key }, 'demo extended');
+    return c.json({ id, expiresAt }, 200);
+  });
+
+  const release = createRoute({
+    method: 'delete',
+    path: '/v1/demos/{id}',
+    summary: 'End a demo now',
+    description: 'Teardown starts (202). Repeating it is harmless (202 again, or 404 once the demo is forgotten).',
+    tags: ['demos'],
+    security: publicSecurity,
+    middleware: publicGuard,
+    request: { params: DemoIdParams },
+    responses: {
+      202: { description: 'teardown started (or had already run)', content: { 'application/json': { schema: ReleaseDemoResponse } } },
+      ...errorResponses(400, 401, 404, 429, 503),
+    },
+  });
+  app.openapi(release, async (c) => {
+    const { id } = c.req.valid('param');
+    const status = await demos.release(id, `api: DELETE by ${requestedBy(c.get('caller'), c.get('clientIp'))}`);
+    await limiter.releaseDemo(id).catch((err: Error) => log.warn({ err: err.message, demoId: id }, 'could not free the live-demo slot'));
+    log.info({ demoId: id, status }, 'demo release requested');
+    return c.json({ id, status }, 202);
+  });
+
+  const list = createRoute({
+    method: 'get',
+    path: '/v1/demos',
+    summary: 'List demos (operators)',
+    tags: ['demos', 'operators'],
+    security: [{ bearer: [] }],
+    middleware: operatorGuard,
+    request: { query: ListDemosQuery },
+    responses: {
+      200: { description: 'demos of this deployment, newest first', content: { 'application/json': { schema: DemoList } } },
+      ...errorResponses(400, 401, 403, 503),
+    },
+  });
+  app.openapi(list, async (c) => {
+    const q = c.req.valid('query');
+    const out = await demos.list({ status: q.status, template: q.template, limit: q.limit ?? 100 });
+    c.header('Cache-Control', 'no-store');
+    return c.json(out, 200);
+  });
+}
