@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { DEMO_ID_PATTERN, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN } from '../lib/ids';
 
-export const DEMO_STATUSES = ['provisioning', 'ready', 'tearing_down', 'expired', 'released', 'cancelled', 'failed'] as const;
+export const DEMO_STATUSES = ['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed'] as const;
 
 export const ErrorCode = z.enum([
   'bad_request',

@@ -97,13 +97,17 @@ up_temporal() {
   [ -x "$DMX_TEMPORAL_BIN" ] || die "temporal CLI not found at $DMX_TEMPORAL_BIN; run deployments/setup.sh"
   check_port TEMPORAL "$DMX_TEMPORAL_PORT" "$d/temporal.pid"
   check_port TEMPORAL_UI "$DMX_TEMPORAL_UI_PORT" "$d/temporal.pid"
+  # Claims are Updates on one pool workflow; the server admits 10 in flight per workflow by
+  # default and makes the rest retry with backoff, which a burst of claims turns into seconds.
   local args=() sa
   for sa in "${DMX_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   log "starting the Temporal dev server (gRPC $DMX_TEMPORAL_ADDRESS, Web UI :$DMX_TEMPORAL_UI_PORT)"
   setsid "$DMX_TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$DMX_TEMPORAL_PORT" \
     --ui-port "$DMX_TEMPORAL_UI_PORT" --http-port "$((DMX_TEMPORAL_PORT + 10))" \
     --metrics-port "$((DMX_TEMPORAL_PORT + 11))" --db-filename "$d/temporal.db" \
-    --log-level warn "${args[@]}" </dev/null >>"$d/server.log" 2>&1 &
+    --log-level warn "${args[@]}" \
+    --dynamic-config-value history.maxInFlightUpdates=500 \
+    </dev/null >>"$d/server.log" 2>&1 &
   echo $! > "$d/temporal.pid"
   wait_for Temporal 60 temporal_healthy || die "Temporal did not become healthy in 60 s; see $d/server.log"
   ok "Temporal ready"

@@ -85,6 +85,12 @@ const schema = z.object({
   DMX_API_ACQUIRE_TIMEOUT_SECONDS: seconds.default(90),
   /** On SIGTERM, how long in-flight requests may run before their connections are closed. */
   DMX_API_SHUTDOWN_GRACE_SECONDS: seconds.default(15),
+  /** Warm pool size started for the default template by the main command (0: no pool). */
+  DMX_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(3),
+  DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
+  DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
+  /** How long a claim may wait for a cold provision when the pool is empty and the caller allows waiting. */
+  DMX_POOL_CLAIM_WAIT_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -114,6 +120,7 @@ export interface Config {
     pids: number;
   };
   podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: {
     port: number;
     host: string;
@@ -213,6 +220,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeNetwork: c.DMX_EDGE_NETWORK,
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
+    },
+    pool: {
+      size: c.DMX_POOL_SIZE,
+      maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,
+      unclaimedMaxAgeSeconds: c.DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS,
+      claimWaitSeconds: c.DMX_POOL_CLAIM_WAIT_SECONDS,
     },
     api: {
       port: c.DMX_API_PORT,

@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -16,11 +17,15 @@ import {
   workflowInfo,
   upsertSearchAttributes,
   type ActivityOptions,
+  type SignalDefinition,
 } from '@temporalio/workflow';
 import type { DemoActivities } from '../activities/demo-activities';
 import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
 import {
   awaitDemoReadyUpdate,
+  demoClaimedSignal,
+  demoEndedSignal,
+  demoPooledSignal,
   demoStateQuery,
   extendDemoUpdate,
   FAILURE_TYPES,
@@ -143,6 +148,32 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   });
   setHandler(releaseDemoSignal, (req) => release(req?.reason));
 
+  let claimed = false;
+  setHandler(demoClaimedSignal, (claim) => {
+    // Only the pool claims, and only demos it holds as pooled; anything else is a stale signal.
+    if (!input.pool || claimed || released || state.status !== 'pooled') {
+      log.warn('ignoring a claim', { demoId: input.demoId, status: state.status, released });
+      return;
+    }
+    claimed = true;
+    expiresMs = Date.parse(claim.expiresAt);
+    state.expiresAt = claim.expiresAt;
+    state.maxExpiresAt = claim.maxExpiresAt;
+    wakeups++;
+    setStatus('ready');
+  });
+
+  /** Signals the owning pool; false when it is gone (the demo then does not wait for a claim). */
+  async function notifyPool<T extends unknown[]>(signal: SignalDefinition<T>, ...args: T): Promise<boolean> {
+    try {
+      await getExternalWorkflowHandle(input.pool!.workflowId).signal(signal, ...args);
+      return true;
+    } catch (err) {
+      log.warn('could not signal the pool', { demoId: input.demoId, pool: input.pool!.workflowId, error: errorMessage(err) });
+      return false;
+    }
+  }
+
   function publish(): void {
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.status, value: state.status },
@@ -197,15 +228,27 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     await step('verifyDemoRouted', () => shared.verifyDemoRouted({ demoId: input.demoId }));
 
     const readyMs = Date.now();
-    expiresMs = Math.min(readyMs + input.ttlSeconds * 1000, Date.parse(state.maxExpiresAt));
     state.readyAt = new Date(readyMs).toISOString();
-    state.expiresAt = new Date(expiresMs).toISOString();
     state.url = access.url;
     state.adminUrl = `${access.url.replace(/\/$/, '')}${template.adminPath}/`;
     state.credentials = { email: template.adminEmail, password: access.adminPassword };
-    setStatus('ready');
-    await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, template: input.template });
-    log.info('demo ready', { demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, stepMs: state.stepMs });
+    if (input.pool) {
+      // Owned by the pool until claimed: no TTL runs, only the lifetime cap bounds a forgotten demo.
+      expiresMs = Date.parse(state.maxExpiresAt);
+      setStatus('pooled');
+      if (!(await notifyPool(demoPooledSignal, { ...state }))) release('pool gone');
+      await condition(() => claimed || released, Math.max(0, expiresMs - Date.now()));
+      if (claimed) {
+        await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt!, template: input.template });
+        log.info('pooled demo claimed', { demoId: input.demoId, expiresAt: state.expiresAt });
+      }
+    } else {
+      expiresMs = Math.min(readyMs + input.ttlSeconds * 1000, Date.parse(state.maxExpiresAt));
+      state.expiresAt = new Date(expiresMs).toISOString();
+      setStatus('ready');
+      await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, template: input.template });
+      log.info('demo ready', { demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, stepMs: state.stepMs });
+    }
 
     for (;;) {
       const seen = wakeups;
@@ -213,7 +256,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
       if (released || remaining <= 0) break;
       await condition(() => wakeups !== seen, remaining);
     }
-    outcome = released ? 'released' : 'expired';
+    outcome = released ? (input.pool && !claimed ? 'recycled' : 'released') : 'expired';
   } catch (err) {
     failure = err;
     if (isCancellation(err)) {
@@ -226,7 +269,9 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   }
 
   await CancellationScope.nonCancellable(async () => {
+    const wasReady = state.readyAt !== undefined;
     setStatus('tearing_down');
+    if (input.pool) await notifyPool(demoEndedSignal, { demoId: input.demoId, outcome, error: state.error, wasReady });
     const t0 = Date.now();
     const { demoId } = input;
     if (state.host) await onHostTeardown(state.host).disconnectDemoRoute({ demoId });

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow the workers run.
 export { demoLifecycle } from './demo-lifecycle';
+export { templatePool } from './template-pool';

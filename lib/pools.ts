@@ -1,0 +1,79 @@
+/**
+ * Client side of the warm pools (CLI, API, main command): start a pool if it is not running,
+ * resize it, read its stats, list pools.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { assertTemplateName } from './ids';
+import type { Config } from './config';
+import {
+  poolStatsQuery, poolWorkflowId, refreshTemplateSignal, SEARCH_ATTRIBUTES, setPoolTargetUpdate, TASK_QUEUES,
+  type PoolInput, type PoolSettings, type PoolStats,
+} from '../workflows/definitions';
+import type { templatePool } from '../workflows/template-pool';
+
+export function poolSettings(config: Config, template: string, target = config.pool.size, overrides: Partial<PoolSettings> = {}): PoolSettings {
+  return {
+    template: assertTemplateName(template),
+    target,
+    maxConcurrentProvisions: config.pool.maxConcurrentProvisions,
+    unclaimedMaxAgeSeconds: config.pool.unclaimedMaxAgeSeconds,
+    minTtlSeconds: config.demos.minTtlSeconds,
+    maxTtlSeconds: config.demos.maxTtlSeconds,
+    maxLifetimeSeconds: config.demos.maxLifetimeSeconds,
+    ...overrides,
+  };
+}
+
+/** Starts the template's pool unless it runs already; returns whether it was started now. */
+export async function ensurePool(client: Client, config: Config, settings: PoolSettings): Promise<boolean> {
+  try {
+    await client.workflow.start<typeof templatePool>('templatePool', {
+      workflowId: poolWorkflowId(settings.template, config.temporal.queuePrefix),
+      taskQueue: config.temporal.queuePrefix + TASK_QUEUES.shared,
+      args: [settings satisfies PoolInput],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.kind, value: 'pool' },
+        { key: SEARCH_ATTRIBUTES.template, value: settings.template },
+      ],
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
+  }
+}
+
+export function poolHandle(client: Client, config: Config, template: string) {
+  return client.workflow.getHandle<typeof templatePool>(poolWorkflowId(assertTemplateName(template), config.temporal.queuePrefix));
+}
+
+export async function poolStats(client: Client, config: Config, template: string): Promise<PoolStats> {
+  return poolHandle(client, config, template).query(poolStatsQuery);
+}
+
+export async function resizePool(client: Client, config: Config, template: string, target: number, requestId?: string): Promise<PoolStats> {
+  return poolHandle(client, config, template).executeUpdate(setPoolTargetUpdate, { args: [{ target }], updateId: requestId });
+}
+
+/** Tells a running pool that the template may have a new checkpoint version; no-op without a pool. */
+export async function refreshPoolTemplate(client: Client, config: Config, template: string): Promise<boolean> {
+  try {
+    await poolHandle(client, config, template).signal(refreshTemplateSignal);
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError') return false;
+    throw err;
+  }
+}
+
+/** Templates with a running pool in this deployment. */
+export async function listPoolTemplates(client: Client, config: Config): Promise<string[]> {
+  const query = `DmxKind = 'pool' AND ExecutionStatus = 'Running' AND TaskQueue = '${config.temporal.queuePrefix}${TASK_QUEUES.shared}'`;
+  const out: string[] = [];
+  for await (const wf of client.workflow.list({ query })) {
+    const m = /pool-([a-z][a-z0-9-]*)$/.exec(wf.workflowId);
+    if (m) out.push(m[1]!);
+  }
+  return out.sort();
+}
