@@ -1,40 +1,157 @@
 /**
  * dmx — the operator CLI. Human-readable output by default, `--json` for scripts; exits non-zero
- * with a message on failure.
+ * with a message on failure. Demos are cancelled (never terminated) with `temporal workflow
+ * cancel`, or released gracefully with `dmx release`.
  */
-import { Command, Option } from 'commander';
-import { loadConfig } from '../lib/config';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkpointTemplate } from '../activities/templates/checkpoint';
+import { loadConfig, type Config } from '../lib/config';
+import { isTemplateName } from '../lib/ids';
+import { ensurePool, listPoolTemplates, poolSettings, poolStats, refreshPoolTemplate, resizePool } from '../lib/pools';
 import { createRealDeps } from '../workers/deps';
-import { printResult } from './output';
+import type { DemoStatus, PoolStats } from '../workflows/definitions';
+import { extendDemo, listDemos, releaseDemo, replayWorkflow, showDemo, workflowIdFor } from './demos';
+import { printResult, printTable } from './output';
+import { withClient } from './temporal';
 
 const program = new Command('dmx').description('demo-multiplexer operator CLI').option('--json', 'machine-readable output');
+const json = () => Boolean(program.opts().json);
+let cachedConfig: Config | undefined;
+const config = () => (cachedConfig ??= loadConfig());
+
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return Number(v);
+};
+const templateName = (v: string) => {
+  if (!isTemplateName(v)) throw new InvalidArgumentError('a template name is [a-z][a-z0-9-]{0,30}');
+  return v;
+};
 
 program
   .command('checkpoint')
   .description('start a template container, warm it, and export its CRIU checkpoint')
-  .argument('[name]', 'template name', 'standin')
+  .argument('[name]', 'template name', templateName, 'standin')
   .addOption(new Option('--kind <kind>', 'template kind').choices(['standin', 'flashlight']).default('standin'))
   .option('--image <ref>', 'image to use (flashlight: e.g. docker.io/prestashop/prestashop-flashlight:8.2.0)')
   .option('--force', 'take a new checkpoint even if the current one matches the image')
   .option('--no-checkpoint', 'record the template without a checkpoint (demos boot with podman run)')
   .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean }) => {
-    const deps = createRealDeps(loadConfig(), 'dmx-checkpoint');
+    const deps = createRealDeps(config(), 'dmx-checkpoint', 2);
     try {
       const spec = await checkpointTemplate(deps, { name, kind: o.kind, image: o.image, force: o.force, noCheckpoint: !o.checkpoint });
-      printResult(program.opts().json, spec, [
+      // A running pool recycles its unclaimed demos of the previous version.
+      const told = spec.reused ? false : await withClient(config(), (c) => refreshPoolTemplate(c, config(), name)).catch(() => false);
+      printResult(json(), { ...spec, poolNotified: told }, [
         ['template', spec.name], ['kind', spec.kind], ['version', spec.version], ['image', spec.image],
         ['checkpoint', spec.checkpointArchive ?? '(none: demos use podman run)'],
         ['database', spec.database], ['reused', String(spec.reused)],
         ['checkpoint seconds', spec.checkpointSeconds?.toFixed(2) ?? '-'],
         ['archive MB', spec.archiveBytes ? (spec.archiveBytes / 1e6).toFixed(1) : '-'],
+        ['pool notified', String(told)],
       ]);
     } finally {
       await deps.close();
     }
   });
 
+program
+  .command('list')
+  .description('list demos (running ones unless --all)')
+  .addOption(new Option('--status <status>', 'only this status').choices(['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed']))
+  .option('--template <name>', 'only this template', templateName)
+  .option('--all', 'include ended demos')
+  .option('--limit <n>', 'at most this many', positiveInt('limit'), 100)
+  .action(async (o: { status?: DemoStatus; template?: string; all?: boolean; limit: number }) => {
+    const rows = await withClient(config(), (c) => listDemos(c, config(), o));
+    if (json()) return printResult(true, rows, []);
+    printTable(['ID', 'STATUS', 'TEMPLATE', 'HOST', 'EXPIRES', 'WORKFLOW'], rows.map((r) => [r.id, r.status, r.template, r.host, r.expiresAt, r.workflowStatus]));
+  });
+
+program
+  .command('show')
+  .description("a demo's state: URL, host, container, database, timestamps, step timings")
+  .argument('<id>', 'demo id')
+  .action(async (id: string) => {
+    const s = await withClient(config(), (c) => showDemo(c, id));
+    printResult(json(), s, [
+      ['id', s.demoId], ['status', s.status], ['template', `${s.template} ${s.templateVersion ?? ''}`.trim()],
+      ['url', s.url ?? '-'], ['admin', s.adminUrl ?? '-'], ['login', s.credentials ? `${s.credentials.email} / ${s.credentials.password}` : '-'],
+      ['host', s.host ?? '-'], ['container', s.container ?? '-'], ['database', s.database ?? '-'], ['restore', s.restoreMethod ?? '-'],
+      ['created', s.createdAt], ['ready', s.readyAt ?? '-'], ['expires', s.expiresAt ?? '-'], ['max expiry', s.maxExpiresAt], ['ended', s.endedAt ?? '-'],
+      ['steps (ms)', Object.entries(s.stepMs).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
+      ...(s.error ? [['error', s.error] as [string, string]] : []),
+    ]);
+  });
+
+program
+  .command('extend')
+  .description("move a demo's expiry later (refused past its maximum lifetime)")
+  .argument('<id>', 'demo id')
+  .argument('<seconds>', 'seconds to add', positiveInt('seconds'))
+  .option('--request-id <id>', 'makes a retried extend apply once')
+  .action(async (id: string, seconds: number, o: { requestId?: string }) => {
+    const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId));
+    printResult(json(), r, [['expires', r.expiresAt]]);
+  });
+
+program
+  .command('release')
+  .description('end a demo now: route, data and container are removed')
+  .argument('<id>', 'demo id')
+  .option('--reason <text>', 'recorded in the workflow', 'released by an operator')
+  .action(async (id: string, o: { reason: string }) => {
+    const s = await withClient(config(), (c) => releaseDemo(c, id, o.reason));
+    printResult(json(), { id: s.demoId, status: 'tearing_down' }, [['id', s.demoId], ['status', 'tearing down']]);
+  });
+
+const pool = program
+  .command('pool')
+  .description('warm pool stats (all pools, or one); `pool resize TEMPLATE N` changes a target')
+  .argument('[template]', 'template name', templateName)
+  .action(async (template?: string) => {
+    const stats = await withClient(config(), async (c) => {
+      const names = template ? [template] : await listPoolTemplates(c, config());
+      return Promise.all(names.map((t) => poolStats(c, config(), t)));
+    });
+    if (json()) return printResult(true, template ? stats[0] : stats, []);
+    printPools(stats);
+  });
+
+pool
+  .command('resize')
+  .description("set a pool's target size (starts the pool when none runs)")
+  .argument('<template>', 'template name', templateName)
+  .argument('<target>', 'ready demos to keep', positiveInt('target'))
+  .action(async (template: string, target: number) => {
+    const stats = await withClient(config(), async (c) => {
+      if (await ensurePool(c, config(), poolSettings(config(), template, target))) return poolStats(c, config(), template).catch(() => undefined);
+      return resizePool(c, config(), template, target);
+    });
+    if (json()) return printResult(true, stats ?? { template, target }, []);
+    if (stats) printPools([stats]);
+    else process.stdout.write(`pool ${template} started with target ${target}\n`);
+  });
+
+program
+  .command('replay')
+  .description("replay a workflow's history against the current workflow code (reports non-determinism)")
+  .argument('<id>', 'demo id, or a workflow id such as pool-standin')
+  .action(async (id: string) => {
+    const r = await withClient(config(), (c) => replayWorkflow(c, workflowIdFor(id)));
+    printResult(json(), { ...r, deterministic: true }, [['workflow', r.workflowId], ['events', String(r.events)], ['replay', 'ok: the current code reproduces this history']]);
+  });
+
+function printPools(stats: PoolStats[]): void {
+  printTable(
+    ['TEMPLATE', 'TARGET', 'READY', 'PROVISIONING', 'WAITING', 'CLAIMED', 'FAILED', 'RECYCLED', 'VERSION', 'LAST ERROR'],
+    stats.map((s) => [s.template, String(s.target), String(s.ready), String(s.provisioning), String(s.waitingClaims),
+      String(s.counters.claimed), String(s.counters.failed), String(s.counters.recycled), s.templateVersion ?? '-', s.lastError?.slice(0, 60) ?? '-']),
+  );
+}
+
 program.parseAsync(process.argv).catch((err: Error) => {
-  process.stderr.write(`dmx: ${err.message}\n`);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  process.stderr.write(`dmx: ${err.message}${cause}\n`);
   process.exit(1);
 });

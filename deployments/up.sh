@@ -27,6 +27,12 @@ start_process() { # NAME ENTRYPOINT READY-CHECK...
 }
 start_process worker workers/main.ts grep -q '"dmx worker running"' "$S/run/worker.log"
 start_process api api/main.ts curl -fsS "http://127.0.0.1:$DMX_API_PORT/healthz"
+# A warm pool for the default template (DMX_POOL_SIZE ready demos; 0 disables it). An existing
+# pool keeps its size: resize with `npx dmx pool resize standin N`.
+if [ "${DMX_POOL_SIZE:-3}" -gt 0 ]; then
+  npx --no-install tsx cli/dmx.ts pool resize standin "${DMX_POOL_SIZE:-3}" >/dev/null
+  ok "warm pool for standin: $(npx --no-install tsx cli/dmx.ts --json pool standin | jq -r '"target \(.target), ready \(.ready)"')"
+fi
 
 cat >&2 <<INFO
 

@@ -16,8 +16,9 @@ export interface RealDeps {
   close(): Promise<void>;
 }
 
-export function createRealDeps(config: Config, logName = 'dmx'): RealDeps {
-  const log = createLogger(logName, config.logLevel);
+/** `logFd` 2 sends the logs to stderr (the CLI keeps stdout for its output). */
+export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1): RealDeps {
+  const log = createLogger(logName, config.logLevel, logFd);
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
   const valkey = createValkey({ ...config.valkey, lazy: true });
   valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
