@@ -1,7 +1,8 @@
-/** What createApp needs: configuration, the demo service, the limiter, metrics and readiness checks. */
+/** What createApp needs: configuration, the demo and pool services, the limiter, metrics and readiness checks. */
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { DemoService } from './demo-service';
+import type { PoolService } from './pool-service';
 import type { Check } from './health';
 import type { Limiter } from './rate-limit';
 import type { ApiMetrics } from './metrics';
@@ -10,6 +11,8 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   demos: DemoService;
+  /** Warm pools: operators' view and resize. */
+  pools: PoolService;
   limiter: Limiter;
   metrics: ApiMetrics;
   /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */

@@ -1,8 +1,8 @@
 /**
  * createApp(deps): the Hono application. Cross-cutting concerns run in this order: request id +
  * access log + metrics, error mapping, body size limit and JSON content type (/v1), then per route:
- * authentication, rate limit, zod validation, handler. Route modules register themselves; the pool
- * endpoints (/v1/pools) will be one more module with the same RouteContext.
+ * authentication, rate limit, zod validation, handler. Route modules register themselves with the
+ * same RouteContext: system, demos (/v1/demos), warm pools (/v1/pools).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -17,6 +17,7 @@ import { clientIp } from './client-ip';
 import { ApiError, errorBody, sendError } from './errors';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
 import { registerDemoRoutes } from './routes/demos';
+import { registerPoolRoutes } from './routes/pools';
 import { registerSystemRoutes } from './routes/system';
 
 export type { AppDeps } from './app-deps';
@@ -136,7 +137,7 @@ export function createApp(deps: AppDeps): ApiApp {
 
   registerSystemRoutes(app, ctx);
   registerDemoRoutes(app, ctx);
-  // registerPoolRoutes(app, ctx) — GET /v1/pools, GET|PUT /v1/pools/{template} — comes with the warm pool.
+  registerPoolRoutes(app, ctx);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

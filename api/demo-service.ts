@@ -1,8 +1,8 @@
 /**
  * "Get me a demo" and what the API does with one afterwards, over Temporal. How a demo is obtained
- * is a `DemoSource`: today a fresh `demoLifecycle` workflow started and awaited in one call
- * (Update-with-Start); the warm pool will be another source (claim from the pool, fall back to
- * fresh) that the service uses unchanged. Input checks every source relies on (template exists,
+ * is a `DemoSource`: a fresh `demoLifecycle` workflow started and awaited in one call
+ * (Update-with-Start), or the warm pool (api/pool-service.ts: claim from the template's pool, fall
+ * back to fresh when it has none), which the API process uses by default. Input checks every source relies on (template exists,
  * TTL in range) live in the service.
  */
 import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
@@ -37,11 +37,18 @@ export interface AcquireRequest {
   wait: boolean;
   /** Who asked, for the operators' view (never a secret). */
   requestedBy: string;
+  /**
+   * A retried request with the same key gets the same demo (sources that can dedupe: the pool).
+   * Already scoped to the caller and safe for a Temporal update id.
+   */
+  idempotencyKey?: string;
+  /** The HTTP request id, for correlation. */
+  requestId?: string;
 }
 
 export interface Acquired {
   state: DemoState;
-  /** Which source handed it out (metrics label): `fresh`, later `pool`. */
+  /** Which source handed it out (metrics label): `pool` or `fresh`. */
   source: string;
 }
 
@@ -63,7 +70,7 @@ export interface DemoSummary {
 }
 
 export interface DemoService {
-  acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string }): Promise<Acquired>;
+  acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
   get(id: string): Promise<DemoState>;
   extend(id: string, seconds: number, idempotencyKey?: string): Promise<{ expiresAt: string }>;
   /** Starts teardown; returns the status to report (`tearing_down`, or the final one if it had ended). */
@@ -223,7 +230,7 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < min || ttlSeconds > max) {
         throw new ApiError(400, 'invalid_ttl', `ttlSeconds must be an integer between ${min} and ${max}`);
       }
-      return source.acquire({ template, ttlSeconds, wait: req.wait ?? true, requestedBy: req.requestedBy });
+      return source.acquire({ template, ttlSeconds, wait: req.wait ?? true, requestedBy: req.requestedBy, idempotencyKey: req.idempotencyKey, requestId: req.requestId });
     },
 
     async get(id) {

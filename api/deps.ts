@@ -10,7 +10,8 @@ import { createValkey } from '../activities/adapters/valkey';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import type { AppDeps } from './app-deps';
-import { createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
+import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
+import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
 import { createLimiter } from './rate-limit';
 import { createMetrics } from './metrics';
 
@@ -21,7 +22,7 @@ export interface ApiDeps extends AppDeps {
 
 export interface ApiDepsOptions {
   log?: Logger;
-  /** Another way to get demos (the warm pool); default: a fresh workflow per request. */
+  /** Another way to get demos; default: the template's warm pool, a fresh workflow when it has none. */
   source?: (base: { client: Client; config: Config; log: Logger }) => DemoSource;
   /** Replaces the demo service entirely (tests). */
   demos?: DemoService;
@@ -56,11 +57,19 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   const mariadb = createMariaDb(pool);
   const caddy = createCaddy(config.caddy.adminUrl);
 
-  // The live-demos gauge asks the demo service, which reports into the same metrics.
-  const service: { current?: DemoService } = {};
-  const metrics = createMetrics({ defaultMetrics: o.defaultMetrics, liveDemos: async () => service.current?.countLive() });
-  const demos = o.demos ?? createTemporalDemoService({ client, config, log, metrics, source: o.source?.({ client, config, log }) });
+  // The live-demos and pool gauges ask the services, which report into the same metrics.
+  const service: { current?: DemoService; pools?: PoolService } = {};
+  const metrics = createMetrics({
+    defaultMetrics: o.defaultMetrics,
+    liveDemos: async () => service.current?.countLive(),
+    pools: async () => (service.pools ? poolStatsForMetrics(service.pools)() : undefined),
+  });
+  const base = { client, config, log, metrics };
+  const source = o.source?.({ client, config, log }) ?? createPoolDemoSource(base, createFreshDemoSource(base));
+  const demos = o.demos ?? createTemporalDemoService({ ...base, source });
+  const pools = createPoolService(base);
   service.current = demos;
+  service.pools = pools;
   const limiter = createLimiter(valkey, {
     keyPrefix: `dmx:${config.profile}:api:${config.temporal.queuePrefix}`,
     perMinute: config.api.rateLimitPerMinute,
@@ -72,6 +81,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     log,
     client,
     demos,
+    pools,
     limiter,
     metrics,
     isDraining: o.isDraining,

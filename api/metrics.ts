@@ -8,7 +8,7 @@ export interface ApiMetrics {
   registry: Registry;
   /** Demos handed out (or refused) through POST /v1/demos, by template, source and outcome. */
   claims: Counter<'template' | 'source' | 'outcome'>;
-  /** Time from request to a ready demo. */
+  /** Time from request to a ready demo, by source (`pool` or `fresh`). */
   claimSeconds: Histogram<'template' | 'source'>;
   /** Fresh provisionings (not from a pool), by outcome. */
   provisions: Counter<'template' | 'outcome'>;
@@ -16,9 +16,58 @@ export interface ApiMetrics {
   httpSeconds: Histogram<'method' | 'route'>;
 }
 
-export function createMetrics(o: { liveDemos?: () => Promise<number | undefined>; defaultMetrics?: boolean } = {}): ApiMetrics {
+/** What the pool gauges need of a pool's stats. */
+export interface PoolGaugeStats { template: string; ready: number; provisioning: number; target: number; waitingClaims: number }
+
+export interface MetricsOptions {
+  liveDemos?: () => Promise<number | undefined>;
+  /** Stats of the running pools at scrape time; undefined when they could not be read (bounded by the caller). */
+  pools?: () => Promise<PoolGaugeStats[] | undefined>;
+  defaultMetrics?: boolean;
+}
+
+/** Pool stats are read once per scrape, however many gauges ask (prom-client collects them in parallel). */
+function sharedSnapshot<T>(fetch: () => Promise<T>, maxAgeMs = 1_000): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > maxAgeMs) last = { at: Date.now(), value: fetch() };
+    return last.value;
+  };
+}
+
+function poolGauges(registry: Registry, fetchPools: () => Promise<PoolGaugeStats[] | undefined>): void {
+  const snapshot = sharedSnapshot(() => fetchPools().catch(() => undefined));
+  const gauge = (name: string, help: string, pick: (s: PoolGaugeStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['template'],
+      registers: [registry],
+      async collect() {
+        const pools = await snapshot();
+        // Only the pools running now: a stopped pool's series disappears rather than going stale.
+        this.reset();
+        for (const p of pools ?? []) this.set({ template: p.template }, pick(p));
+      },
+    });
+  gauge('dmx_api_pool_ready', 'Ready, unclaimed demos in the template\'s warm pool (at scrape time)', (p) => p.ready);
+  gauge('dmx_api_pool_provisioning', 'Demos the template\'s warm pool is provisioning (at scrape time)', (p) => p.provisioning);
+  gauge('dmx_api_pool_target', 'Target size of the template\'s warm pool', (p) => p.target);
+  gauge('dmx_api_pool_waiting_claims', 'Claims waiting in the template\'s warm pool for a demo', (p) => p.waitingClaims);
+  new Gauge({
+    name: 'dmx_api_pool_stats_up',
+    help: '1 when the pool stats could be read at this scrape, 0 when not (the pool gauges are then empty)',
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()) ? 1 : 0);
+    },
+  });
+}
+
+export function createMetrics(o: MetricsOptions = {}): ApiMetrics {
   const registry = new Registry();
   if (o.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'dmx_api_' });
+  if (o.pools) poolGauges(registry, o.pools);
   const liveDemos = o.liveDemos;
   if (liveDemos) {
     new Gauge({

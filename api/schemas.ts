@@ -125,3 +125,50 @@ export const Readiness = z
     down: z.array(z.string()),
   })
   .openapi('Readiness');
+
+// ---- warm pools (operators) ---------------------------------------------------------------------
+
+export const PoolTemplateParams = z.object({
+  template: z.string().regex(TEMPLATE_NAME_PATTERN).openapi({ param: { name: 'template', in: 'path' }, description: 'template name', example: 'standin' }),
+});
+
+export const ResizePoolRequest = z
+  .strictObject({
+    target: z.number().int().min(0).max(500).openapi({ description: 'ready, unclaimed demos to keep (0..500); starts the pool when none runs', example: 3 }),
+  })
+  .openapi('ResizePoolRequest');
+
+export const PoolStats = z
+  .object({
+    template: z.string(),
+    templateVersion: z.string().optional().openapi({ description: 'checkpoint version the pooled demos are restored from' }),
+    target: z.number().int().openapi({ description: 'ready, unclaimed demos to keep' }),
+    ready: z.number().int().openapi({ description: 'ready, unclaimed demos now' }),
+    readyDemoIds: z.array(DemoId).openapi({ description: 'ids of the ready, unclaimed demos, oldest first (the next claim gets the first)' }),
+    provisioning: z.number().int().openapi({ description: 'demos being provisioned now' }),
+    waitingClaims: z.number().int().openapi({ description: 'claims waiting for a demo (`wait: true` on an empty pool)' }),
+    maxConcurrentProvisions: z.number().int(),
+    unclaimedMaxAgeSeconds: z.number().int().openapi({ description: 'a pooled demo older than this is recycled' }),
+    minTtlSeconds: z.number().int(),
+    maxTtlSeconds: z.number().int(),
+    maxLifetimeSeconds: z.number().int(),
+    counters: z
+      .object({
+        started: z.number().int().openapi({ description: 'provisions started' }),
+        claimed: z.number().int().openapi({ description: 'demos handed out' }),
+        failed: z.number().int().openapi({ description: 'provisions that failed' }),
+        recycled: z.number().int().openapi({ description: 'pooled demos torn down unclaimed (aged out, outdated, pool shrunk or cancelled)' }),
+        noCapacity: z.number().int().openapi({ description: 'waiting claims that got no demo in time (immediate refusals of `wait: false` claims are not counted)' }),
+      })
+      .openapi({ description: 'since the pool started (carried across continue-as-new)' }),
+    consecutiveFailures: z.number().int(),
+    backoffUntil: z.string().datetime({ offset: true }).optional().openapi({ description: 'provisioning paused until then after repeated failures' }),
+    lastError: z.string().optional(),
+    claimWait: z
+      .array(z.object({ le: z.union([z.number(), z.literal('+Inf')]), count: z.number().int() }))
+      .openapi({ description: 'claims by time from reaching the pool to the answer: per bucket (not cumulative), `le` in milliseconds' }),
+  })
+  .openapi('PoolStats');
+export type PoolStatsView = z.infer<typeof PoolStats>;
+
+export const PoolList = z.object({ pools: z.array(PoolStats) }).openapi('PoolList');

@@ -72,8 +72,9 @@ export async function listPoolTemplates(client: Client, config: Config): Promise
   const query = `DmxKind = 'pool' AND ExecutionStatus = 'Running' AND TaskQueue = '${config.temporal.queuePrefix}${TASK_QUEUES.shared}'`;
   const out: string[] = [];
   for await (const wf of client.workflow.list({ query })) {
-    const m = /pool-([a-z][a-z0-9-]*)$/.exec(wf.workflowId);
-    if (m) out.push(m[1]!);
+    const head = poolWorkflowId('', config.temporal.queuePrefix);
+    const template = wf.workflowId.startsWith(head) ? wf.workflowId.slice(head.length) : '';
+    if (template) out.push(template);
   }
   return out.sort();
 }

@@ -6,10 +6,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
+import { ensurePool, poolHandle, poolSettings, poolStats } from '../lib/pools';
 import { demoWorkflowId } from '../lib/ids';
 import { awaitDemoReadyUpdate, releaseDemoUpdate } from '../workflows/definitions';
 import { expectNoTraces } from './helpers/leaks';
-import { newDemoId, startHarness, type Harness } from './helpers/stack';
+import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 
 const PREFIX = 't-crash-';
 let h: Harness;
@@ -18,7 +19,7 @@ const children: ResultPromise[] = [];
 beforeAll(async () => {
   // Only the client and real clients for the leak checks come from the harness; its workers
   // serve another prefix, so the workflow below depends on the worker processes alone.
-  h = await startHarness('t-crash-client-only-');
+  h = await startHarness('t-crash-client-only-', { config: testConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX }) });
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
@@ -56,7 +57,11 @@ async function startWorkerProcess(): Promise<{ child: ResultPromise }> {
 async function waitForScheduled(handle: WorkflowHandle, types: string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const history = await handle.fetchHistory();
+    // A child the pool has only just asked for may not exist yet.
+    const history = await handle.fetchHistory().catch((err: Error) => {
+      if (/NOT_FOUND|not found/i.test(err.message)) return { events: [] };
+      throw err;
+    });
     const hit = history.events?.some((e) => types.includes(e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''));
     if (hit) return;
     await new Promise((r) => setTimeout(r, 10));
@@ -98,6 +103,43 @@ describe('worker crash', () => {
     const final = await handle.result();
     expect(final.status).toBe('released');
     await expectNoTraces(h.deps, demoId);
+    await kill(worker);
+  });
+
+  it('loses no demo and leaks nothing when the worker dies while the pool replenishes', async () => {
+    let worker = await startWorkerProcess();
+    await ensurePool(h.client, h.config, poolSettings(h.config, 'standin', 3, { maxConcurrentProvisions: 3 }));
+    const pool = poolHandle(h.client, h.config, 'standin');
+    // Kill as soon as the pool has started a demo and that demo is restoring.
+    let childId: string | undefined;
+    const deadline = Date.now() + 30_000;
+    while (!childId && Date.now() < deadline) {
+      const events = (await pool.fetchHistory()).events ?? [];
+      childId = events.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).find(Boolean) ?? undefined;
+      if (!childId) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(childId).toBeDefined();
+    await waitForScheduled(h.client.workflow.getHandle(childId!), ['restoreDemoContainer']);
+    await kill(worker);
+
+    worker = await startWorkerProcess();
+    let stats = await poolStats(h.client, h.config, 'standin');
+    for (let i = 0; i < 300 && !(stats.ready === 3 && stats.provisioning === 0); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      stats = await poolStats(h.client, h.config, 'standin');
+    }
+    expect(stats).toMatchObject({ ready: 3, provisioning: 0 });
+    // The demo that was restoring when the worker died made it into the pool.
+    expect(stats.readyDemoIds).toContain(childId!.replace(/^demo-/, ''));
+
+    const demoIds = stats.readyDemoIds;
+    await pool.cancel();
+    await pool.result().catch(() => undefined);
+    for (const id of demoIds) {
+      const final = await h.client.workflow.getHandle(`demo-${id}`).result();
+      expect(final.status).toBe('recycled');
+      await expectNoTraces(h.deps, id);
+    }
     await kill(worker);
   });
 });

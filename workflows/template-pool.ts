@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowCancellationType,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -225,8 +226,10 @@ export async function templatePool(input: PoolInput): Promise<void> {
         await startChild(demoLifecycle, {
           workflowId: demoWorkflowId(demoId),
           taskQueue: workflowInfo().taskQueue,
-          // The demos outlive this run (continue-as-new) and even the pool.
+          // The demos outlive this run (continue-as-new) and even the pool; cancelling the pool
+          // must not cancel the demos users hold (unclaimed ones are released explicitly).
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          cancellationType: ChildWorkflowCancellationType.ABANDON,
           typedSearchAttributes: [
             { key: SEARCH_ATTRIBUTES.kind, value: 'demo' },
             { key: SEARCH_ATTRIBUTES.template, value: input.template },

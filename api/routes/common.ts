@@ -17,15 +17,15 @@ export interface RouteContext {
 }
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'invalid input (malformed JSON, unknown field, malformed id, unknown template, TTL out of range)',
+  400: 'invalid input (malformed JSON, unknown field, malformed id or key, unknown template, TTL or pool target out of range)',
   401: 'missing or wrong API key / operator token',
   403: 'operator endpoints are disabled',
-  404: 'no such demo',
+  404: 'no such demo, or no pool runs for the template',
   409: 'conflict with the demo state (not ready, ended, past its maximum lifetime)',
   413: 'request body too large',
   415: 'request body is not JSON',
   429: 'over the rate limit or the number of live demos (see Retry-After)',
-  503: 'no capacity or a backend is unreachable (see Retry-After)',
+  503: 'no capacity (`no_capacity`: the pool has no ready demo) or a backend is unreachable (see Retry-After)',
 };
 
 /** OpenAPI responses for the given error statuses, all with the Error body. */

@@ -1,6 +1,6 @@
 /** /v1/demos: get a demo, look at it, extend it, end it; operators list them. */
 import { createRoute } from '@hono/zod-openapi';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApiError } from '../errors';
 import { toDemoView } from '../demo-service';
 import {
@@ -25,6 +25,15 @@ function requestedBy(caller: { kind: string; keyIndex?: number }, ip: string): s
   return `api@${ip}`;
 }
 
+/**
+ * An Idempotency-Key scoped to whoever sent it, so two callers that happen to pick the same key
+ * never share a demo (the key names the pool's claim update, whose answer holds the demo's login).
+ */
+export function scopedIdempotencyKey(caller: { kind: string; keyIndex?: number }, ip: string, key: string): string {
+  const scope = caller.kind === 'operator' ? 'operator' : caller.kind === 'key' ? `key#${caller.keyIndex}` : `ip:${ip}`;
+  return createHash('sha256').update(`${scope}\n${key}`, 'utf8').digest('base64url').slice(0, 32);
+}
+
 export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
   const { deps, publicGuard, operatorGuard } = ctx;
   const { demos, limiter, metrics, log, config } = deps;
@@ -33,11 +42,15 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     method: 'post',
     path: '/v1/demos',
     summary: 'Get a demo',
-    description: 'Hands out a ready demo shop (201). With `wait: false` answers 202 while it is provisioning.',
+    description:
+      'Hands out a ready demo shop (201), from the template\'s warm pool when one runs (a fresh demo otherwise). ' +
+      'With `wait: false`: 201 when the pool has a ready demo, 503 `no_capacity` (Retry-After) when it has none, 202 while a fresh demo ' +
+      'provisions when the template has no pool. With `wait: true` (default) an empty pool provisions one and answers when it is ready. ' +
+      'A retried request with the same `Idempotency-Key` (same caller, same template) gets the same pooled demo.',
     tags: ['demos'],
     security: publicSecurity,
     middleware: publicGuard,
-    request: { body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
+    request: { headers: IdempotencyHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
     responses: {
       201: { description: 'a ready demo', content: { 'application/json': { schema: Demo } } },
       202: { description: 'provisioning has started (`wait: false`)', content: { 'application/json': { schema: Demo } } },
@@ -47,6 +60,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
 
   app.openapi(create, async (c) => {
     const body = c.req.valid('json') ?? {};
+    const key = c.req.valid('header')['idempotency-key'];
     const caller = c.get('caller');
     const ip = c.get('clientIp');
     const t0 = performance.now();
@@ -71,7 +85,10 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     }
     let acquired;
     try {
-      acquired = await demos.acquire({ template: body.template, ttlSeconds: body.ttlSeconds, wait: body.wait, requestedBy: requestedBy(caller, ip) });
+      acquired = await demos.acquire({
+        template: body.template, ttlSeconds: body.ttlSeconds, wait: body.wait, requestedBy: requestedBy(caller, ip),
+        idempotencyKey: key ? scopedIdempotencyKey(caller, ip, key) : undefined, requestId: c.get('requestId'),
+      });
     } catch (err) {
       if (limited) await limiter.cancelSlot(ip, slot).catch(() => undefined);
       const outcome = err instanceof ApiError ? err.code : 'error';
@@ -85,7 +102,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     }
     metrics.claims.inc({ template: state.template, source, outcome: state.status === 'ready' ? 'ready' : 'started' });
     if (state.status === 'ready') metrics.claimSeconds.observe({ template: state.template, source }, (performance.now() - t0) / 1000);
-    log.info({ demoId: state.demoId, template: state.template, status: state.status, source, ms: Math.round(performance.now() - t0) }, 'demo handed out');
+    log.info({ reqId: c.get('requestId'), demoId: state.demoId, template: state.template, status: state.status, source, idempotencyKey: key, ms: Math.round(performance.now() - t0) }, 'demo handed out');
     c.header('Location', `/v1/demos/${state.demoId}`);
     c.header('Cache-Control', 'no-store');
     const view = toDemoView(state);

@@ -3,11 +3,12 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { request } from 'undici';
+import { expect } from 'vitest';
 import { createApp } from '../../api/app';
 import { createApiDeps, type ApiDeps } from '../../api/deps';
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { testConfig } from '../helpers/stack';
+import { newDemoId, testConfig } from '../helpers/stack';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
 
@@ -94,6 +95,35 @@ export async function eventually<T>(fn: () => Promise<T>, o: { timeoutMs?: numbe
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, o.intervalMs ?? 300));
+    }
+  }
+}
+
+export interface Seen { method: string; path: string; status: number }
+
+/**
+ * The OpenAPI document covers what the tests saw: every (method, path template) they called is
+ * documented with the status they got, the required paths exist, and every documented operation
+ * is routed (never the catch-all 404 "no such endpoint").
+ */
+export async function expectOpenApiCovers(base: string, seen: readonly Seen[], requiredPaths: readonly string[]): Promise<void> {
+  const r = await call(base, 'GET', '/openapi.json');
+  expect(r.status).toBe(200);
+  const doc = r.body as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  expect(doc.openapi).toBe('3.1.0');
+  for (const p of requiredPaths) expect(doc.paths).toHaveProperty([p]);
+  for (const s of seen) {
+    const operation = doc.paths[s.path]?.[s.method];
+    expect(operation, `${s.method} ${s.path}`).toBeDefined();
+    expect(Object.keys(operation!.responses), `${s.method} ${s.path} -> ${s.status}`).toContain(String(s.status));
+  }
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(ops)) {
+      const url = path.replace('{id}', newDemoId()).replace('{template}', 'standin');
+      const res = await call(base, method.toUpperCase(), url, method === 'post' || method === 'put' ? { json: { unknownField: 1 }, ip: randomIp() } : { ip: randomIp() });
+      expect(res.status, `${method} ${path}`).not.toBe(405);
+      if (res.status === 404) expect(res.body.error.code, `${method} ${path}`).toBe('not_found');
+      expect(res.body?.error?.message ?? '', `${method} ${path}`).not.toBe('no such endpoint');
     }
   }
 }
