@@ -143,6 +143,8 @@ export async function templatePool(input: PoolInput): Promise<void> {
             c.counters.noCapacity++;
             throw noCapacity(req);
           }
+          // Several waiting claims wake for the same demo: look again before taking it.
+          continue;
         }
         // Oldest first: every pooled demo gets handed out before it ages out.
         const demo = c.ready.shift()!;
