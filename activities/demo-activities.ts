@@ -58,7 +58,7 @@ export function createActivities(deps: ActivityDeps) {
  * Every activity heartbeats once a second while it runs, so a worker that dies mid-activity is
  * noticed after the heartbeat timeout (seconds) instead of the start-to-close timeout (minutes).
  */
-function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
   const wrapped = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(acts)) {
     wrapped[name] = async (...args: never[]) => {

@@ -89,6 +89,10 @@ const schema = z.object({
   DMX_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
+  /** Reconciler schedule period (0: no schedule), grace before an orphan is removed, report-only mode. */
+  DMX_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
+  DMX_RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86400).default(120),
+  DMX_RECONCILE_DRY_RUN: bool.default(false),
   /** How long a claim may wait for a cold provision when the pool is empty and the caller allows waiting. */
   DMX_POOL_CLAIM_WAIT_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });
@@ -120,6 +124,7 @@ export interface Config {
     pids: number;
   };
   podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: {
     port: number;
@@ -221,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
     },
+    reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
     pool: {
       size: c.DMX_POOL_SIZE,
       maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,

@@ -2,9 +2,12 @@
  * The dmx worker process: one per host. Runs until SIGINT/SIGTERM, then lets running activities
  * finish (shutdownGraceTime) before exiting; anything cut off is retried by Temporal.
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from '../activities/demo-activities';
+import { createReconcilerActivities } from '../activities/reconciler-activities';
+import { ensureReconcilerSchedule } from '../lib/reconciler';
 import { loadConfig } from '../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
@@ -35,18 +38,23 @@ async function main(): Promise<void> {
     log.warn({ err: (err as Error).message }, 'could not ensure the Caddy demo router at start');
   }
   const connection = await connectWithRetry();
+  // A client for what activities ask of Temporal itself (the reconciler lists live demos).
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const workers = await createDmxWorkers({
     connection,
     namespace: config.temporal.namespace,
     hostId: config.hostId,
     queuePrefix: config.temporal.queuePrefix,
-    activities: createActivities({ ...deps, secrets }),
+    activities: { ...createActivities({ ...deps, secrets }), ...createReconcilerActivities({ ...deps, secrets, temporal: client }) },
   });
+  log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await connection.close();
+    await clientConnection.close();
     await deps.close();
     log.info('dmx worker stopped');
   }

@@ -7,6 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/demo-activities';
+import { createReconcilerActivities } from '../../activities/reconciler-activities';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames } from '../../workers/create-workers';
@@ -42,7 +43,13 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
-  const activities = opts.activities ?? realActivities(deps).activities;
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  let activities = opts.activities;
+  if (!activities) {
+    const real = realActivities(deps);
+    activities = { ...real.activities, ...createReconcilerActivities({ ...deps, secrets: real.secrets, temporal: client }) };
+  }
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const workers: Worker[] = await createDmxWorkers({
     connection: nativeConnection,
@@ -54,8 +61,6 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
     shutdownGraceTime: '2s',
   });
   const running = workers.map((w) => w.run());
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
   return {
     config,
     deps,

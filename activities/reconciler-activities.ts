@@ -1,0 +1,155 @@
+/**
+ * The reconciler's activities: compare what exists on this host (containers, MariaDB databases,
+ * prefixed tables and accounts, Valkey keys, Caddy's demo router) with the live demo workflows, and
+ * remove what no live workflow owns once it has been orphaned for a grace period. Orphans come from
+ * workflows that were terminated (instead of cancelled), a wiped Temporal database, or bugs.
+ */
+import type { Client } from '@temporalio/client';
+import { demoIdFromWorkflowId, demoResourceNames } from '../lib/ids';
+import { releaseDemoSignal } from '../workflows/definitions';
+import { withHeartbeats, type ActivityDeps } from './demo-activities';
+
+export type ResourceKind = 'container' | 'database' | 'tables' | 'account' | 'valkey';
+
+export interface Orphan { kind: ResourceKind; demoId: string; name: string; firstSeen: string }
+
+export interface Findings {
+  at: string;
+  liveDemos: number;
+  /** Orphans seen now, due or not. */
+  orphans: Orphan[];
+  /** Orphans past the grace period (removed unless dry run). */
+  due: Orphan[];
+  /** Live demos whose container is gone from this host: released so they do not serve errors. */
+  lostContainers: string[];
+  routerRecreated: boolean;
+}
+
+export interface ReconcilerDeps extends ActivityDeps { temporal: Client }
+
+const FIRST_SEEN_KEY = (profile: string) => `dmx:reconciler:${profile}:first-seen`;
+export const LAST_FINDINGS_KEY = (profile: string) => `dmx:reconciler:${profile}:last`;
+
+export function createReconcilerActivities(deps: ReconcilerDeps) {
+  return withHeartbeats(createReconcilerActivitiesUnwrapped(deps));
+}
+
+function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
+  const { config, podman, mariadb, caddy, valkey, temporal, log } = deps;
+  const idPart = '([a-z0-9]{16})';
+
+  async function liveDemos(): Promise<Map<string, { status?: string; host?: string }>> {
+    const live = new Map<string, { status?: string; host?: string }>();
+    // Every running demo in the namespace, whatever its queue prefix: a resource of any of them is not an orphan.
+    for await (const wf of temporal.workflow.list({ query: `DmxKind = 'demo' AND ExecutionStatus = 'Running'` })) {
+      const id = demoIdFromWorkflowId(wf.workflowId);
+      if (!id) continue;
+      const get = (name: string) => wf.typedSearchAttributes.getAll().find((p) => p.key.name === name)?.value;
+      live.set(id, { status: get('DmxStatus') as string | undefined, host: get('DmxHost') as string | undefined });
+    }
+    return live;
+  }
+
+  async function inventory(): Promise<Array<{ kind: ResourceKind; demoId: string; name: string }>> {
+    const found: Array<{ kind: ResourceKind; demoId: string; name: string }> = [];
+    const containerRe = new RegExp(`^dmx-${config.profile}-${idPart}$`);
+    for (const c of await podman.list({ 'dmx.profile': config.profile })) {
+      const m = containerRe.exec(c.name);
+      if (m) found.push({ kind: 'container', demoId: m[1]!, name: c.name });
+    }
+    for (const db of await mariadb.listDatabases('dmx\\_d\\_%')) {
+      const m = new RegExp(`^dmx_d_${idPart}$`).exec(db);
+      if (m) found.push({ kind: 'database', demoId: m[1]!, name: db });
+    }
+    if (await mariadb.databaseExists(config.demos.sharedDatabase)) {
+      const prefixes = new Set<string>();
+      for (const t of await mariadb.tablesWithPrefix(config.demos.sharedDatabase, 'd')) {
+        const m = new RegExp(`^d${idPart}_`).exec(t);
+        if (m) prefixes.add(m[1]!);
+      }
+      for (const id of prefixes) found.push({ kind: 'tables', demoId: id, name: `${config.demos.sharedDatabase}.d${id}_*` });
+    }
+    for (const a of await mariadb.listAccounts('dmx\\_d\\_%')) {
+      const m = new RegExp(`^dmx_d_${idPart}$`).exec(a.user);
+      if (m) found.push({ kind: 'account', demoId: m[1]!, name: `${a.user}@${a.host}` });
+    }
+    let cursor = '0';
+    do {
+      const [next, keys] = await valkey.scan(cursor, 'MATCH', 'dmx:demo:*', 'COUNT', 500);
+      cursor = next;
+      for (const k of keys) {
+        const m = new RegExp(`^dmx:demo:${idPart}$`).exec(k);
+        if (m) found.push({ kind: 'valkey', demoId: m[1]!, name: k });
+      }
+    } while (cursor !== '0');
+    return found;
+  }
+
+  return {
+    /** Finds orphans, remembers when each was first seen (Valkey), and lists those past the grace period. */
+    async findOrphans(input: { graceSeconds: number }): Promise<Findings> {
+      const now = Date.now();
+      const routerRecreated = await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      if (routerRecreated) log.warn('the Caddy demo router was missing and has been re-created');
+      // Inventory first, live list second: a demo that starts in between is live, not an orphan.
+      const found = await inventory();
+      const live = await liveDemos();
+      const key = FIRST_SEEN_KEY(config.profile);
+      const seen = await valkey.hgetall(key);
+      const orphans: Orphan[] = [];
+      const stillOrphaned = new Set<string>();
+      for (const r of found) {
+        if (live.has(r.demoId)) continue;
+        const field = `${r.kind}:${r.name}`;
+        stillOrphaned.add(field);
+        const firstSeen = seen[field] ?? new Date(now).toISOString();
+        if (!seen[field]) await valkey.hset(key, field, firstSeen);
+        orphans.push({ ...r, firstSeen });
+      }
+      const forgotten = Object.keys(seen).filter((f) => !stillOrphaned.has(f));
+      if (forgotten.length > 0) await valkey.hdel(key, ...forgotten);
+
+      const containers = new Set(found.filter((r) => r.kind === 'container').map((r) => r.demoId));
+      const lostContainers = [...live.entries()]
+        .filter(([id, d]) => d.host === config.hostId && (d.status === 'ready' || d.status === 'pooled') && !containers.has(id))
+        .map(([id]) => id);
+      // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
+      const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated };
+      await valkey.set(LAST_FINDINGS_KEY(config.profile), JSON.stringify(findings));
+      return findings;
+    },
+
+    /** Removes due orphans with the lifecycle's own idempotent steps; releases demos that lost their container. */
+    async removeOrphans(input: { due: Orphan[]; lostContainers: string[]; dryRun: boolean }): Promise<{ removed: number; released: number }> {
+      if (input.dryRun) return { removed: 0, released: 0 };
+      let removed = 0;
+      const byDemo = new Map<string, Orphan[]>();
+      for (const o of input.due) byDemo.set(o.demoId, [...(byDemo.get(o.demoId) ?? []), o]);
+      for (const [demoId, list] of byDemo) {
+        const n = demoResourceNames(config.profile, demoId);
+        for (const o of list) {
+          if (o.kind === 'container') await podman.remove(n.container);
+          if (o.kind === 'database') await mariadb.dropDatabase(n.database);
+          if (o.kind === 'tables') await mariadb.dropPrefixedTables(config.demos.sharedDatabase, n.tablePrefix);
+          if (o.kind === 'account') await mariadb.dropAccount(n.account, o.name.split('@')[1] ?? config.mariadb.demoAccountHost);
+          if (o.kind === 'valkey') await valkey.del(n.valkeyKey);
+          removed++;
+          log.warn({ demoId, kind: o.kind, name: o.name, firstSeen: o.firstSeen }, 'removed an orphan');
+        }
+      }
+      let released = 0;
+      for (const demoId of input.lostContainers) {
+        try {
+          await temporal.workflow.getHandle(`demo-${demoId}`).signal(releaseDemoSignal, { reason: 'container lost (reconciler)' });
+          released++;
+        } catch (err) {
+          log.warn({ demoId, err: (err as Error).message }, 'could not release a demo that lost its container');
+        }
+      }
+      return { removed, released };
+    },
+  };
+}
+
+export type ReconcilerActivities = ReturnType<typeof createReconcilerActivities>;
