@@ -17,6 +17,7 @@ import type { MariaDb } from './adapters/mariadb';
 import { PodmanError, type Podman } from './adapters/podman';
 import type { Valkey } from './adapters/valkey';
 import { waitForHttp } from './http-probe';
+import { createWebhookActivities } from './webhooks';
 import { rewriteParametersCommand } from './templates/parameters';
 import { readTemplateSpec, type TemplateSpec } from './templates/spec';
 
@@ -37,6 +38,8 @@ export interface TemplateSummary {
   hasCheckpoint: boolean;
   adminPath: string;
   adminEmail: string;
+  /** Lifecycle webhooks configured: send demo.expiring this many seconds before expiry. */
+  webhooks?: { expiringSeconds: number };
 }
 
 export interface RestoredDemo {
@@ -51,7 +54,7 @@ export interface RestoredDemo {
 export interface DemoDataRef { database: string; tablePrefix: string; account: string }
 
 export function createActivities(deps: ActivityDeps) {
-  return withHeartbeats(createDemoActivities(deps));
+  return withHeartbeats({ ...createDemoActivities(deps), ...createWebhookActivities(deps.config) });
 }
 
 /**
@@ -119,7 +122,11 @@ function createDemoActivities(deps: ActivityDeps) {
   return {
     async describeTemplate(name: string): Promise<TemplateSummary> {
       const s = spec(name);
-      return { name: s.name, version: s.version, hasCheckpoint: Boolean(s.checkpointArchive), adminPath: s.adminPath, adminEmail: s.adminEmail };
+      return {
+        name: s.name, version: s.version, hasCheckpoint: Boolean(s.checkpointArchive), adminPath: s.adminPath, adminEmail: s.adminEmail,
+        // Decided once per demo and recorded in its history, so the workflow stays deterministic.
+        ...(config.webhook.url ? { webhooks: { expiringSeconds: config.webhook.expiringSeconds } } : {}),
+      };
     },
 
     /**

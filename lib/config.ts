@@ -89,6 +89,10 @@ const schema = z.object({
   DMX_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
+  /** Lifecycle webhooks (demo.ready, demo.expiring, demo.expired); off without a URL. */
+  DMX_WEBHOOK_URL: z.string().url().refine((u) => /^https?:/.test(u), 'an http(s) URL').optional(),
+  DMX_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  DMX_WEBHOOK_EXPIRING_SECONDS: seconds.default(300),
   /** Reconciler schedule period (0: no schedule), grace before an orphan is removed, report-only mode. */
   DMX_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
   DMX_RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86400).default(120),
@@ -124,6 +128,7 @@ export interface Config {
     pids: number;
   };
   podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: {
@@ -187,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.DMX_REQUIRE_OPERATOR_TOKEN && !c.DMX_OPERATOR_TOKEN && env.DMX_API_STARTING === '1') {
     throw new ConfigError('DMX_OPERATOR_TOKEN must be set (or DMX_REQUIRE_OPERATOR_TOKEN=false)');
   }
+  if (c.DMX_WEBHOOK_URL && !c.DMX_WEBHOOK_SECRET) throw new ConfigError('DMX_WEBHOOK_SECRET must be set when DMX_WEBHOOK_URL is (deliveries are signed with it)');
   const uiPort = c.DMX_TEMPORAL_UI_PORT;
   return {
     profile: c.DMX_PROFILE,
@@ -226,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
     },
+    webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
     reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
     pool: {
       size: c.DMX_POOL_SIZE,

@@ -20,6 +20,7 @@ import {
   type SignalDefinition,
 } from '@temporalio/workflow';
 import type { DemoActivities } from '../activities/demo-activities';
+import type { WebhookEvent } from '../activities/webhooks';
 import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
 import {
   awaitDemoReadyUpdate,
@@ -70,6 +71,12 @@ function activityQueues() {
     restoreTeardown: proxy(teardown, TASK_QUEUES.restore),
     onHost: (host: string) => proxy(provisioning, TASK_QUEUES.host(host)),
     onHostTeardown: (host: string) => proxy(teardown, TASK_QUEUES.host(host)),
+    /** Webhook deliveries retry for a while, then give up: a dead receiver must not hold a demo. */
+    notifier: proxy({
+      startToCloseTimeout: '20s',
+      scheduleToCloseTimeout: '15m',
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 12, nonRetryableErrorTypes: ['WebhookRefused'] },
+    }, TASK_QUEUES.shared),
   };
 }
 
@@ -77,7 +84,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   if (!isDemoId(input.demoId) || !isTemplateName(input.template) || !(input.ttlSeconds > 0) || !(input.maxLifetimeSeconds >= input.ttlSeconds)) {
     throw ApplicationFailure.nonRetryable(`invalid demo input ${JSON.stringify(input).slice(0, 300)}`, FAILURE_TYPES.invalidInput);
   }
-  const { shared, sharedTeardown, restore, restoreTeardown, onHost, onHostTeardown } = activityQueues();
+  const { shared, sharedTeardown, restore, restoreTeardown, onHost, onHostTeardown, notifier } = activityQueues();
   const createdMs = Date.now();
   const state: DemoState = {
     demoId: input.demoId,
@@ -192,6 +199,19 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     return out;
   }
 
+  /** Lifecycle webhooks, when configured (decided by describeTemplate, recorded in history). */
+  let webhooks: { expiringSeconds: number } | undefined;
+  const deliveries: Promise<unknown>[] = [];
+  let deliveriesSent = 0;
+  function notify(event: WebhookEvent, outcome?: DemoStatus): void {
+    if (!webhooks) return;
+    const deliveryId = `${workflowInfo().workflowId}:${event}:${++deliveriesSent}`;
+    deliveries.push(notifier.sendWebhook({
+      event, deliveryId,
+      demo: { id: state.demoId, template: state.template, status: state.status, url: state.url, expiresAt: state.expiresAt, endedAt: state.endedAt, outcome },
+    }).catch((err) => log.warn('webhook not delivered', { demoId: state.demoId, event, error: errorMessage(err) })));
+  }
+
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.kind, value: 'demo' },
     { key: SEARCH_ATTRIBUTES.template, value: input.template },
@@ -204,6 +224,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   try {
     const template = await step('describeTemplate', () => shared.describeTemplate(input.template));
     state.templateVersion = template.version;
+    webhooks = template.webhooks;
     // Container and data do not depend on each other: restore and clone at the same time.
     const [restored] = await step('restoreAndCloneData', () =>
       Promise.all([
@@ -241,6 +262,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
       if (claimed) {
         await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt!, template: input.template });
         log.info('pooled demo claimed', { demoId: input.demoId, expiresAt: state.expiresAt });
+        notify('demo.ready');
       }
     } else {
       expiresMs = Math.min(readyMs + input.ttlSeconds * 1000, Date.parse(state.maxExpiresAt));
@@ -248,13 +270,26 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
       setStatus('ready');
       await shared.recordDemo({ demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, template: input.template });
       log.info('demo ready', { demoId: input.demoId, url: access.url, expiresAt: state.expiresAt, stepMs: state.stepMs });
+      notify('demo.ready');
     }
 
+    /** The expiry a demo.expiring warning was last sent for (an extension re-arms it). */
+    let warnedFor = 0;
     for (;;) {
       const seen = wakeups;
       const remaining = expiresMs - Date.now();
       if (released || remaining <= 0) break;
-      await condition(() => wakeups !== seen, remaining);
+      let wait = remaining;
+      if (webhooks && (!input.pool || claimed) && warnedFor !== expiresMs) {
+        const untilWarning = remaining - webhooks.expiringSeconds * 1000;
+        if (untilWarning <= 0) {
+          warnedFor = expiresMs;
+          notify('demo.expiring');
+        } else {
+          wait = untilWarning;
+        }
+      }
+      await condition(() => wakeups !== seen, wait);
     }
     outcome = released ? (input.pool && !claimed ? 'recycled' : 'released') : 'expired';
   } catch (err) {
@@ -285,6 +320,9 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     state.endedAt = new Date().toISOString();
     if (outcome === 'released') log.info('demo released', { demoId, reason: releaseReason });
     setStatus(outcome);
+    // Someone held this demo: tell them it is gone, and wait (bounded) for every delivery.
+    if (wasReady && (!input.pool || claimed)) notify('demo.expired', outcome);
+    await Promise.all(deliveries);
   });
 
   if (outcome === 'cancelled') {
