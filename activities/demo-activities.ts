@@ -153,6 +153,7 @@ function createDemoActivities(deps: ActivityDeps) {
         }
         try {
           const st = await podman.restore(s.checkpointArchive!, container);
+          await podman.pinBridgeMac(config.podman.network);
           log.info({ container, seconds: st.seconds, criuRestoreMicros: st.criuRestoreMicros }, 'restored from checkpoint');
           return { host: config.hostId, container, method: 'criu', templateVersion: s.version, seconds: st.seconds, criuRestoreMicros: st.criuRestoreMicros };
         } catch (err) {
@@ -167,6 +168,7 @@ function createDemoActivities(deps: ActivityDeps) {
         labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
         memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
       });
+      await podman.pinBridgeMac(config.podman.network);
       return { host: config.hostId, container, method: 'run', templateVersion: s.version, seconds: (performance.now() - started) / 1000 };
     },
 
@@ -252,6 +254,7 @@ function createDemoActivities(deps: ActivityDeps) {
       if (info.networks[config.podman.edgeNetwork]?.aliases.includes(n.routeLabel)) return;
       if (info.networks[config.podman.edgeNetwork]) await podman.disconnectNetwork(config.podman.edgeNetwork, n.container);
       await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
+      await podman.pinBridgeMac(config.podman.edgeNetwork);
     },
 
     /** Through Caddy, as a visitor would see it; also re-creates Caddy's demo router if it was lost. */

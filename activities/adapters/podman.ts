@@ -3,6 +3,7 @@
  * cgroup layout nor checkpoint). runc finds CRIU on PATH, so the private CRIU >= 4.2 folder goes first.
  */
 import { execa, type ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
 
 export interface PodmanOptions {
   criuBinDir: string;
@@ -97,9 +98,36 @@ export function createPodman(opts: PodmanOptions) {
     };
   }
 
+  const bridgeOf = new Map<string, string>();
+
   return {
     podman,
     inspect,
+
+    /**
+     * Gives a network's bridge a fixed MAC address. A Linux bridge otherwise takes the lowest MAC
+     * of its ports, so it changes whenever a container comes or goes; every other container's
+     * cached gateway MAC then goes stale and its connections to the host (MariaDB) time out for
+     * seconds. Cheap when already pinned; the bridge is re-created when its last container leaves.
+     */
+    async pinBridgeMac(network: string): Promise<void> {
+      let bridge = bridgeOf.get(network);
+      if (!bridge) {
+        bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
+        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`network ${network} has no usable bridge name (${bridge})`);
+        bridgeOf.set(network, bridge);
+      }
+      let assignType: string;
+      try {
+        assignType = readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim();
+      } catch {
+        return; // no container on the network yet: netavark creates the bridge with the first one
+      }
+      if (assignType === '3') return; // NET_ADDR_SET: pinned already
+      const current = readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim();
+      // Keep today's address (containers have it cached); setting it marks it as fixed.
+      await execa('ip', ['link', 'set', 'dev', bridge, 'address', current]);
+    },
 
     async imageExists(ref: string): Promise<boolean> {
       const r = await execa('podman', ['image', 'exists', ref], { env, reject: false });

@@ -76,6 +76,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
   });
   try {
+    await podman.pinBridgeMac(config.podman.network);
     const info = await podman.inspect(container);
     const ip = info?.networks[config.podman.network]?.ip;
     if (!ip) throw new Error(`template container ${container} has no address on ${config.podman.network}`);

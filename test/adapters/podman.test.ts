@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodmanError } from '../../activities/adapters/podman';
 import { readTemplateSpec } from '../../activities/templates/spec';
@@ -27,6 +28,16 @@ describe('podman adapter (real podman + CRIU)', () => {
     expect(info?.networks[deps.config.podman.network]?.ip).toMatch(/^10\./);
 
     expect(await deps.podman.exec(name, ['sh', '-c', 'cat; id -u'], 'hello\n')).toBe('hello\n0');
+
+    // The bridge keeps one MAC whatever containers come and go (else gateway ARP entries go stale).
+    await deps.podman.pinBridgeMac(deps.config.podman.network);
+    const bridge = (await deps.podman.podman(['network', 'inspect', deps.config.podman.network, '--format', '{{.NetworkInterface}}'])).trim();
+    expect(readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim()).toBe('3');
+    const mac = readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim();
+    const other = `${name}-b`;
+    await deps.podman.restore(readTemplateSpec(deps.config.stateDir, 'standin')!.checkpointArchive!, other);
+    await deps.podman.remove(other);
+    expect(readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim()).toBe(mac);
 
     await deps.podman.connectNetwork(deps.config.podman.edgeNetwork, name, 'adapterlabel');
     expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]?.aliases).toContain('adapterlabel');
