@@ -74,12 +74,15 @@ up_caddy() {
   check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$d/caddy.pid"
   check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$d/caddy.pid"
   # Base config only: the demo router route is owned by the TypeScript Caddy adapter
-  # (ensureDemoRouter), which the worker and the reconciler re-apply whenever it is missing.
+  # (ensureDemoRouter), which the worker and the reconciler re-apply whenever it is missing; until
+  # then every demo host gets a 503 (an empty 200, Caddy's answer without routes, would mislead).
   cat > "$d/caddy.json" <<JSON
 {"admin": {"listen": "127.0.0.1:$DMX_CADDY_ADMIN_PORT"},
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"dmx": {"listen": [":$DMX_CADDY_HTTP_PORT"],
-   "automatic_https": {"disable": true}, "routes": []}}}}}
+   "automatic_https": {"disable": true},
+   "routes": [{"@id": "dmx-router-missing", "handle": [{"handler": "static_response", "status_code": 503,
+     "headers": {"Retry-After": ["5"]}, "body": "Demo routing is being restored; try again in a few seconds.\n"}]}]}}}}}
 JSON
   log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin 127.0.0.1:$DMX_CADDY_ADMIN_PORT)"
   XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" setsid caddy run --config "$d/caddy.json" \

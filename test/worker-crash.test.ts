@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
 import { ensurePool, poolHandle, poolSettings, poolStats } from '../lib/pools';
 import { demoWorkflowId } from '../lib/ids';
-import { awaitDemoReadyUpdate, releaseDemoUpdate } from '../workflows/definitions';
+import { request } from 'undici';
+import { awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoUpdate } from '../workflows/definitions';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 
@@ -76,7 +77,7 @@ async function kill({ child }: { child: ResultPromise }): Promise<void> {
 }
 
 describe('worker crash', () => {
-  it('survives SIGKILL during provisioning and during teardown, and leaks nothing', async () => {
+  it('survives SIGKILL during provisioning, during the TTL wait and during teardown, and leaks nothing', async () => {
     const demoId = newDemoId();
     let worker = await startWorkerProcess();
     const handle = await h.client.workflow.start('demoLifecycle', {
@@ -95,6 +96,14 @@ describe('worker crash', () => {
     const interrupted = history.events?.some((e) => e.activityTaskTimedOutEventAttributes || (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1
       || e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes);
     expect(interrupted).toBe(true);
+
+    // Killed during the TTL wait: the demo keeps serving, and the restarted worker still owns its timer.
+    await kill(worker);
+    const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host: new URL(ready.url!).host } });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    worker = await startWorkerProcess();
+    expect((await handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5 }] })).expiresAt).toBe(new Date(Date.parse(ready.expiresAt!) + 5_000).toISOString());
 
     await handle.executeUpdate(releaseDemoUpdate, { args: [{ reason: 'crash test' }] });
     await waitForScheduled(handle, ['disconnectDemoRoute', 'dropDemoData']);

@@ -1,0 +1,158 @@
+/**
+ * Chaos on the real stack: services die and come back while demos are in every state. Each case
+ * ends with a leak check (nothing exists that no live workflow owns) and checks that live demos
+ * still answer. These restart the stack's services, so they run on the `test` profile only
+ * (deployments/test.sh); DMX_CHAOS_SCALE scales the load case (1 = the reduced CI size).
+ */
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../lib/config';
+import { demoWorkflowId } from '../lib/ids';
+import { reconcileInput } from '../lib/reconciler';
+import {
+  awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState,
+} from '../workflows/definitions';
+import type { ReconcileResult } from '../workflows/reconcile';
+import { expectNoTraces } from './helpers/leaks';
+import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
+
+const PREFIX = 't-chaos-';
+const isTestProfile = testConfig().profile === 'test';
+const scale = Number(process.env.DMX_CHAOS_SCALE ?? 1);
+let h: Harness;
+
+beforeAll(async () => {
+  if (isTestProfile) h = await startHarness(PREFIX, { config: testConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX }) });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+function pidOf(service: string): number {
+  return Number(readFileSync(join(h.config.stateDir, service, `${service}.pid`), 'utf8').trim());
+}
+async function killService(service: 'mariadb' | 'valkey' | 'caddy' | 'temporal'): Promise<void> {
+  const pid = pidOf(service);
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${service} (pid ${pid}) did not die`);
+}
+async function stackUp(): Promise<void> {
+  await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: 'test' } });
+}
+
+async function startDemo(ttlSeconds = 120) {
+  const demoId = newDemoId();
+  const handle = await h.client.workflow.start('demoLifecycle', {
+    taskQueue: h.queues.shared, workflowId: demoWorkflowId(demoId),
+    args: [{ demoId, template: 'standin', ttlSeconds, maxLifetimeSeconds: 600 } satisfies DemoLifecycleInput],
+  });
+  return { demoId, handle };
+}
+/** 200 only when the demo's own shop page came back (not some empty answer from Caddy). */
+async function answers(state: DemoState): Promise<number> {
+  const host = new URL(state.url!).host;
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host }, headersTimeout: 10_000 });
+  const body = await res.body.text();
+  return res.statusCode === 200 && body.includes(`content="${host}"`) ? 200 : res.statusCode === 200 ? 0 : res.statusCode;
+}
+async function endAndCheck(demoIds: string[]): Promise<void> {
+  for (const id of demoIds) {
+    const handle = h.client.workflow.getHandle(demoWorkflowId(id));
+    await handle.signal(releaseDemoSignal, { reason: 'chaos done' }).catch(() => undefined);
+    await handle.result().catch(() => undefined);
+    await expectNoTraces(h.deps, id);
+  }
+}
+
+describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile only, run by deployments/test.sh)', () => {
+  it('MariaDB down for 20 s during provisioning: the demo waits, then comes up whole', async () => {
+    const live = await startDemo();
+    const liveState = await live.handle.executeUpdate(awaitDemoReadyUpdate);
+    await killService('mariadb');
+    const pending = await startDemo();
+    await new Promise((r) => setTimeout(r, 20_000));
+    expect((await pending.handle.describe()).status.name).toBe('RUNNING');
+    await stackUp();
+    const state = await pending.handle.executeUpdate(awaitDemoReadyUpdate);
+    expect(state.status).toBe('ready');
+    expect(await answers(state)).toBe(200);
+    expect(await answers(liveState)).toBe(200);
+    await endAndCheck([live.demoId, pending.demoId]);
+  }, 180_000);
+
+  it('Caddy restarted without its config: live demos answer again after a reconciler pass', async () => {
+    const d = await startDemo();
+    const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
+    await killService('caddy');
+    await stackUp(); // Caddy comes back with its base config only: no demo router
+    expect(await answers(state)).toBe(503);
+    const pass: ReconcileResult = await h.client.workflow.execute('reconcile', {
+      taskQueue: h.queues.shared, workflowId: `${PREFIX}reconcile-${newDemoId()}`, args: [reconcileInput(h.config, { graceSeconds: 3600 })],
+    });
+    expect(pass.routerRecreated).toBe(true);
+    expect(await answers(state)).toBe(200);
+    await endAndCheck([d.demoId]);
+  }, 120_000);
+
+  it('Valkey restarted during provisioning: the demo is indexed once Valkey is back', async () => {
+    await killService('valkey');
+    const d = await startDemo();
+    await new Promise((r) => setTimeout(r, 3_000));
+    await stackUp();
+    const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
+    expect(state.status).toBe('ready');
+    expect(await h.deps.valkey.exists(`dmx:demo:${d.demoId}`)).toBe(1);
+    await endAndCheck([d.demoId]);
+  }, 120_000);
+
+  it('Temporal dev server restarted (same SQLite file) with demos provisioning, ready and tearing down', async () => {
+    const ready = await startDemo();
+    const readyState = await ready.handle.executeUpdate(awaitDemoReadyUpdate);
+    const ending = await startDemo();
+    await ending.handle.executeUpdate(awaitDemoReadyUpdate);
+    const shortLived = await startDemo(3);
+    await shortLived.handle.executeUpdate(awaitDemoReadyUpdate);
+    const provisioning = await startDemo();
+    await ending.handle.signal(releaseDemoSignal, { reason: 'ending during the restart' });
+    await killService('temporal');
+    await new Promise((r) => setTimeout(r, 3_000));
+    await stackUp();
+    // Everything resumes: the released one and the short TTL finish their teardown, the others serve.
+    expect((await ending.handle.result()).status).toBe('released');
+    expect((await shortLived.handle.result()).status).toBe('expired');
+    expect((await provisioning.handle.executeUpdate(awaitDemoReadyUpdate)).status).toBe('ready');
+    expect(await answers(readyState)).toBe(200);
+    await expectNoTraces(h.deps, ending.demoId);
+    await expectNoTraces(h.deps, shortLived.demoId);
+    await endAndCheck([ready.demoId, provisioning.demoId]);
+  }, 240_000);
+
+  it(`claims, extends and releases in parallel for ${15 * scale} s lose nothing and leak nothing`, async () => {
+    const deadline = Date.now() + 15_000 * scale;
+    const parallel = 4 * scale;
+    const seen: string[] = [];
+    let extended = 0;
+    await Promise.all(Array.from({ length: parallel }, async () => {
+      while (Date.now() < deadline) {
+        const d = await startDemo(60);
+        seen.push(d.demoId);
+        const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
+        expect(state.status).toBe('ready');
+        const ext = await d.handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5, requestId: `chaos-${d.demoId}` }], updateId: `chaos-${d.demoId}` });
+        expect(Date.parse(ext.expiresAt)).toBe(Date.parse(state.expiresAt!) + 5_000);
+        extended++;
+        expect(await answers(state)).toBe(200);
+        await d.handle.signal(releaseDemoSignal, { reason: 'chaos loop' });
+      }
+    }));
+    expect(extended).toBe(seen.length);
+    await endAndCheck(seen);
+  }, 300_000);
+});
