@@ -1,6 +1,7 @@
 /** What createApp needs: configuration, the demo and pool services, the limiter, metrics and readiness checks. */
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import type { AccessTokens } from './access-tokens';
 import type { DemoService } from './demo-service';
 import type { PoolService } from './pool-service';
 import type { Check } from './health';
@@ -14,6 +15,8 @@ export interface AppDeps {
   /** Warm pools: operators' view and resize. */
   pools: PoolService;
   limiter: Limiter;
+  /** Per-demo access tokens (derived from the master key: every replica checks every token). */
+  accessTokens: AccessTokens;
   metrics: ApiMetrics;
   /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */
   checks: Record<string, Check>;

@@ -12,7 +12,7 @@ import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from './app-deps';
-import { operatorAuth, publicAuth, type AuthOptions } from './auth';
+import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
 import { ApiError, errorBody, sendError } from './errors';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
@@ -96,6 +96,20 @@ export function createApp(deps: AppDeps): ApiApp {
       if ((hasBody || type !== undefined) && !JSON_TYPE.test(type ?? '')) {
         throw new ApiError(415, 'unsupported_media_type', 'request body must be application/json');
       }
+      if (hasBody) {
+        // Strict JSON, checked once here on the bytes: the body parser the validators use would
+        // also take what is not JSON (invalid UTF-8 replaced by U+FFFD, several leading byte order
+        // marks). One leading BOM is ignored, as RFC 8259 allows.
+        const bytes = new Uint8Array(await c.req.arrayBuffer());
+        if (bytes.length > 0) {
+          try {
+            const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+            JSON.parse(text.startsWith('\ufeff') ? text.slice(1) : text);
+          } catch {
+            throw new ApiError(400, 'malformed_json', 'request body is not valid JSON (UTF-8)');
+          }
+        }
+      }
     }
     await next();
   });
@@ -126,14 +140,40 @@ export function createApp(deps: AppDeps): ApiApp {
     await next();
   };
 
+  /**
+   * One demo's endpoints: the caller is identified first, the rate limit applies to every attempt
+   * (wrong tokens included; the operator is exempt), and only then is a refusal answered.
+   */
+  const demoGuard: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    let id: string | undefined;
+    try {
+      id = c.req.param('id');
+    } catch {
+      id = undefined; // undecodable: treated as a malformed id
+    }
+    const access = demoAccess(auth, deps.accessTokens, { authorization: c.req.header('authorization'), apiKey: c.req.header('x-api-key') }, id);
+    c.set('caller', access.caller ?? { kind: 'anonymous' });
+    await rateLimit(c, async () => {
+      if (access.error) throw access.error;
+      await next();
+    });
+  };
+
   const ctx: RouteContext = {
     deps,
     publicGuard: every(publicAuth(auth), rateLimit),
     operatorGuard: every(operatorAuth(auth), setIp),
+    demoGuard,
   };
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'operator token (operator endpoints) or an API key' });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Api-Key' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http', scheme: 'bearer', description: 'the operator token (DMX_OPERATOR_TOKEN); on POST /v1/demos also an API key',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'an API key (DMX_API_KEYS), when keys are configured' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'demoToken', {
+    type: 'http', scheme: 'bearer', bearerFormat: 'dmxt_…',
+    description: 'the `accessToken` POST /v1/demos returned for that demo. A token of another demo is answered like an unknown id (404).',
+  });
 
   registerSystemRoutes(app, ctx);
   registerDemoRoutes(app, ctx);

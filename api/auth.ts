@@ -1,10 +1,13 @@
 /**
- * Authentication: the operator bearer token (operator endpoints) and optional API keys (public
- * endpoints). Secrets are compared in constant time: both sides are hashed to a fixed length first,
- * and every configured key is compared (no early exit that would reveal which one matched).
+ * Authentication: the operator bearer token (operator endpoints), optional API keys (creating
+ * demos), and per-demo access tokens (reading, extending, ending one demo). Secrets are compared in
+ * constant time: both sides are hashed to a fixed length first, and every configured key is
+ * compared (no early exit that would reveal which one matched).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { isDemoId } from '../lib/ids';
+import type { AccessTokens } from './access-tokens';
 import type { ApiEnv, Caller } from './env';
 import { ApiError } from './errors';
 
@@ -83,4 +86,35 @@ export function operatorAuth(o: AuthOptions): MiddlewareHandler<ApiEnv> {
     c.set('caller', { kind: 'operator' });
     await next();
   };
+}
+
+const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer realm="dmx"' });
+
+/**
+ * Who may act on demo `id` (GET, extend, DELETE): the holder of that demo's access token, or the
+ * operator. Decided before anything reaches Temporal, in this order:
+ * - no Authorization header, or not `Bearer <printable token>`: 401 `unauthorized`;
+ * - the operator token: allowed (any id; unknown ids are then 404 from Temporal);
+ * - an X-Api-Key that is sent but is not a configured key: 401 (the token alone is enough: a
+ *   visitor's browser holds the token, not the vendor's key);
+ * - a malformed id: 400 `invalid_demo_id` (says nothing about which demos exist);
+ * - a token that is not this demo's: 404 `not_found`, the same status and body as an unknown id,
+ *   so tokens cannot be used to probe which ids exist (and no Temporal call is made for it).
+ */
+export function demoAccess(
+  o: AuthOptions,
+  tokens: AccessTokens,
+  headers: { authorization?: string; apiKey?: string },
+  id: string | undefined,
+): { caller: Caller; error?: undefined } | { error: ApiError; caller?: undefined } {
+  if (headers.authorization === undefined) {
+    return { error: unauthorized("this demo's access token is required (Authorization: Bearer <accessToken> from POST /v1/demos)") };
+  }
+  const bearer = bearerToken(headers.authorization);
+  if (bearer === undefined) return { error: unauthorized('malformed Authorization header: expected Bearer <accessToken>') };
+  if (o.operatorToken && safeEqual(bearer, o.operatorToken)) return { caller: { kind: 'operator' } };
+  if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
+  if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', 'demo ids are 16 characters of [a-z0-9]') };
+  if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
+  return { caller: { kind: 'demo', demoId: id } };
 }

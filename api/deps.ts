@@ -4,11 +4,14 @@
  * readiness checks use (MariaDB, Caddy admin).
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { join } from 'node:path';
 import { createCaddy } from '../activities/adapters/caddy';
 import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
 import { createValkey } from '../activities/adapters/valkey';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
+import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
+import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
 import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
 import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
@@ -29,6 +32,8 @@ export interface ApiDepsOptions {
   /** Prometheus default process metrics (off in tests that build several apps). */
   defaultMetrics?: boolean;
   isDraining?: () => boolean;
+  /** Replaces the access tokens derived from $DMX_STATE_DIR/secret.key (tests). */
+  accessTokens?: AccessTokens;
 }
 
 export function temporalConnection(config: Config): Connection {
@@ -42,6 +47,8 @@ export function temporalConnection(config: Config): Connection {
 
 export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   const log = o.log ?? createLogger('dmx-api', config.logLevel);
+  // The same master key the workers derive demo secrets from: every replica checks every token.
+  const accessTokens = o.accessTokens ?? createAccessTokens(createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key'))));
   const connection = temporalConnection(config);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const valkey = createValkey({ ...config.valkey, lazy: true });
@@ -83,6 +90,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     demos,
     pools,
     limiter,
+    accessTokens,
     metrics,
     isDraining: o.isDraining,
     checks: {

@@ -3,12 +3,11 @@
  * accepting connections, reports not-ready, lets in-flight requests finish (at most
  * DMX_API_SHUTDOWN_GRACE_SECONDS), then closes its clients and exits.
  */
-import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
 import { loadConfig, ConfigError, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
 import { createApiDeps } from './deps';
+import { createApiServer } from './http-server';
 
 process.env.DMX_API_STARTING = '1';
 let config: Config;
@@ -24,9 +23,10 @@ let draining = false;
 const deps = createApiDeps(config, { log, isDraining: () => draining });
 const app = createApp(deps);
 
-const server = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
-  log.info({ address: info.address, port: info.port, queuePrefix: config.temporal.queuePrefix || undefined }, 'dmx api listening');
-}) as Server;
+const server = createApiServer(app.fetch);
+server.listen(config.api.port, config.api.host, () => {
+  log.info({ address: config.api.host, port: config.api.port, queuePrefix: config.temporal.queuePrefix || undefined }, 'dmx api listening');
+});
 // Slow clients cannot hold a connection open for ever.
 server.headersTimeout = 15_000;
 server.requestTimeout = (config.api.acquireTimeoutSeconds + 30) * 1000;
@@ -42,6 +42,10 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal, graceMs }, 'shutting down: no new connections, waiting for in-flight requests');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // Keep-alive connections whose in-flight request finishes become idle later: close them as soon
+  // as they do, rather than after the keep-alive timeout.
+  const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+  idleSweep.unref();
   const timer = setTimeout(() => {
     log.warn('grace period over: closing remaining connections');
     server.closeAllConnections();
@@ -49,6 +53,7 @@ async function shutdown(signal: string): Promise<void> {
   timer.unref();
   await closed;
   clearTimeout(timer);
+  clearInterval(idleSweep);
   await deps.close();
   log.info('dmx api stopped');
   process.exit(0);

@@ -13,6 +13,8 @@ export const ErrorCode = z.enum([
   'malformed_json',
   'unsupported_media_type',
   'payload_too_large',
+  'headers_too_large',
+  'request_timeout',
   'invalid_demo_id',
   'unknown_template',
   'invalid_ttl',
@@ -92,6 +94,17 @@ export const Demo = z
   .openapi('Demo');
 export type Demo = z.infer<typeof Demo>;
 
+/** What POST /v1/demos answers: the demo, and the secret that its other endpoints require. */
+export const CreatedDemo = Demo.extend({
+  accessToken: z.string().regex(/^dmxt_[A-Za-z0-9]{43}$/).openapi({
+    description:
+      "this demo's access token: send it as `Authorization: Bearer <accessToken>` to GET, extend or DELETE the demo. " +
+      'Keep it secret (the demo id is public: it is the subdomain). It is not stored; a retried request with the same Idempotency-Key gets it again.',
+    example: 'dmxt_3kQ9c2mX7p4TfA8bZ1sW6yR0nL5vH2jD9gE4uC7qK1o',
+  }),
+}).openapi('CreatedDemo');
+export type CreatedDemo = z.infer<typeof CreatedDemo>;
+
 export const ExtendDemoResponse = z.object({ id: DemoId, expiresAt: z.string().datetime({ offset: true }) }).openapi('ExtendDemoResponse');
 
 export const ReleaseDemoResponse = z.object({ id: DemoId, status: z.enum(DEMO_STATUSES) }).openapi('ReleaseDemoResponse');
@@ -99,7 +112,8 @@ export const ReleaseDemoResponse = z.object({ id: DemoId, status: z.enum(DEMO_ST
 export const ListDemosQuery = z.strictObject({
   status: z.enum(DEMO_STATUSES).optional().openapi({ param: { name: 'status', in: 'query' } }),
   template: z.string().regex(TEMPLATE_NAME_PATTERN).optional().openapi({ param: { name: 'template', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ param: { name: 'limit', in: 'query' }, description: 'default 100' }),
+  limit: z.string().regex(/^[0-9]{1,4}$/, 'a whole number from 1 to 1000').transform(Number).pipe(z.number().int().min(1).max(1000)).optional()
+    .openapi({ param: { name: 'limit', in: 'query' }, type: 'integer', minimum: 1, maximum: 1000, description: 'default 100' }),
 });
 
 export const DemoSummary = z

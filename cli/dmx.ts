@@ -6,7 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkpointTemplate } from '../activities/templates/checkpoint';
 import { loadConfig, type Config } from '../lib/config';
-import { isTemplateName } from '../lib/ids';
+import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
 import { ensurePool, listPoolTemplates, poolSettings, poolStats, refreshPoolTemplate, resizePool } from '../lib/pools';
 import { createRealDeps } from '../workers/deps';
 import type { DemoStatus, PoolStats } from '../workflows/definitions';
@@ -19,21 +19,57 @@ const json = () => Boolean(program.opts().json);
 let cachedConfig: Config | undefined;
 const config = () => (cachedConfig ??= loadConfig());
 
-const positiveInt = (name: string) => (v: string) => {
+/**
+ * Argument checks run while the command line is parsed, before any connection or change: a hostile
+ * value (quotes, paths, control characters, huge numbers, look-alike letters) stops here with a
+ * message and exit code 1.
+ */
+const wholeNumber = (name: string, min: number, max: number) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return Number(v);
+  const n = Number(v);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
+  return n;
 };
 const templateName = (v: string) => {
   if (!isTemplateName(v)) throw new InvalidArgumentError('a template name is [a-z][a-z0-9-]{0,30}');
   return v;
 };
+const demoId = (v: string) => {
+  if (!isDemoId(v)) throw new InvalidArgumentError('invalid demo id: expected 16 characters of [a-z0-9]');
+  return v;
+};
+const requestId = (v: string) => {
+  if (!REQUEST_ID_PATTERN.test(v)) throw new InvalidArgumentError('a request id is 1-100 characters of [A-Za-z0-9_.:-]');
+  return v;
+};
+const workflowOrDemoId = (v: string) => {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(v)) throw new InvalidArgumentError('expected a demo id or a workflow id ([A-Za-z0-9_.:-], at most 200)');
+  return v;
+};
+/** Free text recorded in the workflow: bounded, no control or bidirectional-override characters. */
+const reasonText = (v: string) => {
+  if (v.length === 0 || v.length > 200 || /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u.test(v)) {
+    throw new InvalidArgumentError('a reason is 1-200 characters without control characters');
+  }
+  return v;
+};
+/** An image reference (registry/name:tag or @digest); never something podman could read as an option. */
+const imageRef = (v: string) => {
+  if (!/^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$/.test(v)) throw new InvalidArgumentError('an image reference like docker.io/prestashop/prestashop-flashlight:8.2.0');
+  return v;
+};
+/** What reaches the terminal: control and bidi characters from arguments or errors are shown escaped. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const printable = (s: string) => s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+program.configureOutput({ outputError: (str, write) => write(printable(str)) });
 
 program
   .command('checkpoint')
   .description('start a template container, warm it, and export its CRIU checkpoint')
   .argument('[name]', 'template name', templateName, 'standin')
   .addOption(new Option('--kind <kind>', 'template kind').choices(['standin', 'flashlight']).default('standin'))
-  .option('--image <ref>', 'image to use (flashlight: e.g. docker.io/prestashop/prestashop-flashlight:8.2.0)')
+  .option('--image <ref>', 'image to use (flashlight: e.g. docker.io/prestashop/prestashop-flashlight:8.2.0)', imageRef)
   .option('--force', 'take a new checkpoint even if the current one matches the image')
   .option('--no-checkpoint', 'record the template without a checkpoint (demos boot with podman run)')
   .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean }) => {
@@ -61,7 +97,7 @@ program
   .addOption(new Option('--status <status>', 'only this status').choices(['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed']))
   .option('--template <name>', 'only this template', templateName)
   .option('--all', 'include ended demos')
-  .option('--limit <n>', 'at most this many', positiveInt('limit'), 100)
+  .option('--limit <n>', 'at most this many', wholeNumber('limit', 1, 10_000), 100)
   .action(async (o: { status?: DemoStatus; template?: string; all?: boolean; limit: number }) => {
     const rows = await withClient(config(), (c) => listDemos(c, config(), o));
     if (json()) return printResult(true, rows, []);
@@ -71,7 +107,7 @@ program
 program
   .command('show')
   .description("a demo's state: URL, host, container, database, timestamps, step timings")
-  .argument('<id>', 'demo id')
+  .argument('<id>', 'demo id', demoId)
   .action(async (id: string) => {
     const s = await withClient(config(), (c) => showDemo(c, id));
     printResult(json(), s, [
@@ -87,9 +123,9 @@ program
 program
   .command('extend')
   .description("move a demo's expiry later (refused past its maximum lifetime)")
-  .argument('<id>', 'demo id')
-  .argument('<seconds>', 'seconds to add', positiveInt('seconds'))
-  .option('--request-id <id>', 'makes a retried extend apply once')
+  .argument('<id>', 'demo id', demoId)
+  .argument('<seconds>', 'seconds to add', wholeNumber('seconds', 1, 30 * 24 * 3600))
+  .option('--request-id <id>', 'makes a retried extend apply once', requestId)
   .action(async (id: string, seconds: number, o: { requestId?: string }) => {
     const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId));
     printResult(json(), r, [['expires', r.expiresAt]]);
@@ -98,8 +134,8 @@ program
 program
   .command('release')
   .description('end a demo now: route, data and container are removed')
-  .argument('<id>', 'demo id')
-  .option('--reason <text>', 'recorded in the workflow', 'released by an operator')
+  .argument('<id>', 'demo id', demoId)
+  .option('--reason <text>', 'recorded in the workflow', reasonText, 'released by an operator')
   .action(async (id: string, o: { reason: string }) => {
     const s = await withClient(config(), (c) => releaseDemo(c, id, o.reason));
     printResult(json(), { id: s.demoId, status: 'tearing_down' }, [['id', s.demoId], ['status', 'tearing down']]);
@@ -122,7 +158,7 @@ pool
   .command('resize')
   .description("set a pool's target size (starts the pool when none runs)")
   .argument('<template>', 'template name', templateName)
-  .argument('<target>', 'ready demos to keep', positiveInt('target'))
+  .argument('<target>', 'ready demos to keep', wholeNumber('target', 0, 500))
   .action(async (template: string, target: number) => {
     const stats = await withClient(config(), async (c) => {
       if (await ensurePool(c, config(), poolSettings(config(), template, target))) return poolStats(c, config(), template).catch(() => undefined);
@@ -136,7 +172,7 @@ pool
 program
   .command('replay')
   .description("replay a workflow's history against the current workflow code (reports non-determinism)")
-  .argument('<id>', 'demo id, or a workflow id such as pool-standin')
+  .argument('<id>', 'demo id, or a workflow id such as pool-standin', workflowOrDemoId)
   .action(async (id: string) => {
     const r = await withClient(config(), (c) => replayWorkflow(c, workflowIdFor(id)));
     printResult(json(), { ...r, deterministic: true }, [['workflow', r.workflowId], ['events', String(r.events)], ['replay', 'ok: the current code reproduces this history']]);
@@ -152,6 +188,6 @@ function printPools(stats: PoolStats[]): void {
 
 program.parseAsync(process.argv).catch((err: Error) => {
   const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  process.stderr.write(`dmx: ${err.message}${cause}\n`);
+  process.stderr.write(printable(`dmx: ${err.message}${cause}`).slice(0, 2000) + '\n');
   process.exit(1);
 });

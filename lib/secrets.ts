@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 import { assertDemoId } from './ids';
 
-export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password';
+/** `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo. */
+export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token';
 
 export interface SecretDeriver { derive(purpose: SecretPurpose, demoId: string, length?: number): string }
 

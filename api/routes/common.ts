@@ -14,13 +14,15 @@ export interface RouteContext {
   publicGuard: MiddlewareHandler<ApiEnv>;
   /** Operator endpoints: the operator token. */
   operatorGuard: MiddlewareHandler<ApiEnv>;
+  /** One demo's endpoints (`{id}` in the path): that demo's access token or the operator token, then the rate limit. */
+  demoGuard: MiddlewareHandler<ApiEnv>;
 }
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid input (malformed JSON, unknown field, malformed id or key, unknown template, TTL or pool target out of range)',
-  401: 'missing or wrong API key / operator token',
+  401: 'missing or malformed credentials (access token, API key, operator token)',
   403: 'operator endpoints are disabled',
-  404: 'no such demo, or no pool runs for the template',
+  404: "no such demo — or an access token that is not this demo's (the same answer, so ids cannot be probed) — or no pool runs for the template",
   409: 'conflict with the demo state (not ready, ended, past its maximum lifetime)',
   413: 'request body too large',
   415: 'request body is not JSON',

@@ -5,6 +5,7 @@ import { ApiError } from '../errors';
 import { toDemoView } from '../demo-service';
 import {
   CreateDemoRequest,
+  CreatedDemo,
   Demo,
   DemoIdParams,
   DemoList,
@@ -18,10 +19,13 @@ import { errorResponses, type ApiApp, type RouteContext } from './common';
 
 /** API keys are needed only when DMX_API_KEYS is set; operators may use their token. */
 const publicSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }, {}];
+/** One demo: its access token (with an API key when one is sent), or the operator token. */
+const demoSecurity: Array<Record<string, string[]>> = [{ demoToken: [] }, { bearer: [] }];
 
 function requestedBy(caller: { kind: string; keyIndex?: number }, ip: string): string {
   if (caller.kind === 'operator') return 'operator';
   if (caller.kind === 'key') return `api-key#${caller.keyIndex}@${ip}`;
+  if (caller.kind === 'demo') return `demo-token@${ip}`;
   return `api@${ip}`;
 }
 
@@ -35,8 +39,8 @@ export function scopedIdempotencyKey(caller: { kind: string; keyIndex?: number }
 }
 
 export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
-  const { deps, publicGuard, operatorGuard } = ctx;
-  const { demos, limiter, metrics, log, config } = deps;
+  const { deps, publicGuard, operatorGuard, demoGuard } = ctx;
+  const { demos, limiter, metrics, log, config, accessTokens } = deps;
 
   const create = createRoute({
     method: 'post',
@@ -46,14 +50,15 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
       'Hands out a ready demo shop (201), from the template\'s warm pool when one runs (a fresh demo otherwise). ' +
       'With `wait: false`: 201 when the pool has a ready demo, 503 `no_capacity` (Retry-After) when it has none, 202 while a fresh demo ' +
       'provisions when the template has no pool. With `wait: true` (default) an empty pool provisions one and answers when it is ready. ' +
-      'A retried request with the same `Idempotency-Key` (same caller, same template) gets the same pooled demo.',
+      'A retried request with the same `Idempotency-Key` (same caller, same template) gets the same pooled demo. ' +
+      'The answer carries the demo\'s `accessToken`, which GET, extend and DELETE of this demo require.',
     tags: ['demos'],
     security: publicSecurity,
     middleware: publicGuard,
     request: { headers: IdempotencyHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
     responses: {
-      201: { description: 'a ready demo', content: { 'application/json': { schema: Demo } } },
-      202: { description: 'provisioning has started (`wait: false`)', content: { 'application/json': { schema: Demo } } },
+      201: { description: 'a ready demo, with its access token', content: { 'application/json': { schema: CreatedDemo } } },
+      202: { description: 'provisioning has started (`wait: false`); the access token is valid already', content: { 'application/json': { schema: CreatedDemo } } },
       ...errorResponses(400, 401, 413, 415, 429, 503),
     },
   });
@@ -105,7 +110,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     log.info({ reqId: c.get('requestId'), demoId: state.demoId, template: state.template, status: state.status, source, idempotencyKey: key, ms: Math.round(performance.now() - t0) }, 'demo handed out');
     c.header('Location', `/v1/demos/${state.demoId}`);
     c.header('Cache-Control', 'no-store');
-    const view = toDemoView(state);
+    const view = { ...toDemoView(state), accessToken: accessTokens.issue(state.demoId) };
     return state.status === 'ready' ? c.json(view, 201) : c.json(view, 202);
   });
 
@@ -113,9 +118,10 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     method: 'get',
     path: '/v1/demos/{id}',
     summary: 'A demo and its lifecycle status',
+    description: "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
     tags: ['demos'],
-    security: publicSecurity,
-    middleware: publicGuard,
+    security: demoSecurity,
+    middleware: demoGuard,
     request: { params: DemoIdParams },
     responses: {
       200: { description: 'the demo', content: { 'application/json': { schema: Demo } } },
@@ -132,10 +138,11 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     method: 'post',
     path: '/v1/demos/{id}/extend',
     summary: 'Move the expiry later',
-    description: 'Refused (409) past the maximum lifetime or when the demo is not ready. An `Idempotency-Key` makes retries apply once.',
+    description: 'Refused (409) past the maximum lifetime or when the demo is not ready. An `Idempotency-Key` makes retries apply once. ' +
+      "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
     tags: ['demos'],
-    security: publicSecurity,
-    middleware: publicGuard,
+    security: demoSecurity,
+    middleware: demoGuard,
     request: {
       params: DemoIdParams,
       headers: IdempotencyHeaders,
@@ -160,10 +167,11 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     method: 'delete',
     path: '/v1/demos/{id}',
     summary: 'End a demo now',
-    description: 'Teardown starts (202). Repeating it is harmless (202 again, or 404 once the demo is forgotten).',
+    description: 'Teardown starts (202). Repeating it is harmless (202 again, or 404 once the demo is forgotten). ' +
+      "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
     tags: ['demos'],
-    security: publicSecurity,
-    middleware: publicGuard,
+    security: demoSecurity,
+    middleware: demoGuard,
     request: { params: DemoIdParams },
     responses: {
       202: { description: 'teardown started (or had already run)', content: { 'application/json': { schema: ReleaseDemoResponse } } },

@@ -51,16 +51,30 @@ describe('client address', () => {
 });
 
 describe('API keys', () => {
-  it('public endpoints need one of the keys when keys are configured', async () => {
+  it('creating a demo needs one of the keys when keys are configured; its token alone then reaches the demo', async () => {
     const keys = ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'];
     const app = await serve({ DMX_API_KEYS: keys.join(',') });
+    // Wrong or missing keys are refused before anything is validated or created.
+    for (const headers of <Array<Record<string, string>>>[{}, { 'x-api-key': 'key-cccccccccccccccc' }, { authorization: 'Basic Zm9vOmJhcg==' }, { authorization: 'Bearer key-cccccccccccccccc' }]) {
+      const r = await call(app.base, 'POST', '/v1/demos', { json: { ttlSeconds: 20, nope: 1 }, headers });
+      expect(r.status, JSON.stringify(headers)).toBe(401);
+      expect(r.body.error.code).toBe('unauthorized');
+    }
+    // A right key (header or bearer) or the operator token gets through to validation.
+    for (const headers of <Array<Record<string, string>>>[{ 'x-api-key': keys[1]! }, { authorization: `Bearer ${keys[0]}` }, { authorization: `Bearer ${OPERATOR_TOKEN}` }]) {
+      expect((await call(app.base, 'POST', '/v1/demos', { json: { ttlSeconds: 20, nope: 1 }, headers })).status, JSON.stringify(headers)).toBe(400);
+    }
+    // One demo's endpoints need its access token; an API key is not one.
     const path = `/v1/demos/${newDemoId()}`;
-    expect((await call(app.base, 'GET', path)).status).toBe(401);
-    expect((await call(app.base, 'GET', path, { headers: { 'x-api-key': 'key-cccccccccccccccc' } })).status).toBe(401);
-    expect((await call(app.base, 'GET', path, { headers: { authorization: 'Basic Zm9vOmJhcg==' } })).status).toBe(401);
-    expect((await call(app.base, 'GET', path, { headers: { 'x-api-key': keys[1]! } })).status).toBe(404);
+    expect((await call(app.base, 'GET', path, { headers: { 'x-api-key': keys[1]! } })).status).toBe(401);
     expect((await call(app.base, 'GET', path, { headers: { authorization: `Bearer ${keys[0]}` } })).status).toBe(404);
     expect((await call(app.base, 'GET', path, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).status).toBe(404);
+    // A demo's token works with or without the key (a visitor's browser holds the token, not the vendor's key); a wrong key is refused.
+    const id = newDemoId();
+    const token = app.deps.accessTokens.issue(id);
+    expect((await call(app.base, 'GET', `/v1/demos/${id}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await call(app.base, 'GET', `/v1/demos/${id}`, { headers: { authorization: `Bearer ${token}`, 'x-api-key': keys[0]! } })).status).toBe(404);
+    expect((await call(app.base, 'GET', `/v1/demos/${id}`, { headers: { authorization: `Bearer ${token}`, 'x-api-key': 'key-cccccccccccccccc' } })).status).toBe(401);
     // A key is not an operator token.
     expect((await call(app.base, 'GET', '/v1/demos', { headers: { authorization: `Bearer ${keys[0]}` } })).status).toBe(401);
   });
@@ -75,7 +89,8 @@ describe('rate limits', () => {
     const results = await Promise.all(Array.from({ length: 50 }, () => call(app.base, 'GET', '/v1/demos/not-an-id', { ip })));
     const passed = results.filter((r) => r.status !== 429);
     expect(passed.length).toBe(10);
-    for (const r of passed) expect(r.status).toBe(400);
+    // Limited before the credentials are looked at: refusals count too (no free token guessing).
+    for (const r of passed) expect(r.status).toBe(401);
     for (const r of results.filter((x) => x.status === 429)) {
       expect(ErrorResponse.parse(r.body).error.code).toBe('rate_limited');
       const retry = Number(r.headers['retry-after']);
@@ -83,7 +98,7 @@ describe('rate limits', () => {
       expect(retry).toBeLessThanOrEqual(60);
     }
     // Another client is not affected; the operator is never limited.
-    expect((await call(app.base, 'GET', '/v1/demos/not-an-id', { ip: randomIp() })).status).toBe(400);
+    expect((await call(app.base, 'GET', '/v1/demos/not-an-id', { ip: randomIp() })).status).toBe(401);
     expect((await call(app.base, 'GET', '/v1/demos/not-an-id', { ip, headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).status).toBe(400);
   });
 
@@ -96,15 +111,16 @@ describe('rate limits', () => {
     const refused = results.find((r) => r.status === 429)!;
     expect(refused.body.error.code).toBe('too_many_live_demos');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    const first = results.find((r) => r.status === 201)!.body.id as string;
+    const firstRes = results.find((r) => r.status === 201)!;
+    const first = firstRes.body.id as string;
     expect(await app.deps.limiter.liveDemos(ip)).toEqual([first]);
 
-    expect((await call(app.base, 'DELETE', `/v1/demos/${first}`, { ip })).status).toBe(202);
+    expect((await call(app.base, 'DELETE', `/v1/demos/${first}`, { ip, headers: { authorization: `Bearer ${firstRes.body.accessToken}` } })).status).toBe(202);
     expect(await app.deps.limiter.liveDemos(ip)).toEqual([]);
     const again = await call(app.base, 'POST', '/v1/demos', { json: { ttlSeconds: 20 }, ip });
     expect(again.status, again.text).toBe(201);
     created.push({ app, id: again.body.id });
-    expect((await call(app.base, 'DELETE', `/v1/demos/${again.body.id}`, { ip })).status).toBe(202);
+    expect((await call(app.base, 'DELETE', `/v1/demos/${again.body.id}`, { ip, headers: { authorization: `Bearer ${again.body.accessToken}` } })).status).toBe(202);
     await eventually(async () => {
       await expectNoTraces(h.deps, first);
       await expectNoTraces(h.deps, again.body.id);
@@ -134,10 +150,13 @@ describe('malformed input', () => {
     const broken = await call(app.base, 'POST', '/v1/demos', { body: '{"template":', headers: { 'content-type': 'application/json' } });
     expect(broken.status).toBe(400);
     expect(broken.body.error.code).toBe('malformed_json');
-    const noBody = await call(app.base, 'POST', `/v1/demos/${newDemoId()}/extend`, {});
+    // One demo's endpoints check the token before the body: the operator's requests reach validation.
+    const op = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+    const noBody = await call(app.base, 'POST', `/v1/demos/${newDemoId()}/extend`, { headers: op });
     expect([400, 415]).toContain(noBody.status);
-    const badKey = await call(app.base, 'POST', `/v1/demos/${newDemoId()}/extend`, { json: { seconds: 5 }, headers: { 'idempotency-key': 'has spaces' } });
+    const badKey = await call(app.base, 'POST', `/v1/demos/${newDemoId()}/extend`, { json: { seconds: 5 }, headers: { 'idempotency-key': 'has spaces', ...op } });
     expect(badKey.status).toBe(400);
+    expect((await call(app.base, 'POST', `/v1/demos/${newDemoId()}/extend`, {})).status).toBe(401);
   });
 
   it('fuzz: random bodies, headers and paths are all answered 4xx, and the server stays up', async () => {
@@ -241,11 +260,12 @@ describe('Temporal unreachable', () => {
     try {
       const app = await serve({ DMX_TEMPORAL_ADDRESS: proxy.address() });
       const unknown = `/v1/demos/${newDemoId()}`;
-      expect((await call(app.base, 'GET', unknown)).status).toBe(404);
+      const op = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+      expect((await call(app.base, 'GET', unknown, { headers: op })).status).toBe(404);
 
       await proxy.stop();
       const t0 = Date.now();
-      const get = await call(app.base, 'GET', unknown);
+      const get = await call(app.base, 'GET', unknown, { headers: op });
       expect(get.status).toBe(503);
       expect(get.body.error.code).toBe('temporal_unavailable');
       expect(Number(get.headers['retry-after'])).toBeGreaterThan(0);
@@ -258,7 +278,7 @@ describe('Temporal unreachable', () => {
       expect(Date.now() - t0).toBeLessThan(20_000);
 
       await proxy.start();
-      await eventually(async () => expect((await call(app.base, 'GET', unknown)).status).toBe(404), { timeoutMs: 40_000, intervalMs: 500 });
+      await eventually(async () => expect((await call(app.base, 'GET', unknown, { headers: op })).status).toBe(404), { timeoutMs: 40_000, intervalMs: 500 });
       expect((await call(app.base, 'GET', '/readyz')).status).toBe(200);
     } finally {
       await proxy.stop();
@@ -288,6 +308,7 @@ describe('graceful shutdown', () => {
     try {
       await eventually(async () => expect((await call(base, 'GET', '/healthz')).status).toBe(200), { timeoutMs: 20_000, intervalMs: 200 });
       const inFlight = call(base, 'POST', '/v1/demos', { json: { ttlSeconds: 20 } });
+      inFlight.catch(() => undefined);
       await sleep(150);
       child.kill('SIGTERM');
       const res = await inFlight;
@@ -295,9 +316,10 @@ describe('graceful shutdown', () => {
       created.push({ app, id: res.body.id });
       await expect(call(base, 'GET', '/healthz')).rejects.toThrow();
       const done = await child;
-      expect(done.exitCode, String(done.stderr).slice(-500)).toBe(0);
+      expect(done.exitCode, `${done.signal ?? ""} ${String(done.stderr).slice(-500)}`).toBe(0);
 
-      expect((await call(app.base, 'DELETE', `/v1/demos/${res.body.id}`)).status).toBe(202);
+      expect(res.body.accessToken).toBe(app.deps.accessTokens.issue(res.body.id)); // another process, the same token
+      expect((await call(app.base, 'DELETE', `/v1/demos/${res.body.id}`, { headers: { authorization: `Bearer ${res.body.accessToken}` } })).status).toBe(202);
       await eventually(() => expectNoTraces(h.deps, res.body.id), { timeoutMs: 30_000, intervalMs: 500 });
       created.pop();
     } finally {

@@ -1,11 +1,11 @@
 /** Serving the API on an ephemeral port against the real stack, and calling it. */
-import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { request } from 'undici';
 import { expect } from 'vitest';
 import { createApp } from '../../api/app';
 import { createApiDeps, type ApiDeps } from '../../api/deps';
+import { createApiServer } from '../../api/http-server';
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { newDemoId, testConfig } from '../helpers/stack';
@@ -38,9 +38,8 @@ export interface Served {
 export async function serveApi(config: Config): Promise<Served> {
   const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn') });
   const app = createApp(deps);
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-  });
+  const server = createApiServer(app.fetch);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,

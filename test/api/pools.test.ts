@@ -153,6 +153,7 @@ describe('POST /v1/demos with a pool', () => {
     expect(retry.status, retry.text).toBe(201);
     expect(retry.body.id).toBe(demo.id);
     expect(retry.body.credentials).toEqual(demo.credentials);
+    expect(retry.body.accessToken).toBe(r.body.accessToken);
     expect((await stats()).counters.claimed).toBe(claimedCount);
 
     // The key is the caller's: someone else using the same key gets a demo of their own.
@@ -169,10 +170,14 @@ describe('POST /v1/demos with a pool', () => {
     const lip = randomIp();
     const results = await Promise.all(Array.from({ length: 3 }, () => postDemo(limited, { template: TEMPLATE, ttlSeconds: 20 }, { ip: lip })));
     expect(results.map((r) => r.status).sort(), results.map((r) => r.text).join('\n')).toEqual([201, 429, 429]);
-    const got = results.find((r) => r.status === 201)!.body.id as string;
+    const gotRes = results.find((r) => r.status === 201)!;
+    const got = gotRes.body.id as string;
     expect(results.find((r) => r.status === 429)!.body.error.code).toBe('too_many_live_demos');
     expect(await limited.deps.limiter.liveDemos(lip)).toEqual([got]);
-    expect((await call(limited.base, 'DELETE', `/v1/demos/${got}`, { ip: lip })).status).toBe(202);
+    // Without the token nothing happens; with it the demo ends and the slot is free.
+    expect((await call(limited.base, 'DELETE', `/v1/demos/${got}`, { ip: lip })).status).toBe(401);
+    expect(await limited.deps.limiter.liveDemos(lip)).toEqual([got]);
+    expect((await call(limited.base, 'DELETE', `/v1/demos/${got}`, { ip: lip, headers: { authorization: `Bearer ${gotRes.body.accessToken}` } })).status).toBe(202);
     expect(await limited.deps.limiter.liveDemos(lip)).toEqual([]);
   });
 
