@@ -16,7 +16,8 @@ import type { AppDeps } from './app-deps';
 import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
 import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
 import { createLimiter } from './rate-limit';
-import { createMetrics } from './metrics';
+import { LAST_FINDINGS_KEY } from '../activities/reconciler-activities';
+import { createMetrics, type ReconcilerSnapshot } from './metrics';
 
 export interface ApiDeps extends AppDeps {
   client: Client;
@@ -70,6 +71,10 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     defaultMetrics: o.defaultMetrics,
     liveDemos: async () => service.current?.countLive(),
     pools: async () => (service.pools ? poolStatsForMetrics(service.pools)() : undefined),
+    reconciler: async () => {
+      const raw = await valkey.get(LAST_FINDINGS_KEY(config.profile));
+      return raw ? (JSON.parse(raw) as ReconcilerSnapshot) : undefined;
+    },
   });
   const base = { client, config, log, metrics };
   const source = o.source?.({ client, config, log }) ?? createPoolDemoSource(base, createFreshDemoSource(base));

@@ -23,7 +23,37 @@ export interface MetricsOptions {
   liveDemos?: () => Promise<number | undefined>;
   /** Stats of the running pools at scrape time; undefined when they could not be read (bounded by the caller). */
   pools?: () => Promise<PoolGaugeStats[] | undefined>;
+  /** The reconciler's last findings (kept in Valkey by its pass); undefined when none yet. */
+  reconciler?: () => Promise<ReconcilerSnapshot | undefined>;
   defaultMetrics?: boolean;
+}
+
+export interface ReconcilerSnapshot { at: string; orphans: Array<{ kind: string }>; due: unknown[]; lostContainers: unknown[] }
+
+function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSnapshot | undefined>): void {
+  const snapshot = sharedSnapshot(() => fetch().catch(() => undefined));
+  new Gauge({
+    name: 'dmx_reconciler_orphans',
+    help: 'Resources no live demo owns, by kind, at the reconciler\'s last pass',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      const f = await snapshot();
+      this.reset();
+      if (!f) return;
+      for (const kind of ['container', 'database', 'tables', 'account', 'valkey']) this.set({ kind }, f.orphans.filter((o) => o.kind === kind).length);
+    },
+  });
+  const simple = (name: string, help: string, pick: (f: ReconcilerSnapshot) => number) => new Gauge({
+    name, help, registers: [registry],
+    async collect() {
+      const f = await snapshot();
+      if (f) this.set(pick(f));
+    },
+  });
+  simple('dmx_reconciler_orphans_due', 'Orphans past their grace period at the last pass (removed unless dry run)', (f) => f.due.length);
+  simple('dmx_reconciler_lost_containers', 'Live demos whose container was gone at the last pass (released)', (f) => f.lostContainers.length);
+  simple('dmx_reconciler_last_pass_timestamp_seconds', 'When the reconciler last ran (Unix time)', (f) => Date.parse(f.at) / 1000);
 }
 
 /** Pool stats are read once per scrape, however many gauges ask (prom-client collects them in parallel). */
@@ -68,6 +98,7 @@ export function createMetrics(o: MetricsOptions = {}): ApiMetrics {
   const registry = new Registry();
   if (o.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'dmx_api_' });
   if (o.pools) poolGauges(registry, o.pools);
+  if (o.reconciler) reconcilerGauges(registry, o.reconciler);
   const liveDemos = o.liveDemos;
   if (liveDemos) {
     new Gauge({
@@ -87,7 +118,8 @@ export function createMetrics(o: MetricsOptions = {}): ApiMetrics {
       name: 'dmx_api_demo_claim_seconds',
       help: 'Seconds from a demo request to a ready demo',
       labelNames: ['template', 'source'],
-      buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120],
+      // Pool claims take milliseconds, cold provisions about a second.
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120],
       registers: [registry],
     }),
     provisions: new Counter({ name: 'dmx_api_demo_provisions_total', help: 'Fresh demo provisionings by outcome', labelNames: ['template', 'outcome'], registers: [registry] }),

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_ROUTER_ID } from '../activities/adapters/caddy';
 import { createReconcilerActivities, LAST_FINDINGS_KEY } from '../activities/reconciler-activities';
+import { createMetrics } from '../api/metrics';
 import { demoResourceNames, demoWorkflowId } from '../lib/ids';
 import { ensureReconcilerSchedule, reconcileInput, reconcilerScheduleId } from '../lib/reconciler';
 import { awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../workflows/definitions';
@@ -67,6 +68,10 @@ describe('reconciler', () => {
     // The last findings are published for /metrics.
     const published = JSON.parse((await h.deps.valkey.get(LAST_FINDINGS_KEY(h.config.profile)))!);
     expect(published.orphans.length).toBeGreaterThanOrEqual(4);
+    const metrics = createMetrics({ defaultMetrics: false, reconciler: async () => JSON.parse((await h.deps.valkey.get(LAST_FINDINGS_KEY(h.config.profile)))!) });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^dmx_reconciler_orphans\{kind="container"\} [1-9]/m);
+    expect(text).toMatch(/^dmx_reconciler_orphans_due [1-9]/m);
 
     const patient = await runReconcile({ dryRun: false, graceSeconds: 3600 });
     expect(patient.due.filter((o) => o.demoId === orphan.demoId)).toEqual([]);
