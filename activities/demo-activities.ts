@@ -249,11 +249,19 @@ function createDemoActivities(deps: ActivityDeps) {
     async connectDemoRoute(input: { demoId: string }): Promise<void> {
       const demoId = assertDemoId(input.demoId);
       const n = demoResourceNames(config.profile, demoId);
-      const info = await podman.inspect(n.container);
-      if (!info) throw ApplicationFailure.nonRetryable(`container ${n.container} of demo ${demoId} is gone`, 'ContainerGone');
-      if (info.networks[config.podman.edgeNetwork]?.aliases.includes(n.routeLabel)) return;
-      if (info.networks[config.podman.edgeNetwork]) await podman.disconnectNetwork(config.podman.edgeNetwork, n.container);
-      await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
+      try {
+        // The common case first (one podman call); a retry finds the container already attached.
+        await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
+      } catch (err) {
+        const info = await podman.inspect(n.container);
+        if (!info) throw ApplicationFailure.nonRetryable(`container ${n.container} of demo ${demoId} is gone`, 'ContainerGone');
+        const edge = info.networks[config.podman.edgeNetwork];
+        if (!edge) throw err;
+        if (!edge.aliases.includes(n.routeLabel)) {
+          await podman.disconnectNetwork(config.podman.edgeNetwork, n.container);
+          await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
+        }
+      }
       await podman.pinBridgeMac(config.podman.edgeNetwork);
     },
 

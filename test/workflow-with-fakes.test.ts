@@ -12,16 +12,20 @@ import { newDemoId, startHarness, testConfig, type Harness } from './helpers/sta
 
 type Calls = Array<[string, string]>;
 
-/** Fakes that record calls per demo; `faults` makes a named activity throw for the first N calls. */
-function fakeActivities(calls: Calls, faults: Record<string, { times: number; error: () => Error }> = {}): DemoActivities {
+/**
+ * Fakes that record calls per demo. `faults[name](demoId, call)` returns the error the call number
+ * `call` (1-based, per demo) of that activity should throw, or nothing.
+ */
+type Fault = (demoId: string, call: number) => Error | undefined;
+function fakeActivities(calls: Calls, faults: Record<string, Fault> = {}): DemoActivities {
   const host = testConfig().hostId;
   const seen: Record<string, number> = {};
   const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string } | string) => {
     const demoId = typeof input === 'string' ? input : (input.demoId ?? '');
     calls.push([name, demoId]);
-    seen[name] = (seen[name] ?? 0) + 1;
-    const f = faults[name];
-    if (f && seen[name]! <= f.times) throw f.error();
+    const n = (seen[`${name}:${demoId}`] = (seen[`${name}:${demoId}`] ?? 0) + 1);
+    const err = faults[name]?.(demoId, n);
+    if (err) throw err;
     return result(typeof input === 'string' ? {} : input);
   };
   return {
@@ -46,13 +50,15 @@ const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 
 describe('lifecycle failure paths (fake activities)', () => {
   let h: Harness;
   const calls: Calls = [];
+  const flakyDb = new Set<string>();
+  const brokenRestore = new Set<string>();
   beforeAll(async () => {
     h = await startHarness('t-fakes-', {
       activities: fakeActivities(calls, {
         // Transient: a MariaDB outage for the first two attempts of one step.
-        applyDemoIdentityInDatabase: { times: 2, error: () => new Error('connect ECONNREFUSED 127.0.0.1:3306') },
-        // Permanent for every demo whose restore fails: CRIU and the run fallback both fail.
-        restoreDemoContainer: { times: 3, error: () => new Error('criu failed: restore') },
+        applyDemoIdentityInDatabase: (id, n) => (flakyDb.has(id) && n <= 2 ? new Error('connect ECONNREFUSED 127.0.0.1:3306') : undefined),
+        // Permanent: CRIU and the run fallback both fail.
+        restoreDemoContainer: (id) => (brokenRestore.has(id) ? new Error('criu failed: restore') : undefined),
       }),
     });
   });
@@ -68,6 +74,7 @@ describe('lifecycle failure paths (fake activities)', () => {
 
   it('retries a failing restore three times, then fails the workflow after cleaning up everything', async () => {
     const demoId = newDemoId();
+    brokenRestore.add(demoId);
     const handle = await start(demoId);
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -81,11 +88,12 @@ describe('lifecycle failure paths (fake activities)', () => {
 
   it('rides out a transient database outage and hands out the demo only when every step succeeded', async () => {
     const demoId = newDemoId();
+    flakyDb.add(demoId);
     const handle = await start(demoId);
     const state = await handle.executeUpdate(awaitDemoReadyUpdate);
     expect(state.status).toBe('ready');
     const c = callsOf(demoId);
-    // The first test used up the restore faults; this demo met the two database failures and retried.
+    // Two database failures, retried: the third attempt went through.
     expect(c.filter((n) => n === 'applyDemoIdentityInDatabase')).toHaveLength(3);
     expect(c.indexOf('verifyDemoRouted')).toBeGreaterThan(c.lastIndexOf('applyDemoIdentityInDatabase'));
     await handle.executeUpdate(releaseDemoUpdate, { args: [{}] });
@@ -109,7 +117,7 @@ describe('non-retryable failures', () => {
     const calls: Calls = [];
     const h = await startHarness('t-fakes2-', {
       activities: fakeActivities(calls, {
-        createDemoData: { times: 99, error: () => ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing') },
+        createDemoData: () => ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing'),
       }),
     });
     try {

@@ -71,12 +71,14 @@ export function createMariaDb(pool: Pool) {
       const conn = await pool.getConnection();
       try {
         await conn.query('SET SESSION foreign_key_checks = 0, unique_checks = 0');
-        await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(toDb)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+        const [created] = await conn.query<mysql.ResultSetHeader>(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(toDb)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+        // A database made just now holds nothing to replace (a warning, not a row, means it existed).
+        const fresh = created.warningStatus === 0;
         for (const t of tables) {
           const target = toPrefix + t.slice(fromPrefix.length);
           const to = `${quoteIdent(toDb)}.${quoteIdent(target)}`;
           const from = `${quoteIdent(fromDb)}.${quoteIdent(t)}`;
-          await conn.query(`DROP TABLE IF EXISTS ${to}`);
+          if (!fresh) await conn.query(`DROP TABLE IF EXISTS ${to}`);
           await conn.query(`CREATE TABLE ${to} LIKE ${from}`);
           await conn.query(`INSERT INTO ${to} SELECT * FROM ${from}`);
         }
