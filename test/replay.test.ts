@@ -12,9 +12,13 @@ const dir = join(import.meta.dirname, 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('replay of recorded histories', () => {
-  it('has histories for every way a demo ends', () => {
+  it('has histories for every way a demo ends, and of a pool', () => {
     expect(files).toEqual(expect.arrayContaining([
+      // Recorded before the faster-provisioning patch: they keep the old path covered.
       'demo-cancelled.json', 'demo-expired.json', 'demo-extended-released.json', 'demo-failed-template-missing.json',
+      // Recorded with it: warm pool, pooled demos, webhooks.
+      'v1-demo-expired.json', 'v1-demo-released.json', 'v1-demo-cancelled.json', 'v1-demo-webhooks-expired.json',
+      'v1-pooled-demo-claimed-released.json', 'v1-pooled-demo-recycled.json', 'v1-pool-first-run.json',
     ]));
   });
 
