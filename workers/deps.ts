@@ -1,18 +1,14 @@
 /** Real clients for the activities, built from configuration (workers, CLI and real-stack tests). */
 import type { Config } from '../lib/config';
-import { createLogger, type Logger } from '../lib/logger';
-import { createCaddy, type Caddy } from '../activities/adapters/caddy';
-import { createMariaDb, createMariaDbPool, type MariaDb } from '../activities/adapters/mariadb';
-import { createPodman, type Podman } from '../activities/adapters/podman';
-import { createValkey, type Valkey } from '../activities/adapters/valkey';
+import { createLogger } from '../lib/logger';
+import { createCaddy } from '../activities/adapters/caddy';
+import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
+import { createPodman } from '../activities/adapters/podman';
+import { createValkey } from '../activities/adapters/valkey';
+import type { ActivityDeps } from '../activities/demo-activities';
 
-export interface RealDeps {
-  config: Config;
-  log: Logger;
-  podman: Podman;
-  mariadb: MariaDb;
-  caddy: Caddy;
-  valkey: Valkey;
+/** The activities' clients (secrets are added by whoever holds the master key), and a way to close them. */
+export interface RealDeps extends Omit<ActivityDeps, 'secrets'> {
   close(): Promise<void>;
 }
 
