@@ -1,0 +1,76 @@
+/** The benchmark's pure pieces: statistics, option parsing and the Markdown table (no timing asserted). */
+import { describe, expect, it } from 'vitest';
+import { parseOptions } from '../bench/options';
+import { renderReport, renderTable, type BenchResult } from '../bench/report';
+import { percentile, round, slope, summarize } from '../bench/stats';
+
+describe('bench statistics', () => {
+  it('computes percentiles by linear interpolation between ranks', () => {
+    const xs = [5, 1, 4, 2, 3];
+    expect(percentile(xs, 0)).toBe(1);
+    expect(percentile(xs, 50)).toBe(3);
+    expect(percentile(xs, 100)).toBe(5);
+    expect(percentile(xs, 25)).toBe(2);
+    expect(percentile([10, 20], 99)).toBeCloseTo(19.9);
+    expect(percentile([], 50)).toBeNaN();
+    expect(() => percentile(xs, 101)).toThrow(RangeError);
+    expect(xs).toEqual([5, 1, 4, 2, 3]); // input untouched
+  });
+
+  it('summarizes samples', () => {
+    const s = summarize(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(s).toMatchObject({ n: 100, min: 1, max: 100, mean: 50.5, p50: 50.5 });
+    expect(s.p99).toBeCloseTo(99.01);
+    expect(summarize([]).n).toBe(0);
+    expect(round(1.26, 1)).toBe(1.3);
+    expect(slope([[0, 1], [1, 3], [2, 5]])).toBeCloseTo(2);
+  });
+});
+
+describe('bench options', () => {
+  it('has small quick defaults and full defaults, and takes sizes as lists', () => {
+    const q = parseOptions(['--quick']);
+    expect(q.quick).toBe(true);
+    expect(q.out).toMatch(/latest-quick\.json$/);
+    const full = parseOptions([]);
+    expect(full.acquireConcurrency).toEqual([1, 10, 50]);
+    expect(full.out).toMatch(/latest\.json$/);
+    const custom = parseOptions(['--concurrency', '2,4', '--only', 'acquire,cold', '--cold-samples', '3']);
+    expect(custom).toMatchObject({ acquireConcurrency: [2, 4], only: ['acquire', 'cold'], coldSamples: 3 });
+    expect(() => parseOptions(['--nope'])).toThrow();
+  });
+});
+
+describe('bench report', () => {
+  const result: BenchResult = {
+    env: {
+      startedAt: '2026-01-01T00:00:00.000Z', mode: 'quick', profile: 'dev', cores: 2, cpuModel: 'cpu', memTotalMB: 24576,
+      loadAverage: [0.1, 0.2, 0.3], kernel: '6.18', versions: { node: 'v20', podman: '4.3.1' }, quiet: true,
+    },
+    rows: [
+      { group: 'acquire', name: 'POST, 10 concurrent', unit: 'ms', summary: summarize([10, 20, 30]), target: 'p50 ≤ 30', met: true, note: 'a|b' },
+      { group: 'density', name: 'refill', unit: 'ready/min', value: 42.123 },
+    ],
+    details: {},
+    notes: ['a note'],
+    errors: [],
+  };
+
+  it('renders a Markdown table', () => {
+    expect(renderTable(result.rows)).toBe([
+      '| group | measurement | n | p50 | p99 | max | unit | target | met | notes |',
+      '| --- | --- | ---: | ---: | ---: | ---: | --- | --- | :---: | --- |',
+      '| acquire | POST, 10 concurrent | 3 | 20 | 29.8 | 30 | ms | p50 ≤ 30 | yes | a\\|b |',
+      '| density | refill |  | 42.1 |  |  | ready/min |  |  |  |',
+    ].join('\n'));
+  });
+
+  it('puts the machine, versions and notes around the table', () => {
+    const md = renderReport(result);
+    expect(md).toContain('2 cores');
+    expect(md).toContain('quiet');
+    expect(md).toContain('podman 4.3.1');
+    expect(md).toContain('- a note');
+    expect(md).not.toContain('Errors');
+  });
+});
