@@ -171,10 +171,10 @@ describe('warm pool', () => {
     await stopPool(h, 'standin');
     const all = await demosOfPool(h.client, 'standin', 't-pool-');
     await until('all demos ended', async () => {
-      let open = 0;
-      for (const id of all) if ((await h.client.workflow.getHandle(demoWorkflowId(id)).describe()).status.name === 'RUNNING') open++;
+      const open: string[] = [];
+      for (const id of all) if ((await h.client.workflow.getHandle(demoWorkflowId(id)).describe()).status.name === 'RUNNING') open.push(id);
       return open;
-    }, (n) => n === 0, 60_000);
+    }, (open) => open.length === 0, 90_000);
     for (const id of all) await expectNoTraces(h.deps, id);
     // The aged-out demos say so.
     const recycled = await Promise.all(all.map((id) => h.client.workflow.getHandle(demoWorkflowId(id)).result().catch(() => undefined)));

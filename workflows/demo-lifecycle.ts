@@ -63,6 +63,8 @@ const teardown: ActivityOptions = {
 
 /** Patch id of the provisioning speed-ups (local describeTemplate, DB identity beside the restore). */
 const FASTER_PROVISIONING = 'faster-provisioning-v1';
+/** Patch id: route connected beside the app's configuration; the pool told during teardown, not before. */
+const FASTER_PROVISIONING_V2 = 'faster-provisioning-v2';
 
 /** Activity proxies for this run's queues (a prefixed shared queue prefixes the others too). */
 function activityQueues() {
@@ -260,14 +262,22 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     state.restoreMethod = restored.method;
     publish();
     const host = onHost(restored.host);
-    if (faster) {
-      await step('applyIdentity', () => host.configureDemoApp(id));
+    if (faster && patched(FASTER_PROVISIONING_V2) && restored.method === 'criu') {
+      // The route goes up while the app is configured: nobody knows the demo's name yet, and the
+      // check through Caddy below is the same Host check as verifyDemoServes, end to end.
+      await step('applyIdentityAndRoute', () => Promise.all([host.configureDemoApp(id), host.connectDemoRoute({ demoId: input.demoId })]));
+      if (!access) throw ApplicationFailure.nonRetryable('identity was not applied', FAILURE_TYPES.provisioningFailed);
     } else {
-      [, access] = await step('applyIdentity', () => Promise.all([host.configureDemoApp(id), shared.applyDemoIdentityInDatabase(id)]));
+      if (faster) {
+        await step('applyIdentity', () => host.configureDemoApp(id));
+      } else {
+        [, access] = await step('applyIdentity', () => Promise.all([host.configureDemoApp(id), shared.applyDemoIdentityInDatabase(id)]));
+      }
+      if (!access) throw ApplicationFailure.nonRetryable('identity was not applied', FAILURE_TYPES.provisioningFailed);
+      // A cold boot (podman run) may take a while before its first answer.
+      await step('verifyDemoServes', () => host.verifyDemoServes({ demoId: input.demoId, bootSeconds: restored.method === 'run' ? 60 : 10 }));
+      await step('connectDemoRoute', () => host.connectDemoRoute({ demoId: input.demoId }));
     }
-    if (!access) throw ApplicationFailure.nonRetryable('identity was not applied', FAILURE_TYPES.provisioningFailed);
-    await step('verifyDemoServes', () => host.verifyDemoServes({ demoId: input.demoId, bootSeconds: restored.method === 'run' ? 60 : 10 }));
-    await step('connectDemoRoute', () => host.connectDemoRoute({ demoId: input.demoId }));
     await step('verifyDemoRouted', () => shared.verifyDemoRouted({ demoId: input.demoId }));
 
     const readyMs = Date.now();
@@ -328,10 +338,14 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   await CancellationScope.nonCancellable(async () => {
     const wasReady = state.readyAt !== undefined;
     setStatus('tearing_down');
-    if (input.pool) await notifyPool(demoEndedSignal, { demoId: input.demoId, outcome, error: state.error, wasReady });
+    const ended = { demoId: input.demoId, outcome, error: state.error, wasReady };
+    // Tell the pool while the route comes down, not before: a busy pool must not delay teardown.
+    const poolTold = input.pool && patched(FASTER_PROVISIONING_V2) ? notifyPool(demoEndedSignal, ended) : undefined;
+    if (input.pool && !poolTold) await notifyPool(demoEndedSignal, ended);
     const t0 = Date.now();
     const { demoId } = input;
     if (state.host) await onHostTeardown(state.host).disconnectDemoRoute({ demoId });
+    await poolTold;
     await sharedTeardown.dropDemoData({ demoId });
     // Without a recorded host the restore may still have created the container on the host that
     // took it; the restore queue reaches a host that can remove it (single-host installs: this one).

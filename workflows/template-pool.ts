@@ -15,6 +15,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -46,6 +47,8 @@ import {
 import { demoLifecycle } from './demo-lifecycle';
 
 export const MAX_POOL_TARGET = 500;
+/** Patch id: claims answer without waiting for the claim signal's delivery. */
+const CLAIM_WITHOUT_WAITING = 'claim-without-waiting';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -96,6 +99,9 @@ export async function templatePool(input: PoolInput): Promise<void> {
     c.consecutiveFailures = 0;
     c.backoffUntil = undefined;
     c.ready.push(demo);
+    // A demo of a version this pool has not heard of: a new checkpoint was taken without telling
+    // the pool. Re-read the template rather than recycle the new demos as outdated.
+    if (demo.templateVersion !== c.templateVersion) needTemplate = true;
     wake();
   });
 
@@ -151,13 +157,24 @@ export async function templatePool(input: PoolInput): Promise<void> {
         const claimedAt = Date.now();
         const expiresAt = new Date(claimedAt + req.ttlSeconds * 1000).toISOString();
         const maxExpiresAt = new Date(claimedAt + input.maxLifetimeSeconds * 1000).toISOString();
-        try {
-          await getExternalWorkflowHandle(demoWorkflowId(demo.demoId)).signal(demoClaimedSignal, { expiresAt, maxExpiresAt, requestedBy: req.requestedBy });
-        } catch (err) {
-          // The demo ended meanwhile (operator cancel): not handed out; try the next one.
-          log.warn('pooled demo gone at claim time', { demoId: demo.demoId, error: String(err) });
-          wake();
-          continue;
+        const claimSignal = getExternalWorkflowHandle(demoWorkflowId(demo.demoId))
+          .signal(demoClaimedSignal, { expiresAt, maxExpiresAt, requestedBy: req.requestedBy });
+        if (patched(CLAIM_WITHOUT_WAITING)) {
+          // Answer at once: waiting for the signal's delivery cost two workflow tasks (~150 ms) per
+          // claim. A pooled demo ends unclaimed only when an operator cancels it, and its
+          // demoEnded signal takes it out of `ready` within milliseconds; a claim inside that
+          // window gets a demo that is being torn down (logged here), a risk judged smaller than
+          // making every claim wait.
+          claimSignal.catch((err) => log.warn('claim signal not delivered: the demo had ended', { demoId: demo.demoId, error: String(err) }));
+        } else {
+          try {
+            await claimSignal;
+          } catch (err) {
+            // The demo ended meanwhile (operator cancel): not handed out; try the next one.
+            log.warn('pooled demo gone at claim time', { demoId: demo.demoId, error: String(err) });
+            wake();
+            continue;
+          }
         }
         c.counters.claimed++;
         observeClaimWait(Date.now() - started);
@@ -284,7 +301,8 @@ export async function templatePool(input: PoolInput): Promise<void> {
       }
       // Fresh and current only: recycle what aged out or belongs to an older checkpoint.
       for (const d of [...c.ready]) {
-        if (c.templateVersion && d.templateVersion !== c.templateVersion) recycle(d, `template version ${d.templateVersion} replaced by ${c.templateVersion}`);
+        // Only against a version read just now (needTemplate is false after a successful read).
+        if (c.templateVersion && !needTemplate && d.templateVersion !== c.templateVersion) recycle(d, `template version ${d.templateVersion} replaced by ${c.templateVersion}`);
         else if (now - Date.parse(d.readyAt!) > input.unclaimedMaxAgeSeconds * 1000) recycle(d, 'unclaimed too long');
       }
       // Shrink when the target went down (oldest first).
