@@ -18,6 +18,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   startChild,
   uuid4,
   workflowInfo,
@@ -49,6 +50,8 @@ import { demoLifecycle } from './demo-lifecycle';
 export const MAX_POOL_TARGET = 500;
 /** Patch id: claims answer without waiting for the claim signal's delivery. */
 const CLAIM_WITHOUT_WAITING = 'claim-without-waiting';
+/** Patch id: replacements are started one workflow task after the claims are answered. */
+const PROVISION_AFTER_ANSWER = 'provision-after-answer';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -312,7 +315,12 @@ export async function templatePool(input: PoolInput): Promise<void> {
       const backingOff = c.backoffUntil !== undefined && Date.parse(c.backoffUntil) > now;
       const deficit = target + waitingClaims - c.ready.length - c.provisioning.length;
       const room = input.maxConcurrentProvisions - c.provisioning.length;
-      if (!backingOff && c.templateVersion && deficit > 0 && room > 0) await provision(Math.min(deficit, room));
+      if (!backingOff && c.templateVersion && deficit > 0 && room > 0) {
+        // Start the replacements in the next workflow task: the server writes a child workflow per
+        // start before it completes the task, and the claim that caused them waits for that task.
+        if (patched(PROVISION_AFTER_ANSWER)) await sleep(1);
+        await provision(Math.min(deficit, room));
+      }
 
       if (workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested) {
         // Updates cannot cross a continue-as-new: let running claims finish first.
