@@ -19,6 +19,9 @@ describe('replay of recorded histories', () => {
       // Recorded with it: warm pool, pooled demos, webhooks.
       'v1-demo-expired.json', 'v1-demo-released.json', 'v1-demo-cancelled.json', 'v1-demo-webhooks-expired.json',
       'v1-pooled-demo-claimed-released.json', 'v1-pooled-demo-recycled.json', 'v1-pool-first-run.json',
+      // Recorded with the later patches (route beside configuration, claims answered at once).
+      'v2-demo-expired.json', 'v2-demo-cancelled.json', 'v2-pooled-demo-claimed-released.json',
+      'v2-pooled-demo-recycled.json', 'v2-pool-first-run.json',
     ]));
   });
 
