@@ -2,7 +2,7 @@
  * 3. Route registration as the number of live routes grows.
  *  a) dmx's route: `podman network connect --alias <id> <edge network> <container>` (Caddy's one
  *     wildcard route needs no change). Measured on a throwaway /16 network (the real edge network is
- *     a /24: at most 253 containers) filled with tiny busybox containers, each under its own alias.
+ *     a /16 network) filled with tiny busybox containers, each under its own alias.
  *  b) the alternative: one Caddy admin-API route per demo, on a throwaway Caddy we start ourselves.
  */
 import { execa } from 'execa';

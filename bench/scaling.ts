@@ -21,13 +21,17 @@ export interface ScaleLevel {
   cold: { total: Summary; steps: Record<string, Summary> };
 }
 
-/** Live demos the networks allow: the demo and edge networks are /24s (253 usable addresses each). */
-export const NETWORK_CAP = 253;
+/** Live demos the demo network allows (a /16 holds 65,533; podman's 2,048 container locks bind first). */
+export function networkCap(subnet: string): number {
+  const prefix = Number(subnet.split('/')[1] ?? 24);
+  return Math.min(2 ** (32 - prefix) - 3, 2_048);
+}
 
 export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {
   const rows: Row[] = [];
   const levels: ScaleLevel[] = [];
   const wanted = ctx.opts.scaleLevels;
+  const NETWORK_CAP = networkCap(ctx.config.podman.networkSubnet);
   const feasible = wanted.filter((l) => l + 15 <= NETWORK_CAP);
   const skipped = wanted.filter((l) => !feasible.includes(l));
 
@@ -69,13 +73,13 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
     rows.push(
       { group: 'density', name: `memory per live demo (cgroup), ${last.density.demos} demos`, unit: 'MB', summary: last.density.cgroupMB, note: `rss p50 ${last.density.rssMB.p50.toFixed(1)} MB, page cache p50 ${last.density.cacheMB.p50.toFixed(1)} MB; + conmon ${last.density.conmonMB.p50.toFixed(1)} MB; database ${last.density.databaseMB.toFixed(2)} MB on disk` },
       { group: 'density', name: 'MemAvailable drop per added demo (system-wide, noisy)', unit: 'MB', value: last.memAvailableDeltaMB },
-      { group: 'density', name: 'demos that fit in memory (EXTRAPOLATED)', unit: 'demos', value: fit, note: `${Math.round(last.density.memAvailableMB)} MB available / ${perDemoMB.toFixed(1)} MB per demo + ${last.live} live; but the /24 demo and edge networks cap a host at ${NETWORK_CAP}` },
+      { group: 'density', name: 'demos that fit in memory (EXTRAPOLATED)', unit: 'demos', value: fit, note: `${Math.round(last.density.memAvailableMB)} MB available / ${perDemoMB.toFixed(1)} MB per demo + ${last.live} live; addresses and podman locks cap a host at ${NETWORK_CAP}` },
       { group: 'density', name: `pool refill 0 → ${first.live}`, unit: 'ready/min', value: first.fill.perMinute, note: `${first.fill.seconds.toFixed(1)} s, maxConcurrentProvisions ${(await stats(ctx)).maxConcurrentProvisions}` },
     );
     for (const l of levels.slice(1)) rows.push({ group: 'density', name: `pool refill ${l.fill.from} → ${l.live}`, unit: 'ready/min', value: l.fill.perMinute, note: `${l.fill.seconds.toFixed(1)} s` });
   }
   const notes = skipped.length
-    ? [`scaling levels ${skipped.join(', ')} not measured: every demo needs an address on the /24 demo network and on the /24 edge network (${NETWORK_CAP} usable each), so one host tops out below 253 live demos with today's network config`]
+    ? [`scaling levels ${skipped.join(', ')} not measured: the demo network (${ctx.config.podman.networkSubnet}) and podman's container locks allow ${NETWORK_CAP} containers on this host`]
     : [];
   return { rows, details: { levels, skipped, notes } };
 }

@@ -11,8 +11,8 @@ export DMX_ROOT
 # so tests never touch a running dev stack.
 export DMX_PROFILE=${DMX_PROFILE:-dev}
 case "$DMX_PROFILE" in
-  dev)  _base=1 ; _net=10 ;;
-  test) _base=2 ; _net=20 ;;
+  dev)  _base=1 ; _net=90 ;;
+  test) _base=2 ; _net=92 ;;
   *) echo "dmx: DMX_PROFILE must be 'dev' or 'test', got '$DMX_PROFILE'" >&2; return 2 ;;
 esac
 
@@ -29,13 +29,15 @@ export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-${_base}8080}
 export DMX_API_PORT=${DMX_API_PORT:-${_base}8000}
 export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
 export DMX_NETWORK=${DMX_NETWORK:-dmx-$DMX_PROFILE}
-export DMX_NETWORK_SUBNET=${DMX_NETWORK_SUBNET:-10.89.$_net.0/24}
+# /16 networks: a host's demos are limited by memory (~1,900 stand-ins in 24 GiB), not addresses.
+export DMX_NETWORK_SUBNET=${DMX_NETWORK_SUBNET:-10.$_net.0.0/16}
 export DMX_EDGE_NETWORK=${DMX_EDGE_NETWORK:-dmx-$DMX_PROFILE-edge}
-export DMX_EDGE_SUBNET=${DMX_EDGE_SUBNET:-10.89.$((_net + 1)).0/24}
+export DMX_EDGE_SUBNET=${DMX_EDGE_SUBNET:-10.$((_net + 1)).0.0/16}
 # Gateways are the .1 of each subnet: MariaDB is reached from demos at the first, aardvark-dns
 # (container name resolution for Caddy) answers at the second.
-export DMX_NETWORK_GATEWAY=${DMX_NETWORK_GATEWAY:-${DMX_NETWORK_SUBNET%.0/24}.1}
-export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-${DMX_EDGE_SUBNET%.0/24}.1}
+_gateway() { local net=${1%/*}; echo "${net%.0}.1"; }   # 10.90.0.0/16 -> 10.90.0.1, 10.89.10.0/24 -> 10.89.10.1
+export DMX_NETWORK_GATEWAY=${DMX_NETWORK_GATEWAY:-$(_gateway "$DMX_NETWORK_SUBNET")}
+export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-$(_gateway "$DMX_EDGE_SUBNET")}
 export DMX_CRIU_BIN_DIR=${DMX_CRIU_BIN_DIR:-$DMX_CACHE_DIR/criu/bin}
 export DMX_TEMPORAL_BIN=${DMX_TEMPORAL_BIN:-$(command -v temporal 2>/dev/null || echo "$DMX_CACHE_DIR/go-bin/temporal")}
 export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}

@@ -201,7 +201,15 @@ purge() {
   local ids; ids=$(podman ps -a --filter "label=dmx.profile=$DMX_PROFILE" -q; podman ps -a --filter "name=^dmx-$DMX_PROFILE-" -q)
   if [ -n "$ids" ]; then log "removing the profile's containers"; echo "$ids" | sort -u | xargs podman rm -f -t 0 >/dev/null; fi
   isolate_demos del
-  for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do podman network exists "$n" && podman network rm -f "$n" >/dev/null; done
+  local n br
+  for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
+    podman network exists "$n" || continue
+    br=$(podman network inspect "$n" --format '{{.NetworkInterface}}')
+    podman network rm -f "$n" >/dev/null
+    # A bridge whose MAC dmx pinned can outlive its network; the next network of that name would
+    # inherit its old address.
+    [ -n "$br" ] && ip link show "$br" >/dev/null 2>&1 && ip link del "$br" 2>/dev/null
+  done
   rm -rf "$S"
   ok "stack '$DMX_PROFILE' purged"
 }

@@ -17,7 +17,7 @@ const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().int().positive();
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const ipv4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address');
-const subnet24 = z.string().regex(/^(\d{1,3}\.){3}0\/24$/, 'an IPv4 /24 subnet like 10.89.10.0/24');
+const subnet = z.string().regex(/^(\d{1,3}\.){2}0\.0\/16$|^(\d{1,3}\.){3}0\/24$/, 'an IPv4 /16 or /24 subnet like 10.90.0.0/16 or 10.89.10.0/24');
 const dnsName = z.string().regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lower-case DNS name');
 const safeName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'letters, digits, - and _ only');
 
@@ -48,7 +48,7 @@ const schema = z.object({
   /** Port in the demo URLs handed out; defaults to Caddy's HTTP port. 80/443 leave it out. */
   DMX_PUBLIC_PORT: port.optional(),
   DMX_NETWORK: safeName,
-  DMX_NETWORK_SUBNET: subnet24,
+  DMX_NETWORK_SUBNET: subnet,
   DMX_NETWORK_GATEWAY: ipv4,
   DMX_EDGE_NETWORK: safeName,
   DMX_EDGE_GATEWAY: ipv4,
@@ -127,7 +127,7 @@ export interface Config {
     cpus: string;
     pids: number;
   };
-  podman: { network: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
@@ -206,8 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       user: c.DMX_MARIADB_ADMIN_USER,
       password,
       demoHost: c.DMX_NETWORK_GATEWAY,
-      // Demo accounts may connect only from the demo network: 10.89.10.0/24 -> '10.89.10.%'
-      demoAccountHost: c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
+      // Demo accounts may connect only from the demo network: 10.90.0.0/16 -> '10.90.%', 10.89.10.0/24 -> '10.89.10.%'
+      demoAccountHost: c.DMX_NETWORK_SUBNET.endsWith('/16') ? c.DMX_NETWORK_SUBNET.replace(/0\.0\/16$/, '%') : c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
     },
     valkey: { host: c.DMX_VALKEY_HOST, port: c.DMX_VALKEY_PORT },
     caddy: { adminUrl: `http://127.0.0.1:${c.DMX_CADDY_ADMIN_PORT}`, httpPort: c.DMX_CADDY_HTTP_PORT },
@@ -228,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     podman: {
       network: c.DMX_NETWORK,
+      networkSubnet: c.DMX_NETWORK_SUBNET,
       edgeNetwork: c.DMX_EDGE_NETWORK,
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,

@@ -26,6 +26,7 @@ describe('configuration', () => {
   it('parses a complete environment', () => {
     const c = loadConfig(base);
     expect(c.mariadb.demoAccountHost).toBe('10.89.30.%');
+    expect(loadConfig({ ...base, DMX_NETWORK_SUBNET: '10.90.0.0/16' }).mariadb.demoAccountHost).toBe('10.90.%');
     expect(c.demos.publicPort).toBe(8080);
     expect(demoHostFor(c, 'abcdefghijkmnpqr')).toBe('abcdefghijkmnpqr.demo.localhost:8080');
     expect(demoHostFor(loadConfig({ ...base, DMX_PUBLIC_PORT: '80' }), 'abcdefghijkmnpqr')).toBe('abcdefghijkmnpqr.demo.localhost');
@@ -36,7 +37,7 @@ describe('configuration', () => {
     ['DMX_CADDY_HTTP_PORT', '70000'],
     ['DMX_DEMO_DOMAIN', 'Bad_Domain!'],
     ['DMX_DATA_LAYOUT', 'tables'],
-    ['DMX_NETWORK_SUBNET', '10.89.30.0/16'],
+    ['DMX_NETWORK_SUBNET', '10.89.30.0/20'],
     ['DMX_DEMO_MEMORY', 'lots'],
     ['DMX_TASK_QUEUE_PREFIX', 'UPPER'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
