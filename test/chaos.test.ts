@@ -58,7 +58,7 @@ async function startDemo(ttlSeconds = 120) {
 /** 200 only when the demo's own shop page came back (not some empty answer from Caddy). */
 async function answers(state: DemoState): Promise<number> {
   const host = new URL(state.url!).host;
-  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host }, headersTimeout: 10_000 });
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { reset: true, headers: { host }, headersTimeout: 10_000 });
   const body = await res.body.text();
   return res.statusCode === 200 && body.includes(`content="${host}"`) ? 200 : res.statusCode === 200 ? 0 : res.statusCode;
 }

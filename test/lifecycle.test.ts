@@ -34,7 +34,7 @@ async function startDemo(o: Partial<DemoLifecycleInput> = {}) {
 /** GET through Caddy, as a browser would (demo subdomains of localhost resolve to loopback). */
 async function viaCaddy(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}) {
   const u = new URL(url);
-  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}${u.pathname}${u.search}`, {
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}${u.pathname}${u.search}`, { reset: true,
     method: init.method ?? 'GET', headers: { host: u.host, ...init.headers }, body: init.body,
   });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };

@@ -30,7 +30,7 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
 
 async function viaCaddy(h: Harness, url: string): Promise<number> {
   const u = new URL(url);
-  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host: u.host } });
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { reset: true, headers: { host: u.host } });
   await res.body.dump();
   return res.statusCode;
 }

@@ -41,7 +41,7 @@ async function runReconcile(over: { dryRun: boolean; graceSeconds: number }): Pr
 }
 
 async function viaCaddy(url: string): Promise<number> {
-  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host: new URL(url).host } });
+  const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { reset: true, headers: { host: new URL(url).host } });
   await res.body.dump();
   return res.statusCode;
 }

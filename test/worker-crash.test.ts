@@ -99,7 +99,7 @@ describe('worker crash', () => {
 
     // Killed during the TTL wait: the demo keeps serving, and the restarted worker still owns its timer.
     await kill(worker);
-    const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { headers: { host: new URL(ready.url!).host } });
+    const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { reset: true, headers: { host: new URL(ready.url!).host } });
     await res.body.dump();
     expect(res.statusCode).toBe(200);
     worker = await startWorkerProcess();

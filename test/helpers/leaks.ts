@@ -8,7 +8,8 @@ import type { RealDeps } from '../../workers/deps';
 export async function demoTraces(deps: RealDeps, demoId: string) {
   const { config, podman, mariadb, valkey } = deps;
   const n = demoResourceNames(config.profile, demoId);
-  const res = await request(`http://127.0.0.1:${config.caddy.httpPort}/`, { headers: { host: demoHostFor(config, demoId) } });
+  // A fresh connection each time: Caddy closes kept-alive ones when its config reloads.
+  const res = await request(`http://127.0.0.1:${config.caddy.httpPort}/`, { reset: true, headers: { host: demoHostFor(config, demoId) } });
   await res.body.dump();
   return {
     container: (await podman.inspect(n.container)) !== undefined,
