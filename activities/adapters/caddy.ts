@@ -29,7 +29,7 @@ export function demoRouterRoute(o: DemoRouterOptions) {
         transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.edgeGateway}:53`] } },
         // aardvark-dns re-reads its records whenever a container joins or leaves the edge network;
         // a lookup that fails in that moment is retried instead of showing a visitor an error.
-        load_balancing: { try_duration: '2s', try_interval: '100ms' },
+        load_balancing: { try_duration: '500ms', try_interval: '50ms' },
       },
     ],
     terminal: true,
