@@ -52,6 +52,8 @@ export const MAX_POOL_TARGET = 500;
 const CLAIM_WITHOUT_WAITING = 'claim-without-waiting';
 /** Patch id: replacements are started one workflow task after the claims are answered. */
 const PROVISION_AFTER_ANSWER = 'provision-after-answer';
+/** Patch id: cancelling a pool also releases the demos it is still provisioning. */
+const RELEASE_PROVISIONING_ON_CANCEL = 'release-provisioning-on-cancel';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -278,6 +280,9 @@ export async function templatePool(input: PoolInput): Promise<void> {
     // pool gone when they report, and release themselves.
     await CancellationScope.nonCancellable(async () => {
       const held = [...c.ready];
+      // Demos still provisioning are released too: one whose "pooled" signal crosses the cancel
+      // would otherwise wait for a claim that never comes.
+      if (patched(RELEASE_PROVISIONING_ON_CANCEL)) held.push(...c.provisioning.map((p) => ({ demoId: p.demoId }) as DemoState));
       await Promise.all(held.map((d) => getExternalWorkflowHandle(demoWorkflowId(d.demoId))
         .signal(releaseDemoSignal, { reason: 'pool cancelled' })
         .catch((e) => log.warn('release on pool cancel failed', { demoId: d.demoId, error: String(e) }))));
