@@ -9,12 +9,20 @@ export DMX_ROOT
 # A profile is one complete, independent stack: its own ports, state folder, podman networks.
 # `dev` is what the main command serves; `test` is what the test command brings up and tears down,
 # so tests never touch a running dev stack.
+# Further profiles (parallel work on one machine) need a free slot 3-5: DMX_PROFILE=h3 DMX_PROFILE_SLOT=3.
 export DMX_PROFILE=${DMX_PROFILE:-dev}
 case "$DMX_PROFILE" in
-  dev)  _base=1 ; _net=90 ;;
-  test) _base=2 ; _net=92 ;;
-  *) echo "dmx: DMX_PROFILE must be 'dev' or 'test', got '$DMX_PROFILE'" >&2; return 2 ;;
+  dev)  _slot=1 ;;
+  test) _slot=2 ;;
+  *)
+    if [[ ! "$DMX_PROFILE" =~ ^[a-z][a-z0-9]{0,11}$ || ! "${DMX_PROFILE_SLOT:-}" =~ ^[3-5]$ ]]; then
+      echo "dmx: DMX_PROFILE must be 'dev', 'test', or a short lower-case name with DMX_PROFILE_SLOT=3..5 (got '$DMX_PROFILE', slot '${DMX_PROFILE_SLOT:-}')" >&2
+      return 2
+    fi
+    _slot=$DMX_PROFILE_SLOT ;;
 esac
+# Ports of slot N start with N (17233, 27233, ...); subnets are 10.(88+2N).0.0/16 and the next.
+_base=$_slot; _net=$((88 + 2 * _slot)); unset _slot
 
 export DMX_CACHE_DIR=${DMX_CACHE_DIR:-/var/cache/dmx}
 export DMX_STATE_DIR=${DMX_STATE_DIR:-$DMX_ROOT/.state/$DMX_PROFILE}

@@ -4,7 +4,8 @@
 # template, runs the typecheck, the lint and the whole test suite against the real services, and
 # purges the test stack again, whatever the outcome. Extra arguments go to vitest.
 set -euo pipefail
-export DMX_PROFILE=test
+# DMX_TEST_PROFILE (with DMX_PROFILE_SLOT) runs a second test stack beside this one.
+export DMX_PROFILE=${DMX_TEST_PROFILE:-test}
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 cd "$DMX_ROOT"

@@ -22,7 +22,7 @@ const dnsName = z.string().regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9
 const safeName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'letters, digits, - and _ only');
 
 const schema = z.object({
-  DMX_PROFILE: z.enum(['dev', 'test']).default('dev'),
+  DMX_PROFILE: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, "'dev', 'test' or a short lower-case name").default('dev'),
   DMX_STATE_DIR: z.string().min(1),
   DMX_CACHE_DIR: z.string().min(1).default('/var/cache/dmx'),
   DMX_HOST_ID: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'a host id like node-1').default(
@@ -104,7 +104,8 @@ const schema = z.object({
 export type RawConfig = z.infer<typeof schema>;
 
 export interface Config {
-  profile: 'dev' | 'test';
+  /** 'dev' (the main command), 'test', or another test profile on its own slot. */
+  profile: string;
   stateDir: string;
   cacheDir: string;
   hostId: string;

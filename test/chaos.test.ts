@@ -20,7 +20,8 @@ import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 
 const PREFIX = 't-chaos-';
-const isTestProfile = testConfig().profile === 'test';
+// Restarts stack services: never on the dev stack a person is using.
+const isTestProfile = testConfig().profile !== 'dev';
 const scale = Number(process.env.DMX_CHAOS_SCALE ?? 1);
 let h: Harness;
 
@@ -44,7 +45,7 @@ async function killService(service: 'mariadb' | 'valkey' | 'caddy' | 'temporal')
   throw new Error(`${service} (pid ${pid}) did not die`);
 }
 async function stackUp(): Promise<void> {
-  await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: 'test' } });
+  await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: h.config.profile } });
 }
 
 async function startDemo(ttlSeconds = 120) {
