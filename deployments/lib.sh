@@ -59,7 +59,10 @@ ok()   { printf '\033[1;32m[dmx %s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die()  { printf '\033[1;31m[dmx error]\033[0m %s\n' "$*" >&2; exit 1; }
 
 require_root() {
-  [ "$(id -u)" = 0 ] || die "this must run as root (rootful Podman is required for CRIU checkpoints); try: sudo $0 $*"
+  [ "$(id -u)" = 0 ] && return 0
+  local how="run it as root"
+  command -v sudo >/dev/null 2>&1 && how="try: sudo bash $0 $*"
+  die "this must run as root (rootful Podman is required for CRIU checkpoints); $how"
 }
 
 # port_free PORT: true when nothing listens on 127.0.0.1/0.0.0.0:PORT

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything dmx needs on a fresh Debian 12 machine, as root. Idempotent: each step checks
 # first and installs only what is missing, so a second run takes a few seconds.
-#   - Debian packages: podman, runc, caddy, mariadb-server, redis-server (bookworm has no valkey),
-#     debootstrap, busybox-static, ...
+#   - Debian packages: podman with netavark + aardvark-dns (the network backend whose networks have
+#     DNS: Caddy finds demos by name), runc, caddy, mariadb-server, redis-server (bookworm has no
+#     valkey), iptables, debootstrap, busybox-static, ...
+#   - podman set to the netavark backend, also on a machine where it had chosen CNI before
 #   - CRIU >= 4.2 in a private folder when the system's `criu check` fails (deployments/install-criu.sh)
 #   - the `temporal` CLI (dev server + Web UI), built from the Go module proxy into $DMX_CACHE_DIR
 #   - npm dependencies from the lockfile
@@ -10,8 +12,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
-APT_PACKAGES=(podman runc caddy mariadb-server mariadb-client redis-server debootstrap busybox-static
-  iproute2 curl jq ca-certificates uidmap slirp4netns dnsutils)
+# --no-install-recommends keeps the machine lean, so everything dmx relies on is named here; podman
+# alone would pull CNI plugins and neither netavark nor aardvark-dns (no DNS on its networks).
+APT_PACKAGES=(podman netavark aardvark-dns conmon runc caddy mariadb-server mariadb-client redis-server
+  debootstrap busybox-static iptables iproute2 procps curl jq ca-certificates uidmap slirp4netns dnsutils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -19,10 +23,10 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
   # policy-rc.d keeps the packages' own system services from starting: dmx runs its own instances
   # on its own ports with its data in $DMX_STATE_DIR.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
 else
   ok "Debian packages present"
 fi
@@ -34,6 +38,7 @@ for svc in mariadb redis-server caddy; do
   fi
 done
 
+bash "$DMX_ROOT/deployments/podman-backend.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
 
 if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then
