@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { MAX_POOL_TARGET } from '../contract';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,7 +87,7 @@ const schema = z.object({
   /** On SIGTERM, how long in-flight requests may run before their connections are closed. */
   DMX_API_SHUTDOWN_GRACE_SECONDS: seconds.default(15),
   /** Warm pool size started for the default template by the main command (0: no pool). */
-  DMX_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(3),
+  DMX_POOL_SIZE: z.coerce.number().int().min(0).max(MAX_POOL_TARGET).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
   /** Lifecycle webhooks (demo.ready, demo.expiring, demo.expired); off without a URL. */

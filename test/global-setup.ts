@@ -7,7 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../lib/config';
-import { workflowsPath } from '../workers/create-workers';
+import { workflowsPath } from '../workflows/location';
 
 declare module 'vitest' {
   export interface ProvidedContext { workflowBundlePath: string }
