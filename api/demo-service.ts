@@ -166,17 +166,17 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
 
     async get(id) {
       checkId(id);
-      return call(id, () => readDemo(client, id, callMs));
+      return call(id, () => readDemo(client, id, { deadlineMs: callMs }));
     },
 
     async extend(id, seconds, idempotencyKey) {
       checkId(id);
       try {
-        return await extendDemo(client, id, seconds, idempotencyKey, callMs);
+        return await extendDemo(client, id, seconds, idempotencyKey, { deadlineMs: callMs, retry: { attempts: 4, firstDelayMs: 100 } });
       } catch (err) {
         if (isWorkflowGone(err)) {
           // Closed workflows answer "not found" to updates: tell an ended demo from an unknown one.
-          await call(id, () => describeDemo(client, id, callMs));
+          await call(id, () => describeDemo(client, id, { deadlineMs: callMs }));
           throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         }
         throw temporalToApiError(err, id) ?? err;
@@ -185,15 +185,15 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
 
     async release(id, reason) {
       checkId(id);
-      return call(id, () => releaseDemo(client, id, reason, callMs));
+      return call(id, () => releaseDemo(client, id, reason, { deadlineMs: callMs }));
     },
 
     async list(filter) {
-      return call(undefined, () => listDemos(client, config, filter, callMs));
+      return call(undefined, () => listDemos(client, config, filter, { deadlineMs: callMs }));
     },
 
     async countLive() {
-      return countLiveDemos(client, config, 3_000);
+      return countLiveDemos(client, config, { deadlineMs: 3_000 });
     },
   };
 }

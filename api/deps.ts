@@ -12,6 +12,7 @@ import { temporalConnection } from '../client';
 import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
+import { checkDemoRouter } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
@@ -100,6 +101,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
       },
       mariadb: () => mariadb.ping(),
       caddy: () => caddy.ping(),
+      demoRouter: () => checkDemoRouter(config),
     },
     async close() {
       await Promise.allSettled([connection.close(), pool.end(), valkey.quit().catch(() => valkey.disconnect())]);

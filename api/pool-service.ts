@@ -39,9 +39,11 @@ export function createPoolDemoSource(deps: PoolDeps, fallback: DemoSource): Demo
       const updateId = req.idempotencyKey ? `claim:${req.idempotencyKey}` : `claim-req:${req.requestId ?? 'none'}:${randomBytes(6).toString('hex')}`;
       let state: DemoState;
       try {
-        state = await withDeadline(client, (waitSeconds + 10) * 1000, () =>
-          claimFromPool(client, config, req.template, { ttlSeconds: req.ttlSeconds, waitSeconds, requestedBy: req.requestedBy }, updateId),
-        );
+        // The update id makes a retried claim the same claim (transient failures applied nothing).
+        state = await claimFromPool(client, config, req.template, { ttlSeconds: req.ttlSeconds, waitSeconds, requestedBy: req.requestedBy }, updateId, {
+          deadlineMs: (waitSeconds + 10) * 1000,
+          retry: { attempts: 4, firstDelayMs: 100, onRetry: (r) => log.warn(r, 'transient Temporal failure; retrying') },
+        });
       } catch (err) {
         if (isWorkflowGone(err)) return fallback.acquire(req);
         if (failureType(err) === FAILURE_TYPES.noCapacity) {

@@ -6,7 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRealDeps } from '../adapters/real-deps';
 import {
-  ensurePool, extendDemo, listDemos, listPoolTemplates, poolSettings, poolStats, readDemo, refreshPoolTemplate, releaseDemo, resizePool, withClient,
+  ensurePool, extendDemo, listDemos, listPoolTemplates, poolSettings, poolStats, readDemo, refreshPoolTemplate, releaseDemo, resizePool, waitForReadyDemos, withClient,
 } from '../client';
 import {
   DEMO_ID_FORMAT, DEMO_STATUSES, isDemoId, isTemplateName, MAX_EXTEND_SECONDS, MAX_POOL_TARGET, MAX_REASON_LENGTH, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN,
@@ -15,6 +15,7 @@ import {
 import { loadConfig, type Config } from '../lib/config';
 import { checkpointTemplate } from '../templates/checkpoint';
 import { printResult, printTable } from './output';
+import { readiness } from './readiness';
 import { replayWorkflow, workflowIdFor } from './replay';
 
 const program = new Command('dmx').description('demo-multiplexer operator CLI').option('--json', 'machine-readable output');
@@ -133,7 +134,7 @@ program
   .argument('<seconds>', 'seconds to add', wholeNumber('seconds', 1, MAX_EXTEND_SECONDS))
   .option('--request-id <id>', 'makes a retried extend apply once', requestId)
   .action(async (id: string, seconds: number, o: { requestId?: string }) => {
-    const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId));
+    const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId, { retry: {} }));
     printResult(json(), r, [['expires', r.expiresAt]]);
   });
 
@@ -143,7 +144,7 @@ program
   .argument('<id>', 'demo id', demoId)
   .option('--reason <text>', 'recorded in the workflow', reasonText, 'released by an operator')
   .action(async (id: string, o: { reason: string }) => {
-    const status = await withClient(config(), (c) => releaseDemo(c, id, o.reason));
+    const status = await withClient(config(), (c) => releaseDemo(c, id, o.reason, { retry: {} }));
     printResult(json(), { id, status }, [['id', id], ['status', status.replace('_', ' ')]]);
   });
 
@@ -173,6 +174,44 @@ pool
     if (json()) return printResult(true, stats ?? { template, target }, []);
     if (stats) printPools([stats]);
     else process.stdout.write(`pool ${template} started with target ${target}\n`);
+  });
+
+pool
+  .command('wait')
+  .description('wait until a pool has N ready demos, showing progress; fails with the pool\'s last error')
+  .argument('<template>', 'template name', templateName)
+  .option('--ready <n>', 'ready demos to wait for', wholeNumber('ready', 1, MAX_POOL_TARGET), 1)
+  .option('--timeout <seconds>', 'give up after this long', wholeNumber('timeout', 1, 3600), 300)
+  .action(async (template: string, o: { ready: number; timeout: number }) => {
+    const t0 = Date.now();
+    let shown = '';
+    const stats = await withClient(config(), (c) => waitForReadyDemos(c, config(), template, {
+      minReady: o.ready, timeoutMs: o.timeout * 1000,
+      onProgress: (s) => {
+        const line = `pool ${template}: ready ${s.ready}/${o.ready} (target ${s.target}), provisioning ${s.provisioning}, failed ${s.counters.failed}`;
+        if (line !== shown && !json()) process.stderr.write(`  ${line}  [${Math.round((Date.now() - t0) / 1000)} s]\n`);
+        shown = line;
+      },
+    }));
+    if (json()) return printResult(true, stats, []);
+    process.stdout.write(`pool ${template}: ${stats.ready} ready after ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  });
+
+program
+  .command('status')
+  .description("the API's readiness: each backend, the visitor's path through Caddy, and each pool (non-zero exit when not ready)")
+  .action(async () => {
+    const r = await readiness(config());
+    if (json()) {
+      printResult(true, r, []);
+    } else {
+      printTable(['CHECK', 'OK', 'MS', 'ERROR'], Object.entries(r.checks).map(([name, c]) => [name, c.ok ? 'yes' : 'NO', String(c.ms), c.error ?? '']));
+      if (r.pools?.length) {
+        printTable(['POOL', 'TARGET', 'READY', 'PROVISIONING', 'FAILURES IN A ROW', 'LAST ERROR'],
+          r.pools.map((p) => [p.template, String(p.target), String(p.ready), String(p.provisioning), String(p.consecutiveFailures), p.lastError ?? '-']));
+      }
+    }
+    if (r.status !== 'ready') process.exitCode = 1;
   });
 
 program

@@ -4,6 +4,7 @@
  * that is not a demo answers like an unknown one (WorkflowNotFoundError).
  */
 import { WorkflowNotFoundError } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowStartOptions } from '@temporalio/client';
 import {
   DEMO_WORKFLOW_TYPE, demoIdFromWorkflowId, demoStateQuery, demoWorkflowId, extendDemoUpdate, isDemoStatus, isTemplateName, MAX_LIST_LIMIT,
@@ -13,6 +14,7 @@ import type { Config } from '../lib/config';
 import type { demoLifecycle } from '../workflows/demo-lifecycle';
 import { withDeadline } from './connection';
 import { isWorkflowGone } from './errors';
+import { call, type CallOptions } from './retry';
 
 /** How a fresh demo workflow is started (alone, or with an Update in one call). */
 export function demoStartOptions(config: Config, input: Omit<DemoLifecycleInput, 'maxLifetimeSeconds'>) {
@@ -34,9 +36,9 @@ export function demoHandle(client: Client, demoId: string) {
 }
 
 /** The demo's workflow execution; a workflow of another type is "not found". */
-export async function describeDemo(client: Client, demoId: string, deadlineMs?: number): Promise<WorkflowExecutionDescription> {
+export async function describeDemo(client: Client, demoId: string, o: CallOptions = {}): Promise<WorkflowExecutionDescription> {
   const handle = demoHandle(client, demoId);
-  const d = await withDeadline(client, deadlineMs, () => handle.describe());
+  const d = await call(client, o, `describe ${demoId}`, () => handle.describe());
   if (d.type !== DEMO_WORKFLOW_TYPE) throw new WorkflowNotFoundError(`demo ${demoId} not found`, handle.workflowId, undefined);
   return d;
 }
@@ -76,22 +78,25 @@ function stateFromExecution(info: ExecutionInfo, demoId: string): DemoState {
 }
 
 /** A running demo's own state; an ended one's result, or what its execution tells. */
-export async function readDemo(client: Client, demoId: string, deadlineMs?: number): Promise<DemoState> {
-  const d = await describeDemo(client, demoId, deadlineMs);
+export async function readDemo(client: Client, demoId: string, o: CallOptions = {}): Promise<DemoState> {
+  const d = await describeDemo(client, demoId, o);
   const handle = demoHandle(client, demoId);
-  if (d.status.name === 'RUNNING') return withDeadline(client, deadlineMs, () => handle.query(demoStateQuery));
+  if (d.status.name === 'RUNNING') return call(client, o, `query ${demoId}`, () => handle.query(demoStateQuery));
   if (d.status.name === 'COMPLETED') {
-    const result = await withDeadline(client, deadlineMs, () => handle.result()).catch(() => undefined);
+    const result = await call(client, o, `result of ${demoId}`, () => handle.result()).catch(() => undefined);
     if (result) return result;
   }
   return stateFromExecution(d, demoId);
 }
 
-/** Moves the expiry later; a `requestId` makes a retried extend apply once. */
-export function extendDemo(client: Client, demoId: string, seconds: number, requestId?: string, deadlineMs?: number): Promise<ExtendDemoResult> {
+/**
+ * Moves the expiry later. A request id is always sent (a random one by default): the workflow
+ * applies each id once, so a retried extend cannot add twice.
+ */
+export function extendDemo(client: Client, demoId: string, seconds: number, requestId: string = randomUUID(), o: CallOptions = {}): Promise<ExtendDemoResult> {
   const handle = demoHandle(client, demoId);
-  return withDeadline(client, deadlineMs, () =>
-    handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: requestId ? `extend:${requestId}` : undefined }),
+  return call(client, o, `extend ${demoId}`, () =>
+    handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: `extend:${requestId}` }),
   );
 }
 
@@ -99,13 +104,13 @@ export function extendDemo(client: Client, demoId: string, seconds: number, requ
  * Starts teardown; returns `tearing_down`, or the final status when the demo had ended. A signal is
  * durable at once (no worker needed), and teardown is idempotent, so repeats are harmless.
  */
-export async function releaseDemo(client: Client, demoId: string, reason: string, deadlineMs?: number): Promise<DemoStatus> {
-  const d = await describeDemo(client, demoId, deadlineMs);
+export async function releaseDemo(client: Client, demoId: string, reason: string, o: CallOptions = {}): Promise<DemoStatus> {
+  const d = await describeDemo(client, demoId, o);
   if (d.status.name !== 'RUNNING') return statusFromExecution(d);
   try {
-    await withDeadline(client, deadlineMs, () => demoHandle(client, demoId).signal(releaseDemoSignal, { reason: reason.slice(0, MAX_REASON_LENGTH) }));
+    await call(client, o, `release ${demoId}`, () => demoHandle(client, demoId).signal(releaseDemoSignal, { reason: reason.slice(0, MAX_REASON_LENGTH) }));
   } catch (err) {
-    if (isWorkflowGone(err)) return statusFromExecution(await describeDemo(client, demoId, deadlineMs));
+    if (isWorkflowGone(err)) return statusFromExecution(await describeDemo(client, demoId, o));
     throw err;
   }
   return 'tearing_down';
@@ -146,10 +151,10 @@ function demoListQuery(config: Config, filter: Omit<DemoListFilter, 'limit'>): s
 }
 
 /** This deployment's demos, newest first, at most `limit` (`truncated` when there were more). */
-export async function listDemos(client: Client, config: Config, filter: DemoListFilter, deadlineMs?: number): Promise<{ demos: DemoSummary[]; truncated: boolean }> {
+export async function listDemos(client: Client, config: Config, filter: DemoListFilter, o: Pick<CallOptions, 'deadlineMs'> = {}): Promise<{ demos: DemoSummary[]; truncated: boolean }> {
   const demos: DemoSummary[] = [];
   let truncated = false;
-  await withDeadline(client, deadlineMs, async () => {
+  await withDeadline(client, o.deadlineMs, async () => {
     for await (const w of client.workflow.list({ query: demoListQuery(config, filter), pageSize: Math.min(filter.limit + 1, MAX_LIST_LIMIT) })) {
       const id = demoIdFromWorkflowId(w.workflowId);
       if (!id) continue;
@@ -174,7 +179,7 @@ export async function listDemos(client: Client, config: Config, filter: DemoList
 }
 
 /** Running demo workflows of this deployment. */
-export async function countLiveDemos(client: Client, config: Config, deadlineMs?: number): Promise<number> {
-  const r = await withDeadline(client, deadlineMs, () => client.workflow.count(demoListQuery(config, { runningOnly: true })));
+export async function countLiveDemos(client: Client, config: Config, o: CallOptions = {}): Promise<number> {
+  const r = await call(client, o, 'count live demos', () => client.workflow.count(demoListQuery(config, { runningOnly: true })));
   return r.count;
 }

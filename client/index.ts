@@ -7,4 +7,5 @@ export * from './connection';
 export * from './demos';
 export * from './errors';
 export * from './pools';
+export * from './retry';
 export * from './schedules';

@@ -9,6 +9,7 @@ import {
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { templatePool } from '../workflows/template-pool';
+import { call, retryTransient, type CallOptions } from './retry';
 
 export function poolSettings(config: Config, template: string, target = config.pool.size, overrides: Partial<PoolSettings> = {}): PoolSettings {
   return {
@@ -48,7 +49,7 @@ export function poolHandle(client: Client, config: Config, template: string) {
 }
 
 export async function poolStats(client: Client, config: Config, template: string): Promise<PoolStats> {
-  return poolHandle(client, config, template).query(poolStatsQuery);
+  return retryTransient(`pool ${template} stats`, () => poolHandle(client, config, template).query(poolStatsQuery));
 }
 
 /** A running pool's stats; WorkflowNotFoundError when none runs (a closed pool still answers queries, by replay). */
@@ -60,18 +61,21 @@ export async function runningPoolStats(client: Client, config: Config, template:
 }
 
 export async function resizePool(client: Client, config: Config, template: string, target: number, requestId?: string): Promise<PoolStats> {
-  return poolHandle(client, config, template).executeUpdate(setPoolTargetUpdate, { args: [{ target }], updateId: requestId });
+  // Setting a target is idempotent, so a retry after a transient failure cannot over-apply.
+  return retryTransient(`pool ${template} resize`, () => poolHandle(client, config, template).executeUpdate(setPoolTargetUpdate, { args: [{ target }], updateId: requestId }));
 }
 
-/** Takes one ready demo from the pool; the update id makes a retried claim return the same demo. */
-export async function claimFromPool(client: Client, config: Config, template: string, req: ClaimDemoRequest, updateId?: string): Promise<DemoState> {
-  return poolHandle(client, config, template).executeUpdate(claimDemoUpdate, { args: [req], updateId });
+/** Takes one ready demo from the pool; the update id makes a retried claim the same claim. */
+export async function claimFromPool(
+  client: Client, config: Config, template: string, req: ClaimDemoRequest, updateId?: string, o: CallOptions = {},
+): Promise<DemoState> {
+  return call(client, o, `claim ${template}`, () => poolHandle(client, config, template).executeUpdate(claimDemoUpdate, { args: [req], updateId }));
 }
 
 /** Tells a running pool that the template may have a new checkpoint version; no-op without a pool. */
 export async function refreshPoolTemplate(client: Client, config: Config, template: string): Promise<boolean> {
   try {
-    await poolHandle(client, config, template).signal(refreshTemplateSignal);
+    await retryTransient(`pool ${template} refresh`, () => poolHandle(client, config, template).signal(refreshTemplateSignal));
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -96,4 +100,37 @@ export async function listPoolTemplates(client: Client, config: Config): Promise
     if (isTemplateName(template) && wf.workflowId === poolWorkflowId(template, prefix)) out.add(template);
   }
   return [...out].sort();
+}
+
+export class PoolNotReadyError extends Error {
+  override name = 'PoolNotReadyError';
+  constructor(message: string, readonly stats: PoolStats | undefined) {
+    super(message);
+  }
+}
+
+/**
+ * Waits until the template's pool has `minReady` ready demos. Gives up early when the pool keeps
+ * failing (three provisioning failures in a row with too few ready: it is backing off, and its last
+ * error says why), or at the deadline; either way the error carries the pool's last error.
+ */
+export async function waitForReadyDemos(
+  client: Client, config: Config, template: string,
+  o: { minReady: number; timeoutMs: number; pollMs?: number; onProgress?: (s: PoolStats) => void },
+): Promise<PoolStats> {
+  const deadline = Date.now() + o.timeoutMs;
+  let last: PoolStats | undefined;
+  for (;;) {
+    last = await poolStats(client, config, template);
+    o.onProgress?.(last);
+    if (last.ready >= o.minReady) return last;
+    const why = last.lastError ? `; last provisioning error: ${last.lastError}` : '';
+    if (last.consecutiveFailures >= 3) {
+      throw new PoolNotReadyError(`pool ${template} failed ${last.consecutiveFailures} provisions in a row (ready ${last.ready}/${o.minReady})${why}`, last);
+    }
+    if (Date.now() >= deadline) {
+      throw new PoolNotReadyError(`pool ${template} had ${last.ready} of ${o.minReady} demos ready after ${Math.round(o.timeoutMs / 1000)} s${why}`, last);
+    }
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 1_000));
+  }
 }
