@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { DEMO_ID_ALPHABET } from '../lib/ids';
+import { DEMO_ID_ALPHABET } from '../contract';
 import { freePort, sleep, until, type BenchContext } from './context';
 import type { Row } from './report';
 import { summarize, type Summary } from './stats';

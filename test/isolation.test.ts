@@ -5,9 +5,8 @@
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTemplateSpec } from '../activities/templates/spec';
-import { demoResourceNames, demoWorkflowId } from '../lib/ids';
-import { awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../workflows/definitions';
+import { readTemplateSpec } from '../templates/spec';
+import { demoResourceNames, demoWorkflowId, awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../contract';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 

@@ -5,13 +5,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
-import { createActivities } from '../activities/demo-activities';
-import { createReconcilerActivities } from '../activities/reconciler-activities';
-import { ensureReconcilerSchedule } from '../lib/reconciler';
+import { createQueueActivities } from '../activities';
+import { createRealDeps } from '../adapters/real-deps';
+import { ensureReconcilerSchedule } from '../client/schedules';
 import { loadConfig } from '../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
-import { createRealDeps } from './deps';
 
 const config = loadConfig();
 const deps = createRealDeps(config, 'dmx-worker');
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     hostId: config.hostId,
     queuePrefix: config.temporal.queuePrefix,
-    activities: { ...createActivities({ ...deps, secrets }), ...createReconcilerActivities({ ...deps, secrets, temporal: client }) },
+    activities: createQueueActivities({ ...deps, secrets, temporal: client }),
   });
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');

@@ -4,22 +4,30 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { createActivities } from '../../activities/demo-activities';
-import { createReconcilerActivities } from '../../activities/reconciler-activities';
+import { demoIdFromBytes } from '../../contract';
+import { createQueueActivities } from '../../activities';
+import { createHostActivities } from '../../activities/host';
+import { createSharedActivities } from '../../activities/shared';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
-import { createDmxWorkers, queueNames } from '../../workers/create-workers';
-import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn', ...overrides });
 }
 
+function secretsOf(deps: RealDeps) {
+  return createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
+}
+
+/** The demo activities of every queue in one object, for calling them directly. */
 export function realActivities(deps: RealDeps) {
-  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
-  return { secrets, activities: createActivities({ ...deps, secrets }) };
+  const secrets = secretsOf(deps);
+  return { secrets, activities: { ...createSharedActivities({ ...deps, secrets }), ...createHostActivities({ ...deps, secrets }) } };
 }
 
 export interface Harness {
@@ -38,18 +46,14 @@ function quietTemporalRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-/** Starts workers in this process with the given activities (real ones by default). */
-export async function startHarness(queuePrefix: string, opts: { activities?: object; config?: Config } = {}): Promise<Harness> {
+/** Starts workers in this process with the given activities per queue (real ones by default). */
+export async function startHarness(queuePrefix: string, opts: { activities?: DmxWorkersOptions['activities']; config?: Config } = {}): Promise<Harness> {
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  let activities = opts.activities;
-  if (!activities) {
-    const real = realActivities(deps);
-    activities = { ...real.activities, ...createReconcilerActivities({ ...deps, secrets: real.secrets, temporal: client }) };
-  }
+  const activities = opts.activities ?? createQueueActivities({ ...deps, secrets: secretsOf(deps), temporal: client });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const workers: Worker[] = await createDmxWorkers({
     connection: nativeConnection,
@@ -78,8 +82,5 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
 
 /** A fresh demo id (test-only randomness is fine here). */
 export function newDemoId(): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  let id = '';
-  for (let i = 0; i < 16; i++) id += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return id;
+  return demoIdFromBytes(randomBytes(16));
 }

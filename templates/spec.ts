@@ -5,11 +5,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertTemplateName } from '../../lib/ids';
+import { assertTemplateName } from '../contract';
+import type { TemplateKindName, TemplateLayout } from './kinds';
 
-export type TemplateKindName = 'standin' | 'flashlight';
+export type { TemplateKindName };
 
-export interface TemplateSpec {
+export interface TemplateSpec extends TemplateLayout {
   name: string;
   kind: TemplateKindName;
   /** Changes with every new checkpoint; claimed demos keep the version they were restored from. */
@@ -19,12 +20,6 @@ export interface TemplateSpec {
   checkpointArchive?: string;
   /** Where demo data is cloned from. */
   database: string;
-  tablePrefix: string;
-  appRoot: string;
-  parametersFile: string;
-  cacheDirs: string[];
-  adminPath: string;
-  adminEmail: string;
   /** Network the template ran on: a checkpoint restores onto the same one. */
   network: string;
   createdAt: string;

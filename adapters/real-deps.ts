@@ -1,14 +1,23 @@
-/** Real clients for the activities, built from configuration (workers, CLI and real-stack tests). */
+/** Real clients for podman, MariaDB, Caddy and Valkey, built from configuration (workers, CLI, bench and real-stack tests). */
 import type { Config } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { createCaddy } from '../activities/adapters/caddy';
-import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
-import { createPodman } from '../activities/adapters/podman';
-import { createValkey } from '../activities/adapters/valkey';
-import type { ActivityDeps } from '../activities/demo-activities';
+import { createLogger, type Logger } from '../lib/logger';
+import { createCaddy, type Caddy } from './caddy';
+import { createMariaDb, createMariaDbPool, type MariaDb } from './mariadb';
+import { createPodman, type Podman } from './podman';
+import { createValkey, type Valkey } from './valkey';
 
-/** The activities' clients (secrets are added by whoever holds the master key), and a way to close them. */
-export interface RealDeps extends Omit<ActivityDeps, 'secrets'> {
+/** What activities, the reconciler and the footprint check work through. */
+export interface AdapterDeps {
+  config: Config;
+  log: Logger;
+  podman: Podman;
+  mariadb: MariaDb;
+  caddy: Caddy;
+  valkey: Valkey;
+}
+
+/** The adapters (secrets are added by whoever holds the master key), and a way to close them. */
+export interface RealDeps extends AdapterDeps {
   close(): Promise<void>;
 }
 

@@ -6,16 +6,21 @@
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { repoRoot } from '../../lib/config';
-import type { TemplateKindName } from './spec';
+import { repoRoot } from '../lib/config';
 
-export interface TemplateDefaults {
+export type TemplateKindName = 'standin' | 'flashlight';
+
+/** Where the app keeps what each demo must change, and its back office: recorded in the spec too. */
+export interface TemplateLayout {
   tablePrefix: string;
   appRoot: string;
   parametersFile: string;
   cacheDirs: string[];
   adminPath: string;
   adminEmail: string;
+}
+
+export interface TemplateDefaults extends TemplateLayout {
   adminPassword: string;
   /** How long a cold container may take to answer its first request. */
   bootSeconds: number;
