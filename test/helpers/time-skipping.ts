@@ -4,9 +4,12 @@
  * minutes of backoff) run in seconds, and no real service is needed. One server per test file, so
  * files may run in parallel without skipping each other's time.
  */
+import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -40,10 +43,66 @@ function testServerPath(): string {
   return path;
 }
 
+/**
+ * Starts the test server on a free port and waits for it (up to 60 s). createTimeSkipping() could
+ * start it too, but gives it 5 s, which a JVM on a busy 2-core machine (the real-stack suites run
+ * beside these) does not always meet.
+ */
+async function startTestServer(): Promise<{ address: string; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    }).on('error', reject);
+  });
+  const child = spawn(testServerPath(), [String(port), '--enable-time-skipping'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + String(d)).slice(-2000)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(true)).on('error', () => resolve(false));
+      socket.setTimeout(1_000, () => resolve(false));
+      setTimeout(() => socket.destroy(), 1_100);
+    });
+    if (up) return { address: `127.0.0.1:${port}`, stop };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the Temporal test server did not start on port ${port} within 60 s (exit ${child.exitCode}): ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * A time-skipping environment on a server started above. TestWorkflowEnvironment's public
+ * factories either start the server themselves (5 s limit) or turn time skipping off for an
+ * existing one; its own `create` takes both, and is reached here by name (@temporalio/testing is
+ * pinned to an exact version in package.json).
+ */
+function timeSkippingEnvironmentAt(address: string): Promise<TestWorkflowEnvironment> {
+  const factory = TestWorkflowEnvironment as unknown as {
+    create(opts: { server: { type: 'existing' }; address: string; namespace: string; supportsTimeSkipping: boolean }): Promise<TestWorkflowEnvironment>;
+  };
+  return factory.create({ server: { type: 'existing' }, address, namespace: 'default', supportsTimeSkipping: true });
+}
+
 const SEARCH_ATTRIBUTE_TYPES = { KEYWORD: 2, DATETIME: 6 } as const; // temporal.api.enums.v1.IndexedValueType
 
 export interface TimeSkipping {
   env: TestWorkflowEnvironment;
+  /**
+   * Waits for a workflow's result in real time, time skipping locked. The environment's own client
+   * unlocks skipping while it waits, and the server then also skips ahead while activities run (to
+   * their timeouts, or 10 years on): move time with `env.sleep`, collect results with this.
+   */
+  resultOf<T>(workflowId: string): Promise<T>;
   config: Config;
   queues: ReturnType<typeof queueNames>;
   /** Starts the dmx workers with these activities; they run until `stop`. */
@@ -58,7 +117,11 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
     runtimeInstalled = true;
     Runtime.install({ logger: new DefaultLogger('WARN') });
   }
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+  const server = await startTestServer();
+  const env = await timeSkippingEnvironmentAt(server.address).catch(async (err) => {
+    await server.stop();
+    throw err;
+  });
   // The test server knows no custom search attribute until told (the dev server is started with them).
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
@@ -67,8 +130,10 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
   const config = productionConfig();
   let workers: Worker[] = [];
   let running: Array<Promise<void>> = [];
+  const lockedClient = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
   return {
     env,
+    resultOf: (workflowId) => lockedClient.workflow.getHandle(workflowId).result(),
     config,
     queues: queueNames(config.hostId),
     async startWorkers(activities) {
@@ -82,6 +147,7 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
       await env.teardown();
+      await server.stop();
     },
   };
 }
