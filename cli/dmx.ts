@@ -3,7 +3,9 @@
  * with a message on failure. Demos are cancelled (never terminated) with `temporal workflow
  * cancel`, or released gracefully with `dmx release`.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { createFirewall } from '../activities/adapters/firewall';
+import { createPodman } from '../activities/adapters/podman';
 import { checkpointTemplate } from '../activities/templates/checkpoint';
 import { loadConfig, type Config } from '../lib/config';
 import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
@@ -89,6 +91,18 @@ program
     } finally {
       await deps.close();
     }
+  });
+
+program
+  .command('firewall')
+  .description("apply (or remove) the profile's demo firewall, an nftables table; the reconciler re-applies it on every pass")
+  .addArgument(new Argument('[action]', 'what to do').choices(['apply', 'remove', 'show']).default('apply'))
+  .action(async (action: 'apply' | 'remove' | 'show') => {
+    const firewall = createFirewall(config(), createPodman({ criuBinDir: config().podman.criuBinDir }));
+    if (action === 'remove') await firewall.remove();
+    if (action === 'show') return void process.stdout.write(await firewall.current());
+    const changed = action === 'apply' ? (await firewall.ensure()).changed : true;
+    printResult(json(), { table: firewall.table, action, changed }, [['table', `inet ${firewall.table}`], ['action', action], ['changed', String(changed)]]);
   });
 
 program

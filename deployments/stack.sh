@@ -130,30 +130,13 @@ up_networks() {
     fi
   done
   ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos, DNS)"
-  isolate_demos add
 }
 
-# Demos share two bridges; without these rules one demo could open connections to another.
-# Bridged traffic passes iptables' FORWARD chain (br_netfilter, bridge-nf-call-iptables=1), so
-# dropping bridge-to-bridge forwarding between dmx's bridges cuts demo <-> demo while leaving
-# demo -> host (MariaDB, INPUT chain) and host -> demo (Caddy, OUTPUT chain) alone.
-isolate_demos() { # add|del
-  command -v iptables >/dev/null || { log "iptables not found: demos are not isolated from each other"; return; }
-  local ifs=() n i o
-  for n in "$DMX_NETWORK" "$DMX_EDGE_NETWORK"; do
-    podman network exists "$n" && ifs+=("$(podman network inspect "$n" --format '{{.NetworkInterface}}')")
-  done
-  for i in "${ifs[@]}"; do for o in "${ifs[@]}"; do
-    local rule=(FORWARD -i "$i" -o "$o" -m comment --comment "dmx-$DMX_PROFILE: no demo-to-demo traffic" -j DROP)
-    if [ "$1" = add ]; then
-      iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}"
-    else
-      while iptables -C "${rule[@]}" 2>/dev/null; do iptables -D "${rule[@]}"; done
-    fi
-  done; done
-  [ "$1" = add ] && [ "$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null)" != 1 ] && \
-    log "warning: net.bridge.bridge-nf-call-iptables is not 1; demo-to-demo traffic is not filtered"
-  return 0
+# The demo firewall (lib/firewall.ts: why an nftables table, and what a demo may reach) needs the
+# networks' bridge names and MariaDB's port, so it is applied once stack.env exists, before any demo.
+apply_firewall() {
+  npx --no-install tsx "$DMX_ROOT/cli/dmx.ts" firewall apply >/dev/null || die "could not apply the demo firewall"
+  ok "demo firewall applied (nft list table inet dmx_$DMX_PROFILE)"
 }
 
 write_env() {
@@ -200,7 +183,7 @@ purge() {
   down
   local ids; ids=$(podman ps -a --filter "label=dmx.profile=$DMX_PROFILE" -q; podman ps -a --filter "name=^dmx-$DMX_PROFILE-" -q)
   if [ -n "$ids" ]; then log "removing the profile's containers"; echo "$ids" | sort -u | xargs podman rm -f -t 0 >/dev/null; fi
-  isolate_demos del
+  nft delete table inet "dmx_$DMX_PROFILE" 2>/dev/null || true
   local n br
   for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
     podman network exists "$n" || continue
@@ -217,7 +200,7 @@ purge() {
 case "${1:-}" in
   up)
     require_root "$@"
-    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; write_env
+    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;

@@ -2,6 +2,7 @@
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createCaddy } from '../activities/adapters/caddy';
+import { createFirewall, type Firewall } from '../activities/adapters/firewall';
 import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
 import { createPodman } from '../activities/adapters/podman';
 import { createValkey } from '../activities/adapters/valkey';
@@ -9,6 +10,7 @@ import type { ActivityDeps } from '../activities/demo-activities';
 
 /** The activities' clients (secrets are added by whoever holds the master key), and a way to close them. */
 export interface RealDeps extends Omit<ActivityDeps, 'secrets'> {
+  firewall: Firewall;
   close(): Promise<void>;
 }
 
@@ -18,10 +20,12 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
   const valkey = createValkey({ ...config.valkey, lazy: true });
   valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
+  const podman = createPodman({ criuBinDir: config.podman.criuBinDir });
   return {
     config,
     log,
-    podman: createPodman({ criuBinDir: config.podman.criuBinDir }),
+    podman,
+    firewall: createFirewall(config, podman),
     mariadb: createMariaDb(pool),
     caddy: createCaddy(config.caddy.adminUrl),
     valkey,

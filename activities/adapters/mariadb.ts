@@ -12,6 +12,14 @@ export function quoteIdent(name: string): string {
   if (!IDENT.test(name)) throw new TypeError(`unsafe SQL identifier ${JSON.stringify(name).slice(0, 80)}`);
   return `\`${name}\``;
 }
+/**
+ * A database name as a GRANT's scope: there `_` and `%` are wildcards, so `dmx_d_<id>` unescaped
+ * would also grant `dmx0d0<id>` (a database teardown never sees). Escaped, it is exactly one name.
+ */
+export function quoteGrantDatabase(name: string): string {
+  quoteIdent(name);
+  return `\`${name.replace(/[_%]/g, '\\$&')}\``;
+}
 const HOST_PATTERN = /^[0-9.%]{1,60}$|^localhost$/;
 function quoteAccount(user: string, host: string): string {
   if (!IDENT.test(user)) throw new TypeError(`unsafe account name ${JSON.stringify(user).slice(0, 80)}`);
@@ -113,7 +121,7 @@ export function createMariaDb(pool: Pool) {
       if (scope.tables) {
         for (const t of scope.tables) await pool.query(`GRANT ${privs} ON ${quoteIdent(scope.database)}.${quoteIdent(t)} TO ${account}`);
       } else {
-        await pool.query(`GRANT ${privs} ON ${quoteIdent(scope.database)}.* TO ${account}`);
+        await pool.query(`GRANT ${privs} ON ${quoteGrantDatabase(scope.database)}.* TO ${account}`);
       }
     },
 

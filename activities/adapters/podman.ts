@@ -99,10 +99,21 @@ export function createPodman(opts: PodmanOptions) {
   }
 
   const bridgeOf = new Map<string, string>();
+  /** The Linux bridge of a podman network (fixed when the network is created; cached). */
+  async function bridgeName(network: string): Promise<string> {
+    let bridge = bridgeOf.get(network);
+    if (!bridge) {
+      bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`network ${network} has no usable bridge name (${bridge})`);
+      bridgeOf.set(network, bridge);
+    }
+    return bridge;
+  }
 
   return {
     podman,
     inspect,
+    bridgeName,
 
     /**
      * Gives a network's bridge a fixed MAC address. A Linux bridge otherwise takes the lowest MAC
@@ -111,12 +122,7 @@ export function createPodman(opts: PodmanOptions) {
      * seconds. Cheap when already pinned; the bridge is re-created when its last container leaves.
      */
     async pinBridgeMac(network: string): Promise<void> {
-      let bridge = bridgeOf.get(network);
-      if (!bridge) {
-        bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
-        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`network ${network} has no usable bridge name (${bridge})`);
-        bridgeOf.set(network, bridge);
-      }
+      const bridge = await bridgeName(network);
       let assignType: string;
       try {
         assignType = readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim();
