@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import type { Config } from '../lib/config';
 import { demoHostFor } from '../lib/config';
 import { assertDemoId, assertTemplateName, demoResourceNames } from '../lib/ids';
+import { randomDemoId } from '../lib/random-ids';
 import type { Logger } from '../lib/logger';
 import type { SecretDeriver } from '../lib/secrets';
 import { FAILURE_TYPES } from '../workflows/definitions';
@@ -120,6 +121,14 @@ function createDemoActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** Fresh demo ids from node:crypto (never from a workflow's seeded PRNG): the subdomain is the secret until claimed. */
+    async generateDemoIds(input: { count: number }): Promise<string[]> {
+      if (!Number.isInteger(input.count) || input.count < 1 || input.count > 1000) {
+        throw ApplicationFailure.nonRetryable(`generateDemoIds: count must be 1-1000, got ${input.count}`, FAILURE_TYPES.invalidInput);
+      }
+      return Array.from({ length: input.count }, () => randomDemoId());
+    },
+
     async describeTemplate(name: string): Promise<TemplateSummary> {
       const s = spec(name);
       return {

@@ -7,10 +7,10 @@
  */
 import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { randomBytes } from 'node:crypto';
 import { readTemplateSpec } from '../activities/templates/spec';
 import type { Config } from '../lib/config';
-import { demoIdFromBytes, demoIdFromWorkflowId, demoWorkflowId, isDemoId, isTemplateName } from '../lib/ids';
+import { demoIdFromWorkflowId, demoWorkflowId, isDemoId, isTemplateName } from '../lib/ids';
+import { randomDemoId } from '../lib/random-ids';
 import type { Logger } from '../lib/logger';
 import {
   awaitDemoReadyUpdate,
@@ -102,7 +102,7 @@ export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
   const { client, config, log, metrics } = deps;
   return {
     async acquire(req) {
-      const demoId = demoIdFromBytes(randomBytes(16));
+      const demoId = randomDemoId();
       const workflowId = demoWorkflowId(demoId);
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof demoLifecycle>(DEMO_WORKFLOW_TYPE, {
         workflowId,

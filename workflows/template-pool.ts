@@ -17,6 +17,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   startChild,
@@ -54,6 +55,11 @@ const CLAIM_WITHOUT_WAITING = 'claim-without-waiting';
 const PROVISION_AFTER_ANSWER = 'provision-after-answer';
 /** Patch id: cancelling a pool also releases the demos it is still provisioning. */
 const RELEASE_PROVISIONING_ON_CANCEL = 'release-provisioning-on-cancel';
+/**
+ * Patch id: pooled demo ids come from an activity (node:crypto). The workflow's uuid4() is a PRNG
+ * seeded from the run, so ids made with it could be predicted from a run id (issue 10, item 5).
+ */
+const DEMO_IDS_FROM_CRYPTO = 'demo-ids-from-crypto';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -66,6 +72,12 @@ export async function templatePool(input: PoolInput): Promise<void> {
     taskQueue: prefix + TASK_QUEUES.shared,
     startToCloseTimeout: '10s',
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
+  });
+
+  // Local: a few random bytes need no task queue round trip; the result is recorded in history.
+  const { generateDemoIds } = proxyLocalActivities<DemoActivities>({
+    startToCloseTimeout: '5s',
+    retry: { initialInterval: '100ms', maximumInterval: '2s', maximumAttempts: 10 },
   });
 
   const c: PoolCarriedState = input.carried ?? {
@@ -235,14 +247,17 @@ export async function templatePool(input: PoolInput): Promise<void> {
       .catch((err) => log.warn('recycle signal failed', { demoId: demo.demoId, error: String(err) }));
   }
 
-  function newDemoId(): string {
+  /** Only to replay histories recorded before DEMO_IDS_FROM_CRYPTO. */
+  function predictableDemoId(): string {
     const hex = uuid4().replace(/-/g, '');
     const bytes = Array.from({ length: 16 }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16));
     return demoIdFromBytes(bytes);
   }
 
   async function provision(count: number): Promise<void> {
-    const ids = Array.from({ length: count }, () => newDemoId());
+    const ids = patched(DEMO_IDS_FROM_CRYPTO)
+      ? await generateDemoIds({ count })
+      : Array.from({ length: count }, () => predictableDemoId());
     for (const demoId of ids) c.provisioning.push({ demoId, startedAt: new Date().toISOString() });
     c.counters.started += ids.length;
     await Promise.all(ids.map(async (demoId) => {

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { createActivities } from '../../activities/demo-activities';
 import { createReconcilerActivities } from '../../activities/reconciler-activities';
 import { loadConfig, type Config } from '../../lib/config';
+import { randomDemoId } from '../../lib/random-ids';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames } from '../../workers/create-workers';
 import { createRealDeps, type RealDeps } from '../../workers/deps';
@@ -76,10 +77,5 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
   };
 }
 
-/** A fresh demo id (test-only randomness is fine here). */
-export function newDemoId(): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  let id = '';
-  for (let i = 0; i < 16; i++) id += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return id;
-}
+/** A fresh demo id, made the way the API and the pool make them. */
+export const newDemoId = randomDemoId;

@@ -12,7 +12,7 @@ import { createReconcilerActivities } from '../../activities/reconciler-activiti
 import { demoResourceNames } from '../../lib/ids';
 import type { DemoState } from '../../workflows/definitions';
 import { releaseDemos, startDemos } from '../helpers/demos';
-import { realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
+import { newDemoId, realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
 import { interfacesOf, linkLocalAddresses, phpIn, probeFrom, type ProbeTarget } from './attack';
 
 let h: Harness;
@@ -159,5 +159,23 @@ describe('data: a demo reaches only its own database', () => {
     const lookAlike = na.database.replace(/_/g, '0');
     expect(await phpIn(a.container!, sql(`CREATE DATABASE \`${lookAlike}\``))).toBe('1044');
     expect(await phpIn(a.container!, sql(`CREATE DATABASE \`${na.database}x\``))).toBe('1044');
+  });
+
+  it('the reconciler finds databases and accounts named like a demo\'s that no live demo owns', async () => {
+    const ghost = newDemoId();
+    const names = [`dmx_d_${ghost}`, `dmx0d0${ghost}`, `dmx_d_${ghost}_extra`];
+    const acts = createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client });
+    try {
+      for (const n of names) await h.deps.mariadb.pool.query(`CREATE DATABASE \`${n}\``);
+      await h.deps.mariadb.pool.query(`CREATE USER \`dmx0d0${ghost}\`@'%' IDENTIFIED BY 'x'`);
+      const { orphans } = await acts.findOrphans({ graceSeconds: 3600 });
+      const mine = orphans.filter((o) => o.demoId === ghost).map((o) => `${o.kind}:${o.name}`).sort();
+      expect(mine).toEqual([...names.map((n) => `database:${n}`), `account:dmx0d0${ghost}@%`].sort());
+      // Live demos' resources are never orphans.
+      expect(orphans.filter((o) => o.demoId === a.demoId || o.demoId === b.demoId)).toEqual([]);
+    } finally {
+      for (const n of names) await h.deps.mariadb.dropDatabase(n);
+      await h.deps.mariadb.dropAccount(`dmx0d0${ghost}`, '%');
+    }
   });
 });
