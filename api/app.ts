@@ -161,6 +161,7 @@ export function createApp(deps: AppDeps): ApiApp {
 
   const ctx: RouteContext = {
     deps,
+    auth,
     publicGuard: every(publicAuth(auth), rateLimit),
     operatorGuard: every(operatorAuth(auth), setIp),
     demoGuard,

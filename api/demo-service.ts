@@ -7,11 +7,13 @@
  */
 import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
 import { readTemplateSpec } from '../activities/templates/spec';
 import type { Config } from '../lib/config';
 import { demoIdFromWorkflowId, demoWorkflowId, isDemoId, isTemplateName } from '../lib/ids';
 import { randomDemoId } from '../lib/random-ids';
 import type { Logger } from '../lib/logger';
+import { retryTransient } from '../lib/temporal-retry';
 import {
   awaitDemoReadyUpdate,
   demoStateQuery,
@@ -248,9 +250,11 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
     async extend(id, seconds, idempotencyKey) {
       const handle = handleOf(id);
       try {
-        return await withDeadline(client, callMs, () =>
-          handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId: idempotencyKey }], updateId: idempotencyKey ? `extend:${idempotencyKey}` : undefined }),
-        );
+        // Always a request id (random without an Idempotency-Key), so a retried extend applies once.
+        const requestId = idempotencyKey ?? `api-${randomUUID()}`;
+        return await withDeadline(client, callMs, () => retryTransient(`extend ${id}`, () =>
+          handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: `extend:${requestId}` }),
+        { attempts: 4, firstDelayMs: 100 }));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError || isWorkflowClosed(err)) {
           // Closed workflows answer "not found" to updates: tell an ended demo from an unknown one.

@@ -10,6 +10,7 @@ import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb
 import { createValkey } from '../activities/adapters/valkey';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
+import { checkDemoRouter } from '../lib/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
@@ -108,6 +109,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
       },
       mariadb: () => mariadb.ping(),
       caddy: () => caddy.ping(),
+      demoRouter: () => checkDemoRouter(config),
     },
     async close() {
       await Promise.allSettled([connection.close(), pool.end(), valkey.quit().catch(() => valkey.disconnect())]);

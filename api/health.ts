@@ -22,7 +22,7 @@ export async function runChecks(checks: Record<string, Check>, timeoutMs = 2_000
         await withTimeout(Promise.resolve().then(check), timeoutMs, name);
         return [name, { ok: true, ms: Math.round(performance.now() - t0) }];
       } catch (err) {
-        return [name, { ok: false, ms: Math.round(performance.now() - t0), error: ((err as Error).message ?? String(err)).slice(0, 200) }];
+        return [name, { ok: false, ms: Math.round(performance.now() - t0), error: ((err as Error).message ?? String(err)).slice(0, 500) }];
       }
     }),
   );

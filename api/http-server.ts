@@ -42,7 +42,17 @@ export function createApiServer(fetch: Fetch): Server {
       : jsonError(500, 'internal', 'internal error; it has been logged'),
   });
   // Without a Host header the adapter refuses the request itself (JSON 400 above) rather than Node (an empty 400).
-  const server = createServer({ requireHostHeader: false }, listener);
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    // A request refused before its body was read (413, 415, …) leaves unread bytes on the socket,
+    // and Node then drops the connection after the answer: say so in the answer, or a keep-alive
+    // client reuses the socket and its next request fails with "other side closed".
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => typeof res;
+    res.writeHead = ((...args: unknown[]) => {
+      if (!req.complete) res.setHeader('Connection', 'close');
+      return writeHead(...args);
+    }) as typeof res.writeHead;
+    void listener(req, res);
+  });
   answerClientErrorsAsJson(server);
   return server;
 }

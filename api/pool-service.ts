@@ -11,6 +11,7 @@ import type { Config } from '../lib/config';
 import { demoWorkflowId, isTemplateName } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import { ensurePool, poolHandle, poolSettings, poolStats, resizePool } from '../lib/pools';
+import { retryTransient } from '../lib/temporal-retry';
 import {
   claimDemoUpdate, FAILURE_TYPES, poolWorkflowId, releaseDemoSignal, SEARCH_ATTRIBUTES, TASK_QUEUES, type DemoState, type PoolStats,
 } from '../workflows/definitions';
@@ -63,9 +64,10 @@ export function createPoolDemoSource(deps: PoolDeps, fallback: DemoSource): Demo
       const handle = poolHandle(client, config, req.template);
       let state: DemoState;
       try {
-        state = await withDeadline(client, (waitSeconds + 10) * 1000, () =>
+        // The update id makes a retried claim the same claim (transient failures applied nothing).
+        state = await withDeadline(client, (waitSeconds + 10) * 1000, () => retryTransient(`claim ${req.template}`, () =>
           handle.executeUpdate(claimDemoUpdate, { args: [{ ttlSeconds: req.ttlSeconds, waitSeconds, requestedBy: req.requestedBy }], updateId }),
-        );
+        { attempts: 4, firstDelayMs: 100, onRetry: (r) => log.warn(r, 'transient Temporal failure; retrying') }));
       } catch (err) {
         if (isNoPool(err)) return fallback.acquire(req);
         if (failureType(err) === FAILURE_TYPES.noCapacity) {

@@ -137,6 +137,11 @@ export const Readiness = z
     status: z.enum(['ready', 'not_ready']),
     checks: z.record(z.string(), z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() })),
     down: z.array(z.string()),
+    pools: z.array(z.object({
+      template: z.string(), target: z.number(), ready: z.number(), provisioning: z.number(), consecutiveFailures: z.number(),
+      backoffUntil: z.string().optional(),
+      lastError: z.string().optional().openapi({ description: "the pool's last provisioning error (operator token only)" }),
+    })).optional().openapi({ description: 'running warm pools; absent when Temporal did not answer in time' }),
   })
   .openapi('Readiness');
 

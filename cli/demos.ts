@@ -1,4 +1,6 @@
 /** Operator commands on demos: list, show, extend, release, replay. */
+import { randomUUID } from 'node:crypto';
+import { retryTransient } from '../lib/temporal-retry';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -43,13 +45,16 @@ export async function showDemo(client: Client, id: string): Promise<DemoState> {
   }
 }
 
-export async function extendDemo(client: Client, id: string, seconds: number, requestId?: string) {
+/** A request id is always sent (a random one by default), so a retried extend applies once. */
+export async function extendDemo(client: Client, id: string, seconds: number, requestId = `cli-${randomUUID()}`) {
   const handle = client.workflow.getHandle(demoWorkflowId(assertDemoId(id)));
-  return handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: requestId ? `extend:${requestId}` : undefined });
+  return retryTransient(`extend ${id}`, () => handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: `extend:${requestId}` }));
 }
 
+/** Releasing twice is harmless (the second finds the teardown under way), so retries are safe. */
 export async function releaseDemo(client: Client, id: string, reason: string): Promise<DemoState> {
-  return client.workflow.getHandle(demoWorkflowId(assertDemoId(id))).executeUpdate(releaseDemoUpdate, { args: [{ reason }] });
+  const handle = client.workflow.getHandle(demoWorkflowId(assertDemoId(id)));
+  return retryTransient(`release ${id}`, () => handle.executeUpdate(releaseDemoUpdate, { args: [{ reason }] }));
 }
 
 /** Replays a demo's (or pool's) recorded history against the current workflow code. */

@@ -9,7 +9,8 @@ import { createPodman } from '../activities/adapters/podman';
 import { checkpointTemplate } from '../activities/templates/checkpoint';
 import { loadConfig, type Config } from '../lib/config';
 import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
-import { ensurePool, listPoolTemplates, poolSettings, poolStats, refreshPoolTemplate, resizePool } from '../lib/pools';
+import { ensurePool, listPoolTemplates, poolSettings, poolStats, refreshPoolTemplate, resizePool, waitForReadyDemos } from '../lib/pools';
+import { readiness } from './readiness';
 import { createRealDeps } from '../workers/deps';
 import type { DemoStatus, PoolStats } from '../workflows/definitions';
 import { extendDemo, listDemos, releaseDemo, replayWorkflow, showDemo, workflowIdFor } from './demos';
@@ -181,6 +182,44 @@ pool
     if (json()) return printResult(true, stats ?? { template, target }, []);
     if (stats) printPools([stats]);
     else process.stdout.write(`pool ${template} started with target ${target}\n`);
+  });
+
+pool
+  .command('wait')
+  .description('wait until a pool has N ready demos, showing progress; fails with the pool\'s last error')
+  .argument('<template>', 'template name', templateName)
+  .option('--ready <n>', 'ready demos to wait for', wholeNumber('ready', 1, 500), 1)
+  .option('--timeout <seconds>', 'give up after this long', wholeNumber('timeout', 1, 3600), 300)
+  .action(async (template: string, o: { ready: number; timeout: number }) => {
+    const t0 = Date.now();
+    let shown = '';
+    const stats = await withClient(config(), (c) => waitForReadyDemos(c, config(), template, {
+      minReady: o.ready, timeoutMs: o.timeout * 1000,
+      onProgress: (s) => {
+        const line = `pool ${template}: ready ${s.ready}/${o.ready} (target ${s.target}), provisioning ${s.provisioning}, failed ${s.counters.failed}`;
+        if (line !== shown && !json()) process.stderr.write(`  ${line}  [${Math.round((Date.now() - t0) / 1000)} s]\n`);
+        shown = line;
+      },
+    }));
+    if (json()) return printResult(true, stats, []);
+    process.stdout.write(`pool ${template}: ${stats.ready} ready after ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  });
+
+program
+  .command('status')
+  .description("the API's readiness: each backend, the visitor's path through Caddy, and each pool (non-zero exit when not ready)")
+  .action(async () => {
+    const r = await readiness(config());
+    if (json()) {
+      printResult(true, r, []);
+    } else {
+      printTable(['CHECK', 'OK', 'MS', 'ERROR'], Object.entries(r.checks).map(([name, c]) => [name, c.ok ? 'yes' : 'NO', String(c.ms), c.error ?? '']));
+      if (r.pools?.length) {
+        printTable(['POOL', 'TARGET', 'READY', 'PROVISIONING', 'FAILURES IN A ROW', 'LAST ERROR'],
+          r.pools.map((p) => [p.template, String(p.target), String(p.ready), String(p.provisioning), String(p.consecutiveFailures), p.lastError ?? '-']));
+      }
+    }
+    if (r.status !== 'ready') process.exitCode = 1;
   });
 
 program

@@ -139,6 +139,57 @@ apply_firewall() {
   ok "demo firewall applied (nft list table inet dmx_$DMX_PROFILE)"
 }
 
+# The router probe: a tiny busybox httpd on the edge network under a random demo-shaped alias. It
+# proves the path a visitor takes — Caddy's demo router, aardvark-dns on the edge network, a real
+# upstream — without needing a demo: the API's /readyz and `stack.sh status` request it through
+# Caddy, and `up` checks that aardvark-dns resolves it.
+PROBE_CONTAINER="dmx-$DMX_PROFILE-router-probe"
+probe_id() {
+  if [ ! -s "$S/router-probe-id" ]; then
+    mkdir -p "$S"; (umask 077; tr -dc 'a-z0-9' </dev/urandom | head -c 16 > "$S/router-probe-id")
+  fi
+  cat "$S/router-probe-id"
+}
+probe_image() { # prints the image reference, building it from busybox-static when missing
+  local bb=/bin/busybox ver ref tmp
+  [ -x "$bb" ] || die "busybox-static is missing ($bb); run deployments/setup.sh"
+  ver=$(sha256sum "$bb" | cut -c1-12)
+  ref="localhost/dmx-router-probe:$ver"
+  if ! podman image exists "$ref"; then
+    tmp=$(mktemp -d); mkdir -p "$tmp/bin" "$tmp/tmp"; cp "$bb" "$tmp/bin/busybox"; ln -s busybox "$tmp/bin/sh"
+    tar -C "$tmp" -c . | podman import -q - "$ref" >/dev/null; rm -rf "$tmp"
+  fi
+  echo "$ref"
+}
+up_router_probe() {
+  local id; id=$(probe_id)
+  local state; state=$(podman inspect "$PROBE_CONTAINER" --format '{{.State.Status}}' 2>/dev/null || echo missing)
+  if [ "$state" = running ]; then
+    ok "router probe already running"
+  else
+    [ "$state" = missing ] || podman rm -f -t 0 "$PROBE_CONTAINER" >/dev/null
+    log "starting the router probe ($PROBE_CONTAINER) on $DMX_EDGE_NETWORK"
+    podman_cmd run -d --name "$PROBE_CONTAINER" --label "dmx.profile=$DMX_PROFILE" --label dmx.role=probe \
+      --network "$DMX_EDGE_NETWORK" --network-alias "$id" --read-only --tmpfs /tmp:size=1m \
+      --cap-drop all --cap-add NET_BIND_SERVICE --memory 16m --pids-limit 16 \
+      --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -e "PROBE_ID=$id" "$(probe_image)" \
+      /bin/busybox sh -c 'mkdir -p /tmp/www && echo "dmx-router-probe $PROBE_ID" > /tmp/www/index.html && exec /bin/busybox httpd -f -p 80 -h /tmp/www' \
+      >/dev/null || die "could not start the router probe container $PROBE_CONTAINER"
+  fi
+  check_edge_dns || die "aardvark-dns on $DMX_EDGE_NETWORK (udp/$DMX_EDGE_GATEWAY:53) does not resolve $id.dns.podman, so Caddy's demo router cannot find any demo. Check that podman is on netavark with aardvark-dns (bash deployments/setup.sh), that no firewall rule drops UDP 53 to $DMX_EDGE_GATEWAY, and $DMX_EDGE_NETWORK's settings (podman network inspect $DMX_EDGE_NETWORK)"
+  ok "edge network DNS resolves the router probe"
+}
+check_edge_dns() { # aardvark may take a moment after a container joins
+  local id; id=$(probe_id)
+  wait_for "edge DNS" 10 bash -c "dig +short +time=1 +tries=1 @$DMX_EDGE_GATEWAY $id.dns.podman A | grep -q '^[0-9]'"
+}
+# GET through Caddy's demo router: 200 with the probe's own body, or a reason.
+router_probe_answer() {
+  local id body; id=$(probe_id)
+  body=$(curl -sS -m 3 -H "Host: $id.$DMX_DEMO_DOMAIN" -w ' [%{http_code}]' "http://127.0.0.1:$DMX_CADDY_HTTP_PORT/" 2>&1 | tr '\n' ' ') || true
+  if [ "$body" = "dmx-router-probe $id  [200]" ]; then echo ok; else echo "no: $(head -c 120 <<<"$body")"; fi
+}
+
 write_env() {
   mkdir -p "$S"
   if [ ! -s "$S/operator-token" ]; then
@@ -148,6 +199,7 @@ write_env() {
     echo "DMX_OPERATOR_TOKEN=${DMX_OPERATOR_TOKEN:-$(cat "$S/operator-token")}"
     env | grep -E '^DMX_' | sort
     echo "DMX_MARIADB_ADMIN_PASSWORD_FILE=$S/mariadb/admin-password"
+    echo "DMX_ROUTER_PROBE_ID=$(probe_id)"
   } > "$S/stack.env"
 }
 
@@ -157,6 +209,15 @@ status() {
   pid_alive "$S/mariadb/mariadb.pid" && s=up || s=down; echo "mariadb   $s  127.0.0.1:$DMX_MARIADB_PORT"
   pid_alive "$S/valkey/valkey.pid" && s=up || s=down; echo "valkey    $s  127.0.0.1:$DMX_VALKEY_PORT"
   pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin http://127.0.0.1:$DMX_CADDY_ADMIN_PORT"
+  # The visitor's path: Caddy's demo router -> aardvark-dns -> a container on the edge network.
+  # Until the worker has installed the router, Caddy answers 503 here.
+  s=$(router_probe_answer)
+  case "$s" in
+    ok) s=up ;;
+    *"being restored"*) s="pending (Caddy has no demo router yet: the dmx worker installs it when it starts)" ;;
+    *) s="down ($s)" ;;
+  esac
+  echo "router    $s  through Caddy to $PROBE_CONTAINER"
 }
 
 stop_pidfile() { # NAME PIDFILE
@@ -200,11 +261,13 @@ purge() {
 case "${1:-}" in
   up)
     require_root "$@"
-    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; write_env; apply_firewall
+    bash "$(dirname "$0")/preflight.sh"
+    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;
   status) status ;;
+  check-dns) check_edge_dns || die "aardvark-dns on $DMX_EDGE_NETWORK (udp/$DMX_EDGE_GATEWAY:53) does not resolve the router probe" ; ok "edge DNS answers" ;;
   env) write_env; cat "$S/stack.env" ;;
-  *) echo "usage: $0 up|down|purge|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|purge|status|env|check-dns" >&2; exit 2 ;;
 esac

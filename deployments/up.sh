@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # THE MAIN COMMAND. Installs what is missing (setup.sh), brings up the dev stack (stack.sh up),
 # checkpoints the embedded stand-in template, starts the dmx worker and the HTTP API in the
-# background, and prints where everything is. Idempotent: a second run changes nothing.
-# Stop everything with: bash deployments/stack.sh down
+# background, waits until the warm pool has a ready demo and the API's readiness (which requests a
+# probe through Caddy's demo router) passes, and prints where everything is — or exits non-zero
+# naming what is wrong and where the logs are. Idempotent, and the way back after any crash: a second
+# run restarts what is down and changes nothing else. Stop everything with: bash deployments/stack.sh down
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
@@ -27,12 +29,32 @@ start_process() { # NAME ENTRYPOINT READY-CHECK...
 }
 start_process worker workers/main.ts grep -q '"dmx worker running"' "$S/run/worker.log"
 start_process api api/main.ts curl -fsS "http://127.0.0.1:$DMX_API_PORT/healthz"
+dmx() { npx --no-install tsx cli/dmx.ts "$@"; }
+explain_failure() { # WHAT: the stack is up but does not serve demos; say why and where to look
+  cat >&2 <<EOF
+
+  demo-multiplexer is NOT serving demos: $1
+    readiness       bash deployments/stack.sh status; npx dmx status (profile $DMX_PROFILE)
+    worker log      $S/run/worker.log
+    API log         $S/run/api.log
+    services        $S/{temporal/server.log,mariadb/error.log,caddy/caddy.log,valkey/valkey.log}
+  Fix the cause and run this command again: it restarts what is down and keeps the rest.
+
+EOF
+  exit 1
+}
 # A warm pool for the default template (DMX_POOL_SIZE ready demos; 0 disables it). An existing
-# pool keeps its size: resize with `npx dmx pool resize standin N`.
+# pool keeps its size: resize with `npx dmx pool resize standin N`. The CLI retries transient
+# Temporal failures (e.g. an Update that reaches the pool while it continues-as-new).
 if [ "${DMX_POOL_SIZE:-3}" -gt 0 ]; then
-  npx --no-install tsx cli/dmx.ts pool resize standin "${DMX_POOL_SIZE:-3}" >/dev/null
-  ok "warm pool for standin: $(npx --no-install tsx cli/dmx.ts --json pool standin | jq -r '"target \(.target), ready \(.ready)"')"
+  dmx pool resize standin "${DMX_POOL_SIZE:-3}" >/dev/null || explain_failure "could not start or resize the warm pool"
+  log "waiting for the first ready demo of the warm pool"
+  dmx pool wait standin --ready 1 --timeout "${DMX_UP_WAIT_SECONDS:-300}" >&2 \
+    || explain_failure "the warm pool could not get a demo ready (its last error is above)"
+  ok "warm pool for standin: $(dmx --json pool standin | jq -r '"target \(.target), ready \(.ready)"')"
 fi
+# The visitor's path end to end (Caddy's demo router, DNS on the edge network, the backends).
+if ! dmx status >&2; then explain_failure "the API's readiness check failed (see the table above)"; fi
 
 cat >&2 <<INFO
 

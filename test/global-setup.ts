@@ -6,6 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { createCaddy } from '../activities/adapters/caddy';
 import { loadConfig } from '../lib/config';
 import { workflowsPath } from '../workers/create-workers';
 
@@ -20,6 +21,8 @@ export default async function setup(project: TestProject) {
   } catch (err) {
     throw new Error(`the real stack is not configured: ${(err as Error).message}. Run the tests with deployments/test.sh, which brings the stack up.`, { cause: err });
   }
+  // What the worker does at start: the demo router route in Caddy (readiness requests the router probe through it).
+  await createCaddy(config.caddy.adminUrl).ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
   const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } });
   mkdirSync(join(config.stateDir, 'run'), { recursive: true });
   const path = join(config.stateDir, 'run', 'workflow-bundle.js');

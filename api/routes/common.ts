@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppDeps } from '../app-deps';
+import type { AuthOptions } from '../auth';
 import type { ApiEnv } from '../env';
 import { ErrorResponse } from '../schemas';
 
@@ -10,6 +11,8 @@ export type ApiApp = OpenAPIHono<ApiEnv>;
 
 export interface RouteContext {
   deps: AppDeps;
+  /** Who holds which credential (operator token, API keys). */
+  auth: AuthOptions;
   /** Public endpoints: API key (when configured), then the per-client request rate. */
   publicGuard: MiddlewareHandler<ApiEnv>;
   /** Operator endpoints: the operator token. */

@@ -62,7 +62,7 @@ describe('system endpoints', () => {
     const ready = record('get', '/readyz', await call(api.base, 'GET', '/readyz'));
     expect(ready.status, ready.text).toBe(200);
     expect(Readiness.parse(ready.body)).toMatchObject({ status: 'ready', down: [] });
-    expect(Object.keys(ready.body.checks).sort()).toEqual(['caddy', 'mariadb', 'temporal', 'valkey']);
+    expect(Object.keys(ready.body.checks).sort()).toEqual(['caddy', 'demoRouter', 'mariadb', 'temporal', 'valkey']);
     const metrics = record('get', '/metrics', await call(api.base, 'GET', '/metrics'));
     expect(metrics.status).toBe(200);
     expect(metrics.text).toContain('dmx_api_http_requests_total');

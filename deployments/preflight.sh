@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# preflight.sh — checks every assumption the stack makes before `stack.sh up` starts anything, and
+# stops with one line per problem naming the cause and the fix, instead of a stack that starts and
+# silently serves nothing. `stack.sh up` runs it; it can also run alone (exit 0: all good).
+#
+#   podman present and on the netavark network backend (CNI networks have no DNS, so Caddy's demo
+#   router would find no demo), aardvark-dns installed, runc present, CRIU passes `criu check`,
+#   the profile's ports free (or held by this profile's own services), enough free disk for state and
+#   container storage, and this profile's podman networks (if they exist) have DNS enabled.
+#
+# The DNS answer itself is checked once the edge network has a container (stack.sh, router probe).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+S=$DMX_STATE_DIR
+MIN_FREE_MB=${DMX_MIN_FREE_DISK_MB:-2048}
+problems=()
+problem() { problems+=("$1"); }
+
+# podman and its network backend
+if ! command -v podman >/dev/null 2>&1; then
+  problem "podman is not installed. Fix: bash deployments/setup.sh"
+else
+  backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo "unknown (podman info failed)")
+  if [ "$backend" != netavark ]; then
+    problem "podman uses the '$backend' network backend; dmx needs netavark, whose networks have DNS (Caddy's demo router finds demos as <id>.dns.podman). Fix: bash deployments/setup.sh (installs netavark + aardvark-dns and sets network_backend = \"netavark\")"
+  fi
+  aardvark=/usr/lib/podman/aardvark-dns
+  [ -x "$aardvark" ] || problem "aardvark-dns is not installed ($aardvark): podman networks would have no DNS. Fix: bash deployments/setup.sh (or apt-get install aardvark-dns)"
+  # Networks created before (e.g. under CNI, or by hand) keep their settings: one without DNS is useless.
+  for n in "$DMX_NETWORK" "$DMX_EDGE_NETWORK"; do
+    if podman network exists "$n" 2>/dev/null; then
+      dns=$(podman network inspect "$n" --format '{{.DNSEnabled}}' 2>/dev/null || echo unknown)
+      [ "$dns" = true ] || problem "podman network $n exists with DNS disabled ($dns): demos on it cannot be found by name. Fix: bash deployments/stack.sh purge (DMX_PROFILE=$DMX_PROFILE), then up again"
+    fi
+  done
+fi
+
+command -v runc >/dev/null 2>&1 || problem "runc is not installed (podman runs dmx containers with --runtime runc; bookworm's crun cannot checkpoint). Fix: bash deployments/setup.sh"
+
+# CRIU: the private wrapper the stack puts first on PATH
+criu=$DMX_CRIU_BIN_DIR/criu
+if [ ! -x "$criu" ]; then
+  problem "CRIU is missing at $criu (checkpoint/restore of demos needs CRIU >= 4.2 on this kernel). Fix: bash deployments/setup.sh (or deployments/install-criu.sh)"
+elif ! out=$("$criu" check 2>&1) || ! grep -q 'Looks good' <<<"$out"; then
+  problem "'$criu check' fails: $(tail -1 <<<"$out" | cut -c1-200). Fix: DMX_CRIU_FORCE=1 bash deployments/install-criu.sh"
+fi
+
+# Ports: free, or held by this profile's own running service (a second `up` is fine).
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+check_port() { # NAME PORT PIDFILE...
+  local name=$1 port=$2; shift 2
+  local f; for f in "$@"; do pid_alive "$f" && return 0; done
+  port_free "$port" && return 0
+  problem "port $port ($name) is already in use by another process: $(ss -Htlnp "( sport = :$port )" 2>/dev/null | head -1 | sed 's/.*users:/users:/'). Fix: stop it, or set DMX_${name}_PORT to a free port"
+}
+check_port MARIADB "$DMX_MARIADB_PORT" "$S/mariadb/mariadb.pid"
+check_port VALKEY "$DMX_VALKEY_PORT" "$S/valkey/valkey.pid"
+check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$S/caddy/caddy.pid"
+check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$S/caddy/caddy.pid"
+check_port TEMPORAL "$DMX_TEMPORAL_PORT" "$S/temporal/temporal.pid"
+check_port TEMPORAL_UI "$DMX_TEMPORAL_UI_PORT" "$S/temporal/temporal.pid"
+check_port API "$DMX_API_PORT" "$S/run/api.pid"
+
+# Disk: state (MariaDB, Temporal, checkpoints) and container storage (images, restored demos).
+free_mb() { local d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pm "$d" | awk 'NR==2 {print $4}'; }
+mount_of() { local d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -P "$d" | awk 'NR==2 {print $6}'; }
+declare -A seen_mounts=()
+for d in "$S" /var/lib/containers "$DMX_CACHE_DIR"; do
+  m=$(mount_of "$d"); [ -n "${seen_mounts[$m]:-}" ] && continue; seen_mounts[$m]=1
+  mb=$(free_mb "$d")
+  [ "$mb" -ge "$MIN_FREE_MB" ] || problem "only ${mb} MB free on the file system of $d (at least $MIN_FREE_MB MB needed for checkpoints, databases and demos). Fix: free disk space, or set DMX_MIN_FREE_DISK_MB"
+done
+
+if [ ${#problems[@]} -gt 0 ]; then
+  printf '\033[1;31m[dmx preflight]\033[0m %s\n' "the '$DMX_PROFILE' stack cannot start:" >&2
+  for p in "${problems[@]}"; do printf '  - %s\n' "$p" >&2; done
+  exit 1
+fi
+ok "preflight: podman on netavark with aardvark-dns, runc, CRIU, ports and disk OK"
