@@ -64,7 +64,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   });
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 2 });
   const mariadb = createMariaDb(pool);
-  const caddy = createCaddy(config.caddy.adminUrl);
+  const caddy = createCaddy(config.caddy.adminSocket);
 
   // The live-demos and pool gauges ask the services, which report into the same metrics.
   const service: { current?: DemoService; pools?: PoolService } = {};

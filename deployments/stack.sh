@@ -71,23 +71,22 @@ up_valkey() {
 up_caddy() {
   local d=$S/caddy; mkdir -p "$d"
   if pid_alive "$d/caddy.pid"; then ok "Caddy already running"; return; fi
-  check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$d/caddy.pid"
   check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$d/caddy.pid"
   # Base config only: the demo router route is owned by the TypeScript Caddy adapter
   # (ensureDemoRouter), which the worker and the reconciler re-apply whenever it is missing; until
   # then every demo host gets a 503 (an empty 200, Caddy's answer without routes, would mislead).
   cat > "$d/caddy.json" <<JSON
-{"admin": {"listen": "127.0.0.1:$DMX_CADDY_ADMIN_PORT"},
+{"admin": {"listen": "unix/$d/admin.sock"},
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"dmx": {"listen": [":$DMX_CADDY_HTTP_PORT"],
    "automatic_https": {"disable": true},
    "routes": [{"@id": "dmx-router-missing", "handle": [{"handler": "static_response", "status_code": 503,
      "headers": {"Retry-After": ["5"]}, "body": "Demo routing is being restored; try again in a few seconds.\n"}]}]}}}}}
 JSON
-  log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin 127.0.0.1:$DMX_CADDY_ADMIN_PORT)"
+  log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin unix:$d/admin.sock)"
   XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" setsid caddy run --config "$d/caddy.json" \
     --pidfile "$d/caddy.pid" </dev/null >>"$d/caddy.log" 2>&1 &
-  wait_for Caddy 20 curl -fsS "http://127.0.0.1:$DMX_CADDY_ADMIN_PORT/config/" \
+  wait_for Caddy 20 caddy_admin /config/ \
     || die "Caddy admin API did not answer in 20 s; see $d/caddy.log"
   ok "Caddy ready"
 }
@@ -201,6 +200,7 @@ write_env() {
     echo "DMX_MARIADB_ADMIN_PASSWORD_FILE=$S/mariadb/admin-password"
     echo "DMX_ROUTER_PROBE_ID=$(probe_id)"
   } > "$S/stack.env"
+  chmod 600 "$S/stack.env"
 }
 
 status() {
@@ -208,7 +208,7 @@ status() {
   pid_alive "$S/temporal/temporal.pid" && temporal_healthy && s=up || s=down; echo "temporal  $s  $DMX_TEMPORAL_ADDRESS  ui http://localhost:$DMX_TEMPORAL_UI_PORT"
   pid_alive "$S/mariadb/mariadb.pid" && s=up || s=down; echo "mariadb   $s  127.0.0.1:$DMX_MARIADB_PORT"
   pid_alive "$S/valkey/valkey.pid" && s=up || s=down; echo "valkey    $s  127.0.0.1:$DMX_VALKEY_PORT"
-  pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin http://127.0.0.1:$DMX_CADDY_ADMIN_PORT"
+  pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin unix:$S/caddy/admin.sock"
   # The visitor's path: Caddy's demo router -> aardvark-dns -> a container on the edge network.
   # Until the worker has installed the router, Caddy answers 503 here.
   s=$(router_probe_answer)
@@ -261,6 +261,7 @@ purge() {
 case "${1:-}" in
   up)
     require_root "$@"
+    lock_down_state
     bash "$(dirname "$0")/preflight.sh"
     up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;

@@ -41,7 +41,8 @@ const schema = z.object({
   DMX_MARIADB_ADMIN_PASSWORD_FILE: z.string().optional(),
   DMX_VALKEY_PORT: port,
   DMX_VALKEY_HOST: z.string().default('127.0.0.1'),
-  DMX_CADDY_ADMIN_PORT: port,
+  /** Unix socket of Caddy's admin API; default $DMX_STATE_DIR/caddy/admin.sock. */
+  DMX_CADDY_ADMIN_SOCKET: z.string().min(1).optional(),
   DMX_CADDY_HTTP_PORT: port,
   /** Alias of the router probe container on the edge network (`stack.sh up` makes it): readiness requests it through Caddy. */
   DMX_ROUTER_PROBE_ID: z.string().regex(/^[a-z0-9]{16}$/, '16 characters of [a-z0-9]').optional(),
@@ -117,7 +118,7 @@ export interface Config {
   temporal: { address: string; namespace: string; uiUrl: string; queuePrefix: string };
   mariadb: { host: string; port: number; user: string; password: string; demoHost: string; demoAccountHost: string };
   valkey: { host: string; port: number };
-  caddy: { adminUrl: string; httpPort: number; routerProbeId?: string };
+  caddy: { adminSocket: string; httpPort: number; routerProbeId?: string };
   demos: {
     domain: string;
     scheme: 'http' | 'https';
@@ -222,7 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       demoAccountHost: c.DMX_NETWORK_SUBNET.endsWith('/16') ? c.DMX_NETWORK_SUBNET.replace(/0\.0\/16$/, '%') : c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
     },
     valkey: { host: c.DMX_VALKEY_HOST, port: c.DMX_VALKEY_PORT },
-    caddy: { adminUrl: `http://127.0.0.1:${c.DMX_CADDY_ADMIN_PORT}`, httpPort: c.DMX_CADDY_HTTP_PORT, routerProbeId: c.DMX_ROUTER_PROBE_ID },
+    caddy: { adminSocket: c.DMX_CADDY_ADMIN_SOCKET ?? join(c.DMX_STATE_DIR, 'caddy', 'admin.sock'), httpPort: c.DMX_CADDY_HTTP_PORT, routerProbeId: c.DMX_ROUTER_PROBE_ID },
     demos: {
       domain: c.DMX_DEMO_DOMAIN,
       scheme: c.DMX_PUBLIC_SCHEME,

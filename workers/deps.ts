@@ -27,7 +27,7 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
     podman,
     firewall: createFirewall(config, podman),
     mariadb: createMariaDb(pool),
-    caddy: createCaddy(config.caddy.adminUrl),
+    caddy: createCaddy(config.caddy.adminSocket),
     valkey,
     async close() {
       await pool.end();

@@ -56,7 +56,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     return {
       api: c.api.port, temporal: temporalPort, temporalUi: Number(new URL(c.temporal.uiUrl).port),
       temporalHttp: temporalPort + 10, temporalMetrics: temporalPort + 11, valkey: c.valkey.port,
-      caddyAdmin: Number(new URL(c.caddy.adminUrl).port), caddyHttp: c.caddy.httpPort, ssh: 22, dns: 53,
+      caddyHttp: c.caddy.httpPort, ssh: 22, dns: 53,
     };
   };
 
