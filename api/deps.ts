@@ -9,6 +9,7 @@ import { createCaddy } from '../activities/adapters/caddy';
 import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
 import { createValkey } from '../activities/adapters/valkey';
 import type { Config } from '../lib/config';
+import { payloadCodec, temporalClient } from '../lib/temporal-client';
 import { createLogger, type Logger } from '../lib/logger';
 import { checkDemoRouter } from '../lib/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
@@ -52,7 +53,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   // The same master key the workers derive demo secrets from: every replica checks every token.
   const accessTokens = o.accessTokens ?? createAccessTokens(createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key'))));
   const connection = temporalConnection(config);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = temporalClient(config, connection);
   const valkey = createValkey({ ...config.valkey, lazy: true });
   let valkeyErrorLogged = 0;
   valkey.on('error', (err: Error) => {
@@ -97,6 +98,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     pools,
     limiter,
     accessTokens,
+    codec: payloadCodec(config),
     metrics,
     isDraining: o.isDraining,
     checks: {

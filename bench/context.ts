@@ -11,6 +11,7 @@ import type { Pool } from 'mysql2/promise';
 import { createMariaDbPool } from '../activities/adapters/mariadb';
 import { createFreshDemoSource, type DemoSource } from '../api/demo-service';
 import { demoHostFor, loadConfig, repoRoot, type Config } from '../lib/config';
+import { connectTemporalClient } from '../lib/temporal-client';
 import { demoResourceNames, demoWorkflowId } from '../lib/ids';
 import { createLogger } from '../lib/logger';
 import { poolStats } from '../lib/pools';
@@ -140,8 +141,7 @@ export interface BenchContext {
 export async function createContext(opts: BenchOptions): Promise<BenchContext> {
   const config = loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn' });
   const log = createLogger('dmx-bench', config.logLevel, 2);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   const deps = createRealDeps(config, 'dmx-bench', 2);
   const sql = createMariaDbPool({ ...config.mariadb, connectionLimit: 1 });
   const api = await startBenchApi(config);

@@ -1,6 +1,7 @@
 /** The CLI's Temporal client, closed after each command. */
-import { Client, Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import type { Config } from '../lib/config';
+import { temporalClient } from '../lib/temporal-client';
 
 export async function withClient<T>(config: Config, fn: (client: Client) => Promise<T>): Promise<T> {
   let connection: Connection;
@@ -10,7 +11,7 @@ export async function withClient<T>(config: Config, fn: (client: Client) => Prom
     throw new Error(`cannot reach Temporal at ${config.temporal.address} (is the stack up? deployments/stack.sh status)`, { cause: err });
   }
   try {
-    return await fn(new Client({ connection, namespace: config.temporal.namespace }));
+    return await fn(temporalClient(config, connection));
   } finally {
     await connection.close();
   }

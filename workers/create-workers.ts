@@ -21,6 +21,8 @@ export interface DmxWorkersOptions {
   /** Queue names prefix for isolated test runs (several suites against one Temporal server). */
   queuePrefix?: string;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Payload encryption (lib/temporal-client.ts): the same converter as every client. */
+  dataConverter: WorkerOptions['dataConverter'];
 }
 
 export function queueNames(hostId: string, prefix = '') {
@@ -33,6 +35,7 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
     connection: o.connection,
     namespace: o.namespace,
     activities: o.activities,
+    dataConverter: o.dataConverter,
     shutdownGraceTime: o.shutdownGraceTime ?? '20s',
   } satisfies Partial<WorkerOptions>;
   const workers: Worker[] = [];

@@ -2,13 +2,13 @@
  * The dmx worker process: one per host. Runs until SIGINT/SIGTERM, then lets running activities
  * finish (shutdownGraceTime) before exiting; anything cut off is retried by Temporal.
  */
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from '../activities/demo-activities';
 import { createReconcilerActivities } from '../activities/reconciler-activities';
 import { ensureReconcilerSchedule } from '../lib/reconciler';
 import { loadConfig } from '../lib/config';
+import { connectTemporalClient, temporalDataConverter } from '../lib/temporal-client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
 import { createRealDeps } from './deps';
@@ -39,13 +39,13 @@ async function main(): Promise<void> {
   }
   const connection = await connectWithRetry();
   // A client for what activities ask of Temporal itself (the reconciler lists live demos).
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const { client, connection: clientConnection } = await connectTemporalClient(config);
   const workers = await createDmxWorkers({
     connection,
     namespace: config.temporal.namespace,
     hostId: config.hostId,
     queuePrefix: config.temporal.queuePrefix,
+    dataConverter: temporalDataConverter(config),
     activities: { ...createActivities({ ...deps, secrets }), ...createReconcilerActivities({ ...deps, secrets, temporal: client }) },
   });
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');

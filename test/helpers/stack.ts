@@ -2,13 +2,14 @@
  * Access to the real stack for tests: configuration, real clients, activities, and in-process
  * workers on a per-suite task queue prefix (so a suite never takes another suite's tasks).
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities/demo-activities';
 import { createReconcilerActivities } from '../../activities/reconciler-activities';
 import { loadConfig, type Config } from '../../lib/config';
+import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal-client';
 import { randomDemoId } from '../../lib/random-ids';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames } from '../../workers/create-workers';
@@ -44,8 +45,7 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   let activities = opts.activities;
   if (!activities) {
     const real = realActivities(deps);
@@ -58,6 +58,7 @@ export async function startHarness(queuePrefix: string, opts: { activities?: obj
     hostId: config.hostId,
     activities,
     queuePrefix,
+    dataConverter: temporalDataConverter(config),
     workflowBundle: { codePath: inject('workflowBundlePath') },
     shutdownGraceTime: '2s',
   });
