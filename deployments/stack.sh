@@ -21,6 +21,19 @@ check_port() { # NAME PORT PIDFILE: fail clearly when another process holds a po
 
 mariadb_sql() { mariadb --no-defaults --socket="$S/mariadb/mariadb.sock" -uroot "$@"; }
 
+# netavark creates the demo bridge (and its gateway address) with the first container and deletes it
+# with the last, but MariaDB can only bind an address that exists. So the bridge is created here
+# when missing, as netavark would (it adopts an existing bridge of its name). A listening socket
+# keeps working when netavark later deletes and re-creates the bridge with the same address.
+ensure_demo_gateway() {
+  local br; br=$(podman network inspect "$DMX_NETWORK" --format '{{.NetworkInterface}}')
+  ip -4 addr show dev "$br" 2>/dev/null | grep -q "inet $DMX_NETWORK_GATEWAY/" && return 0
+  log "creating the demo bridge $br with the gateway $DMX_NETWORK_GATEWAY (MariaDB listens there)"
+  ip link show "$br" >/dev/null 2>&1 || ip link add name "$br" type bridge
+  ip addr add "$DMX_NETWORK_GATEWAY/${DMX_NETWORK_SUBNET#*/}" dev "$br"
+  ip link set "$br" up
+}
+
 up_mariadb() {
   local d=$S/mariadb; mkdir -p "$d"
   if pid_alive "$d/mariadb.pid" && mariadb-admin --no-defaults --socket="$d/mariadb.sock" -uroot ping >/dev/null 2>&1; then
@@ -33,13 +46,14 @@ up_mariadb() {
       --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
       || die "mariadb-install-db failed; see $d/install.log"
   fi
-  log "starting MariaDB on port $DMX_MARIADB_PORT"
-  # Demo containers reach MariaDB at their network's gateway, which exists only once a container is
-  # attached, so it listens on all addresses; accounts are host-restricted (admin: loopback only,
-  # demo accounts: the demo subnet only) and root authenticates by unix socket only.
+  ensure_demo_gateway
+  log "starting MariaDB on port $DMX_MARIADB_PORT (127.0.0.1 and the demo gateway $DMX_NETWORK_GATEWAY)"
+  # Loopback (dmx itself) and the demo network's gateway (demos) only: nothing on the host's other
+  # interfaces. Accounts are host-restricted too (admin: loopback only, demo accounts: the demo
+  # subnet only) and root authenticates by unix socket only.
   # Demo data is disposable, so durability is traded for speed (no binlog, lazy flush).
   setsid mariadbd --no-defaults --datadir="$d/data" --socket="$d/mariadb.sock" --port="$DMX_MARIADB_PORT" \
-    --bind-address=0.0.0.0 --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
+    --bind-address="127.0.0.1,$DMX_NETWORK_GATEWAY" --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
     --log-error="$d/error.log" --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
     --skip-log-bin --max-connections=2000 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     </dev/null >/dev/null 2>&1 &

@@ -82,6 +82,12 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     targets.forEach((t, i) => expect(results[i], t.name).toBe('timeout'));
   });
 
+  it('MariaDB listens on loopback and the demo gateway only', async () => {
+    const out = (await execa('ss', ['-Htln', `( sport = :${h.config.mariadb.port} )`])).stdout;
+    const addresses = out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[3]!.replace(/:\d+$/, '')).sort();
+    expect(addresses).toEqual(['127.0.0.1', h.config.mariadb.demoHost].sort());
+  });
+
   it('cannot reach the outside (no egress without DMX_DEMO_EGRESS_ALLOW)', async () => {
     // An address the host itself reaches (the package mirror): only the demo is cut off.
     const ip = (await execa('getent', ['ahostsv4', 'deb.debian.org'])).stdout.split(/\s+/)[0]!;
