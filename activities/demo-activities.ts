@@ -20,6 +20,7 @@ import type { Valkey } from './adapters/valkey';
 import { waitForHttp } from './http-probe';
 import { createWebhookActivities } from './webhooks';
 import { rewriteParametersCommand } from './templates/parameters';
+import { templateKinds } from './templates/kinds';
 import { readTemplateSpec, type TemplateSpec } from './templates/spec';
 
 export interface ActivityDeps {
@@ -176,6 +177,7 @@ function createDemoActivities(deps: ActivityDeps) {
         name: container, image: s.image, network: config.podman.network,
         labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
         memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
+        hardening: s.hardening ?? templateKinds[s.kind].defaults.hardening,
       });
       await podman.pinBridgeMac(config.podman.network);
       return { host: config.hostId, container, method: 'run', templateVersion: s.version, seconds: (performance.now() - started) / 1000 };

@@ -34,6 +34,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   const image = await kind.prepareImage(o.image);
   const existing = readTemplateSpec(config.stateDir, o.name);
   if (!o.force && existing && existing.image === image && existing.network === config.podman.network
+    && JSON.stringify(existing.hardening) === JSON.stringify(kind.defaults.hardening)
     && (o.noCheckpoint ? !existing.checkpointArchive : existing.checkpointArchive && existsSync(existing.checkpointArchive))
     && (await mariadb.databaseExists(existing.database))) {
     log.info({ template: o.name, version: existing.version }, 'template checkpoint is current');
@@ -73,7 +74,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     // Labels and limits are part of the checkpoint: every restored demo inherits them.
     labels: { 'dmx.profile': config.profile, 'dmx.template': o.name, 'dmx.template-version': version, 'dmx.role': 'demo' },
     env: kind.runEnv({ host: config.mariadb.demoHost, port: config.mariadb.port, database, user: account, password, prefix: d.tablePrefix }, domain),
-    memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
+    memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids, hardening: d.hardening,
   });
   try {
     await podman.pinBridgeMac(config.podman.network);
@@ -92,7 +93,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
       const spec: TemplateSpec = {
         name: o.name, kind: o.kind, version, image, database, tablePrefix: d.tablePrefix, appRoot: d.appRoot,
         parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath, adminEmail: d.adminEmail,
-        network: config.podman.network, createdAt: new Date().toISOString(),
+        hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
       };
       writeTemplateSpec(config.stateDir, spec);
       await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
@@ -113,7 +114,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const spec: TemplateSpec = {
       name: o.name, kind: o.kind, version, image, checkpointArchive: archive, database, tablePrefix: d.tablePrefix,
       appRoot: d.appRoot, parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath,
-      adminEmail: d.adminEmail, network: config.podman.network, createdAt: new Date().toISOString(),
+      adminEmail: d.adminEmail, hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
       checkpointSeconds, archiveBytes: statSync(archive).size,
     };
     writeTemplateSpec(config.stateDir, spec);

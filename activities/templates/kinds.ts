@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../../lib/config';
+import type { ContainerHardening } from '../adapters/podman';
 import type { TemplateKindName } from './spec';
 
 export interface TemplateDefaults {
@@ -21,6 +22,8 @@ export interface TemplateDefaults {
   bootSeconds: number;
   /** Pages requested before the checkpoint so the restored copies start warm. */
   warmPaths: string[];
+  /** Capabilities, read-only root filesystem and writable mounts of its containers. */
+  hardening: ContainerHardening;
 }
 
 export interface TemplateDbAccess { host: string; port: number; database: string; user: string; password: string; prefix: string }
@@ -50,6 +53,23 @@ export const standinKind: TemplateKind = {
     adminPassword: 'prestashop',
     bootSeconds: 30,
     warmPaths: ['/', '/?page=2', '/product/1', '/admin-dev/login'],
+    // Found by trying (every process runs as root): nginx binds :80 (NET_BIND_SERVICE) and its
+    // worker calls initgroups (SETGID); nothing else. The app writes only its config and caches;
+    // `notmpcopyup` keeps the image's www-data-owned folders out (root without DAC_OVERRIDE could
+    // not write them). 146 MB of tmpfs in all: the demo's disk quota.
+    hardening: {
+      capAdd: ['NET_BIND_SERVICE', 'SETGID'],
+      readOnly: true,
+      tmpfs: [
+        '/run:rw,size=16m,mode=755,notmpcopyup',
+        '/tmp:rw,size=32m,mode=1777,notmpcopyup',
+        '/var/tmp:rw,size=8m,mode=1777,notmpcopyup',
+        '/var/lib/nginx:rw,size=16m,notmpcopyup',
+        '/var/lib/php/sessions:rw,size=8m,mode=1733,notmpcopyup',
+        '/var/www/html/var:rw,size=64m,notmpcopyup',
+        '/var/www/html/app/config:rw,size=2m,notmpcopyup',
+      ],
+    },
   },
   async prepareImage(image) {
     if (image) return image;
@@ -84,6 +104,10 @@ export const flashlightKind: TemplateKind = {
     adminPassword: 'prestashop',
     bootSeconds: 300,
     warmPaths: ['/', '/admin-dev/index.php'],
+    // Untested here (no registry): PrestaShop writes all over its tree (modules, img, var, cache)
+    // and its workers switch to www-data, so the root filesystem stays writable and the
+    // capabilities of a classic php-fpm + nginx pair are kept.
+    hardening: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'NET_BIND_SERVICE', 'KILL'], readOnly: false, tmpfs: [] },
   },
   async prepareImage(image = 'docker.io/prestashop/prestashop-flashlight:latest') {
     const exists = await execa('podman', ['image', 'exists', image], { reject: false });

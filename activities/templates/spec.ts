@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertTemplateName } from '../../lib/ids';
+import type { ContainerHardening } from '../adapters/podman';
 
 export type TemplateKindName = 'standin' | 'flashlight';
 
@@ -25,6 +26,11 @@ export interface TemplateSpec {
   cacheDirs: string[];
   adminPath: string;
   adminEmail: string;
+  /**
+   * Capabilities and writable mounts the template ran with (a cold `podman run` of a demo uses the
+   * same). Absent in specs recorded before hardening: `dmx checkpoint` then takes a new checkpoint.
+   */
+  hardening?: ContainerHardening;
   /** Network the template ran on: a checkpoint restores onto the same one. */
   network: string;
   createdAt: string;

@@ -185,3 +185,43 @@ describe('data: a demo reaches only its own database', () => {
     }
   });
 });
+
+describe('container: no host root powers, read-only root filesystem, bounded disk', () => {
+  const sh = (container: string, script: string) => execa('podman', ['exec', container, 'sh', '-c', script], { reject: false });
+
+  it('runs with NET_BIND_SERVICE and SETGID only, no new privileges, under seccomp', async () => {
+    const status = (await sh(a.container!, 'cat /proc/1/status')).stdout;
+    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+    const CAP_SETGID = 6;
+    const CAP_NET_BIND_SERVICE = 10;
+    const want = ((1n << BigInt(CAP_SETGID)) | (1n << BigInt(CAP_NET_BIND_SERVICE))).toString(16).padStart(16, '0');
+    for (const set of ['CapEff', 'CapPrm', 'CapBnd']) expect(field(set), set).toBe(want);
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(field('Seccomp')).toBe('2'); // filter mode: podman's default profile
+    // A capability it does not have: changing a file's owner.
+    expect((await sh(a.container!, 'chown 33 /tmp && echo changed')).stderr).toMatch(/Operation not permitted/);
+  });
+
+  it('cannot write to the root filesystem (the app code included)', async () => {
+    for (const path of ['/usr/local/bin/backdoor', '/var/www/html/index.php', '/etc/nginx/nginx.conf']) {
+      const r = await sh(a.container!, `echo x >> ${path}`);
+      expect(r.exitCode, path).not.toBe(0);
+      expect(r.stderr, path).toMatch(/Read-only file system/);
+    }
+  });
+
+  it('fills its writable mounts only up to their size (its disk quota)', async () => {
+    for (const [dir, mb] of [['/tmp', 32], ['/var/www/html/var', 64]] as const) {
+      const r = await sh(a.container!, `dd if=/dev/zero of=${dir}/fill bs=1M count=${mb + 16} 2>&1; echo "size=$(stat -c %s ${dir}/fill)"; rm -f ${dir}/fill`);
+      expect(r.stdout, dir).toMatch(/No space left on device/);
+      const size = Number(/size=(\d+)/.exec(r.stdout)?.[1]);
+      expect(size, dir).toBeGreaterThan(0);
+      expect(size, dir).toBeLessThanOrEqual(mb * 1024 * 1024);
+    }
+    // The shop still serves afterwards.
+    const ip = (await h.deps.podman.inspect(a.container!))!.networks[h.config.podman.network]!.ip;
+    const page = await execa('curl', ['-s', '-o', '/dev/null', '-m', '5', '-w', '%{http_code}', '-H', `Host: ${new URL(a.url!).host}`, `http://${ip}/`]);
+    expect(page.stdout).toBe('200');
+  });
+});
+
