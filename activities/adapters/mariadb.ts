@@ -27,6 +27,9 @@ function quoteAccount(user: string, host: string): string {
   return `'${user}'@'${host}'`;
 }
 
+/** PrestaShop's page caches in the database: they hold absolute URLs, so every demo empties them. */
+export const SHOP_CACHE_TABLES = ['smarty_cache', 'smarty_lazy_cache'];
+
 export function createMariaDbPool(o: MariaDbOptions): Pool {
   return mysql.createPool({
     host: o.host, port: o.port, user: o.user, password: o.password,
@@ -96,6 +99,14 @@ export function createMariaDb(pool: Pool) {
       }
     },
 
+    /** CHECKSUM TABLE of every table of a database (content, not metadata): table -> checksum. */
+    async checksumTables(database: string): Promise<Record<string, string>> {
+      const tables = await tablesWithPrefix(database, '');
+      if (tables.length === 0) return {};
+      const [rows] = await pool.query<RowDataPacket[]>(`CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')} EXTENDED`);
+      return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop()!, String(r.Checksum)]));
+    },
+
     async dropDatabase(database: string): Promise<void> {
       await pool.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
     },
@@ -143,7 +154,7 @@ export function createMariaDb(pool: Pool) {
         const [res] = await conn.query<mysql.ResultSetHeader>(`UPDATE ${t('employee')} SET passwd = ? WHERE email = ?`, [o.adminPasswordHash, o.adminEmail]);
         if (res.affectedRows !== 1) throw new Error(`expected one back-office employee ${o.adminEmail} in ${o.database}, updated ${res.affectedRows}`);
         const existing = new Set(await tablesWithPrefix(o.database, o.prefix));
-        for (const cache of ['smarty_cache', 'smarty_lazy_cache']) {
+        for (const cache of SHOP_CACHE_TABLES) {
           // PrestaShop 9 may lack them; a missing table is nothing to clear.
           if (existing.has(o.prefix + cache)) await conn.query(`TRUNCATE TABLE ${t(cache)}`);
         }

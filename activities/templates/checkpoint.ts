@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import type { MariaDb } from '../adapters/mariadb';
+import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
 import { probeHttp, waitForHttp } from '../http-probe';
 import { templateKinds } from './kinds';
@@ -46,6 +46,9 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   const database = templateDatabaseName(o.name);
   const account = database.slice(0, 64);
   const password = randomBytes(18).toString('base64url');
+  // A one-time back-office password: the well-known default would let anyone who reached the
+  // template while it warms up log in and change what every later demo is restored from.
+  const adminPassword = randomBytes(18).toString('base64url');
   const domain = `tpl-${o.name}.${config.demos.domain}`;
   const container = `dmx-${config.profile}-tpl-${o.name}`;
 
@@ -63,9 +66,12 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   if (o.kind === 'standin') {
     await mariadb.applyShopIdentity({
       database, prefix: d.tablePrefix, domain, adminEmail: d.adminEmail,
-      adminPasswordHash: await bcrypt.hash(d.adminPassword, 10),
+      adminPasswordHash: await bcrypt.hash(adminPassword, 10),
     });
   }
+
+  // The data as loaded: checked again before the checkpoint is recorded (below).
+  const loaded = await mariadb.checksumTables(database);
 
   await podman.remove(container);
   log.info({ template: o.name, image, container }, 'starting the template container');
@@ -104,6 +110,11 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const [procs] = await mariadb.pool.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [account]);
     for (const p of procs) await mariadb.pool.query('KILL CONNECTION ?', [p.id]);
 
+    const changed = changedTables(loaded, await mariadb.checksumTables(database), d.tablePrefix);
+    if (changed.length > 0) {
+      throw new Error(`template ${o.name}: its database changed while the template ran (${changed.join(', ')}); refusing to record a checkpoint of possibly tampered data`);
+    }
+
     const dir = join(config.stateDir, 'templates', o.name);
     mkdirSync(dir, { recursive: true });
     const archive = join(dir, `${version}.tar`);
@@ -129,3 +140,14 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     throw err;
   }
 }
+
+/**
+ * Tables whose content differs from the data as loaded, ignoring the page caches the warm-up fills
+ * (every demo empties them). Anything else changed means something wrote to the template's data.
+ */
+export function changedTables(before: Record<string, string>, after: Record<string, string>, prefix: string): string[] {
+  const caches = new Set(SHOP_CACHE_TABLES.map((t) => prefix + t));
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((t) => !caches.has(t) && before[t] !== after[t]).sort();
+}
+

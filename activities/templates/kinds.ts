@@ -17,6 +17,7 @@ export interface TemplateDefaults {
   cacheDirs: string[];
   adminPath: string;
   adminEmail: string;
+  /** The image's default back-office password: a stand-in template gets a one-time one instead (checkpoint.ts). */
   adminPassword: string;
   /** How long a cold container may take to answer its first request. */
   bootSeconds: number;
