@@ -75,10 +75,11 @@ program
   .option('--image <ref>', 'image to use (flashlight: e.g. docker.io/prestashop/prestashop-flashlight:8.2.0)', imageRef)
   .option('--force', 'take a new checkpoint even if the current one matches the image')
   .option('--no-checkpoint', 'record the template without a checkpoint (demos boot with podman run)')
-  .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean }) => {
+  .option('--rebuild', "re-read the image's package sources (stand-in: Debian security fixes), rebuild the image if they changed, and checkpoint it")
+  .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean; rebuild?: boolean }) => {
     const deps = createRealDeps(config(), 'dmx-checkpoint', 2);
     try {
-      const spec = await checkpointTemplate(deps, { name, kind: o.kind, image: o.image, force: o.force, noCheckpoint: !o.checkpoint });
+      const spec = await checkpointTemplate(deps, { name, kind: o.kind, image: o.image, force: o.force, noCheckpoint: !o.checkpoint, rebuildImage: o.rebuild });
       // A running pool recycles its unclaimed demos of the previous version.
       const told = spec.reused ? false : await withClient(config(), (c) => refreshPoolTemplate(c, config(), name)).catch(() => false);
       printResult(json(), { ...spec, poolNotified: told }, [

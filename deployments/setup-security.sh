@@ -17,3 +17,9 @@ for k in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables;
   [ "$(sysctl -n "$k" 2>/dev/null)" = 1 ] || sysctl -qw "$k=1" || log "warning: could not set $k=1"
 done
 ok "security prerequisites present (nft $(nft --version | awk '{print $2}'))"
+
+# gVisor is only evaluated (README, "What could not be done here"): DMX_INSTALL_RUNSC=1 installs it.
+if [ "${DMX_INSTALL_RUNSC:-0}" = 1 ] && ! command -v runsc >/dev/null; then
+  log "installing runsc (gVisor) for evaluation"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends runsc >&2
+fi

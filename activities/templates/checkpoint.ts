@@ -24,6 +24,8 @@ export interface CheckpointOptions {
   force?: boolean;
   /** Record the template without a checkpoint: demos then use `podman run` (cold boot). */
   noCheckpoint?: boolean;
+  /** Re-read the image's package sources (the stand-in: Debian security fixes) and rebuild when they changed. */
+  rebuildImage?: boolean;
 }
 
 export interface CheckpointDeps { config: Config; podman: Podman; mariadb: MariaDb; log: Logger }
@@ -31,7 +33,7 @@ export interface CheckpointDeps { config: Config; podman: Podman; mariadb: Maria
 export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOptions): Promise<TemplateSpec & { reused: boolean }> {
   const { config, podman, mariadb, log } = deps;
   const kind = templateKinds[o.kind];
-  const image = await kind.prepareImage(o.image);
+  const image = await kind.prepareImage(o.image, { refresh: o.rebuildImage });
   const existing = readTemplateSpec(config.stateDir, o.name);
   if (!o.force && existing && existing.image === image && existing.network === config.podman.network
     && JSON.stringify(existing.hardening) === JSON.stringify(kind.defaults.hardening)

@@ -32,8 +32,8 @@ export interface TemplateDbAccess { host: string; port: number; database: string
 export interface TemplateKind {
   name: TemplateKindName;
   defaults: TemplateDefaults;
-  /** Returns a local image reference, building or pulling it when needed. */
-  prepareImage(image?: string): Promise<string>;
+  /** Returns a local image reference, building or pulling it when needed; `refresh` re-reads the package sources (security fixes). */
+  prepareImage(image?: string, o?: { refresh?: boolean }): Promise<string>;
   /** Fills an empty template database, or leaves it for the container to install into. */
   loadSchema(load: (sql: string) => Promise<void>, prefix: string): Promise<void>;
   /** Environment for `podman run` of a template or of a demo without checkpoint. */
@@ -72,10 +72,10 @@ export const standinKind: TemplateKind = {
       ],
     },
   },
-  async prepareImage(image) {
+  async prepareImage(image, o) {
     if (image) return image;
-    // Cached by recipe hash: a no-op when the image for the current recipe exists.
-    const r = await execa('bash', [join(standinDir, 'build-image.sh')], { stderr: 'inherit' });
+    // Cached by recipe hash and security-suite state: a no-op when that image exists.
+    const r = await execa('bash', [join(standinDir, 'build-image.sh'), ...(o?.refresh ? ['--refresh'] : [])], { stderr: 'inherit' });
     const ref = r.stdout.trim().split('\n').pop();
     if (!ref) throw new Error('build-image.sh printed no image reference');
     return ref;
