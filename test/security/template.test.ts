@@ -3,13 +3,14 @@
  * back office has a one-time password, and a checkpoint of data that changed meanwhile is refused.
  */
 import bcrypt from 'bcryptjs';
+import { execa } from 'execa';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointTemplate } from '../../activities/templates/checkpoint';
 import { standinKind } from '../../activities/templates/kinds';
-import { templateDatabaseName, templateSpecPath } from '../../activities/templates/spec';
+import { readTemplateSpec, templateDatabaseName, templateSpecPath } from '../../activities/templates/spec';
 import type { DemoState } from '../../workflows/definitions';
 import { releaseDemos, startDemos } from '../helpers/demos';
 import { startHarness, testConfig, type Harness } from '../helpers/stack';
@@ -62,6 +63,15 @@ describe('templates', () => {
     const [rows] = await h.deps.mariadb.pool.query<mysql.RowDataPacket[]>(`SELECT passwd FROM \`${db}\`.ps_employee WHERE email = ?`, [standinKind.defaults.adminEmail]);
     expect(rows).toHaveLength(1);
     expect(await bcrypt.compare(standinKind.defaults.adminPassword, String(rows[0]!.passwd))).toBe(false);
+  });
+
+  it('the stand-in image is built with the security suite and lists its package versions', async () => {
+    const image = readTemplateSpec(h.config.stateDir, 'standin')!.image;
+    const r = await execa('podman', ['--runtime', 'runc', 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
+      image, 'sh', '-c', 'cat /etc/apt/sources.list; cat /usr/share/dmx-packages.txt']);
+    expect(r.stdout).toMatch(/^deb \S+debian-security bookworm-security main$/m);
+    expect(r.stdout).toMatch(/^php8\.2-fpm \S+$/m);
+    expect(r.stdout).toMatch(/^libssl3 \S+$/m);
   });
 
   it('refuses to record a checkpoint when the template database changed while the template ran', async () => {
