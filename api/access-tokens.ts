@@ -5,9 +5,8 @@
  * API replica sharing the key checks any token without a lookup, and nothing is stored. A demo id
  * is public (it is the subdomain); its token is not derivable from it without the master key.
  */
-import type { SecretDeriver } from '../lib/secrets';
-import { isDemoId } from '../lib/ids';
-import { safeEqual } from './auth';
+import { isDemoId } from '../contract';
+import { safeEqual, type SecretDeriver } from '../lib/secrets';
 
 /** `dmxt_` + 43 characters of [A-Za-z0-9] (~250 bits): recognisable by secret scanners, fits a header. */
 export const ACCESS_TOKEN_PREFIX = 'dmxt_';

@@ -11,6 +11,7 @@ import { every } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { randomUUID } from 'node:crypto';
+import { REQUEST_ID_PATTERN } from '../contract';
 import type { AppDeps } from './app-deps';
 import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
@@ -58,7 +59,7 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use('*', async (c, next) => {
     const t0 = performance.now();
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming && /^[A-Za-z0-9_.:-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    const requestId = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
     await next();
     c.header('X-Request-Id', requestId);

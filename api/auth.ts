@@ -4,30 +4,12 @@
  * constant time: both sides are hashed to a fixed length first, and every configured key is
  * compared (no early exit that would reveal which one matched).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { isDemoId } from '../lib/ids';
+import { DEMO_ID_FORMAT, isDemoId } from '../contract';
+import { matchKey, safeEqual } from '../lib/secrets';
 import type { AccessTokens } from './access-tokens';
 import type { ApiEnv, Caller } from './env';
 import { ApiError } from './errors';
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
-
-/** Index of the matching key, or -1; takes the same time whichever (if any) matches. */
-export function matchKey(candidate: string, keys: readonly string[]): number {
-  const d = digest(candidate);
-  let found = -1;
-  for (let i = 0; i < keys.length; i++) {
-    if (timingSafeEqual(d, digest(keys[i]!)) && found === -1) found = i;
-  }
-  return found;
-}
 
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -114,7 +96,7 @@ export function demoAccess(
   if (bearer === undefined) return { error: unauthorized('malformed Authorization header: expected Bearer <accessToken>') };
   if (o.operatorToken && safeEqual(bearer, o.operatorToken)) return { caller: { kind: 'operator' } };
   if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
-  if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', 'demo ids are 16 characters of [a-z0-9]') };
+  if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`) };
   if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
   return { caller: { kind: 'demo', demoId: id } };
 }

@@ -1,36 +1,28 @@
 /**
- * "Get me a demo" and what the API does with one afterwards, over Temporal. How a demo is obtained
- * is a `DemoSource`: a fresh `demoLifecycle` workflow started and awaited in one call
+ * "Get me a demo" and what the API does with one afterwards, presented as ApiErrors. How a demo is
+ * obtained is a `DemoSource`: a fresh `demoLifecycle` workflow started and awaited in one call
  * (Update-with-Start), or the warm pool (api/pool-service.ts: claim from the template's pool, fall
- * back to fresh when it has none), which the API process uses by default. Input checks every source relies on (template exists,
- * TTL in range) live in the service.
+ * back to fresh when it has none), which the API process uses by default. Input checks every
+ * source relies on (template exists, TTL in range) live in the service; the Temporal calls are the
+ * client module's.
  */
-import { WithStartWorkflowOperation, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { randomUUID } from 'node:crypto';
-import { readTemplateSpec } from '../activities/templates/spec';
-import type { Config } from '../lib/config';
-import { demoIdFromWorkflowId, demoWorkflowId, isDemoId, isTemplateName } from '../lib/ids';
-import { randomDemoId } from '../lib/random-ids';
-import type { Logger } from '../lib/logger';
-import { retryTransient } from '../lib/temporal-retry';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import {
-  awaitDemoReadyUpdate,
-  demoStateQuery,
-  extendDemoUpdate,
-  releaseDemoSignal,
-  SEARCH_ATTRIBUTES,
-  TASK_QUEUES,
-  type DemoState,
-  type DemoStatus,
-} from '../workflows/definitions';
+  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, withDeadline,
+  type DemoListFilter, type DemoSummary,
+} from '../client';
+import {
+  awaitDemoReadyUpdate, DEMO_ID_FORMAT, DEMO_WORKFLOW_TYPE, isDemoId, isTemplateName, releaseDemoSignal, type DemoState, type DemoStatus,
+} from '../contract';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { readTemplateSpec } from '../templates/spec';
 import type { demoLifecycle } from '../workflows/demo-lifecycle';
-import { ApiError, isWorkflowClosed, temporalToApiError } from './errors';
+import { ApiError, temporalToApiError } from './errors';
 import type { ApiMetrics } from './metrics';
 import type { Demo } from './schemas';
-import { DEMO_STATUSES } from './schemas';
+import { randomDemoId } from '../lib/random-ids';
 
-export const DEMO_WORKFLOW_TYPE = 'demoLifecycle';
 
 export interface AcquireRequest {
   template: string;
@@ -59,17 +51,8 @@ export interface DemoSource {
   acquire(req: AcquireRequest): Promise<Acquired>;
 }
 
-export interface ListFilter { status?: DemoStatus; template?: string; limit: number }
-export interface DemoSummary {
-  id: string;
-  template?: string;
-  status?: string;
-  workflowStatus: string;
-  host?: string;
-  createdAt: string;
-  expiresAt?: string;
-  closedAt?: string;
-}
+export type ListFilter = Omit<DemoListFilter, 'runningOnly'>;
+export type { DemoSummary };
 
 export interface DemoService {
   acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
@@ -91,32 +74,15 @@ export interface TemporalDemoDeps {
   callTimeoutMs?: number;
 }
 
-function sharedQueue(config: Config): string {
-  return config.temporal.queuePrefix + TASK_QUEUES.shared;
-}
-
-function withDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
-  return client.connection.withDeadline(Date.now() + ms, fn);
-}
-
 /** A fresh demo per request: start `demoLifecycle` and wait for it to be ready, in one call. */
 export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
   const { client, config, log, metrics } = deps;
   return {
     async acquire(req) {
       const demoId = randomDemoId();
-      const workflowId = demoWorkflowId(demoId);
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof demoLifecycle>(DEMO_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: sharedQueue(config),
-        args: [{ demoId, template: req.template, ttlSeconds: req.ttlSeconds, maxLifetimeSeconds: config.demos.maxLifetimeSeconds, requestedBy: req.requestedBy }],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.kind, value: 'demo' },
-          { key: SEARCH_ATTRIBUTES.template, value: req.template },
-        ],
-      });
+      const startWorkflowOperation = new WithStartWorkflowOperation<typeof demoLifecycle>(DEMO_WORKFLOW_TYPE, demoStartOptions(config, {
+        demoId, template: req.template, ttlSeconds: req.ttlSeconds, requestedBy: req.requestedBy,
+      }));
       const count = (outcome: string) => metrics?.provisions.inc({ template: req.template, outcome });
 
       if (!req.wait) {
@@ -141,7 +107,7 @@ export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
         // The workflow may have started: make sure a demo nobody will receive is torn down.
         const started = await startWorkflowOperation.workflowHandle().then(() => true, () => false);
         if (started) {
-          await withDeadline(client, 5_000, () => client.workflow.getHandle(workflowId).signal(releaseDemoSignal, { reason: 'api: not handed out' }))
+          await withDeadline(client, 5_000, () => demoHandle(client, demoId).signal(releaseDemoSignal, { reason: 'api: not handed out' }))
             .catch((e: Error) => log.warn({ demoId, err: e.message }, 'could not release a demo that was not handed out; its TTL will end it'));
         }
         if (mapped?.status === 503) {
@@ -168,57 +134,20 @@ export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
   };
 }
 
-type ExecutionInfo = Pick<WorkflowExecutionInfo, 'status' | 'typedSearchAttributes' | 'startTime' | 'closeTime'>;
-
-function statusFromExecution(info: ExecutionInfo): DemoStatus {
-  const fromSa = info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
-  switch (info.status.name) {
-    case 'RUNNING':
-      return (DEMO_STATUSES as readonly string[]).includes(fromSa ?? '') ? (fromSa as DemoStatus) : 'provisioning';
-    case 'COMPLETED':
-      return fromSa === 'released' ? 'released' : 'expired';
-    case 'CANCELLED':
-      return 'cancelled';
-    default:
-      return 'failed';
-  }
-}
-
-function stateFromExecution(info: ExecutionInfo, demoId: string): DemoState {
-  const expires = info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.expiresAt);
-  return {
-    demoId,
-    template: info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.template) ?? 'unknown',
-    status: statusFromExecution(info),
-    createdAt: info.startTime.toISOString(),
-    expiresAt: expires?.toISOString(),
-    maxExpiresAt: '',
-    endedAt: info.closeTime?.toISOString(),
-    stepMs: {},
-    extendRequests: [],
-  };
-}
-
 export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: DemoSource }): DemoService {
   const { client, config } = deps;
   const callMs = deps.callTimeoutMs ?? 10_000;
   const source = deps.source ?? createFreshDemoSource(deps);
 
-  const handleOf = (id: string) => {
-    if (!isDemoId(id)) throw new ApiError(400, 'invalid_demo_id', 'demo ids are 16 characters of [a-z0-9]');
-    return client.workflow.getHandle<typeof demoLifecycle>(demoWorkflowId(id));
+  const checkId = (id: string) => {
+    if (!isDemoId(id)) throw new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`);
   };
-  const call = async <T>(id: string, fn: () => Promise<T>): Promise<T> => {
+  const call = async <T>(id: string | undefined, fn: () => Promise<T>): Promise<T> => {
     try {
-      return await withDeadline(client, callMs, fn);
+      return await fn();
     } catch (err) {
       throw temporalToApiError(err, id) ?? err;
     }
-  };
-  const describe = async (id: string) => {
-    const d = await call(id, () => handleOf(id).describe());
-    if (d.type !== DEMO_WORKFLOW_TYPE) throw ApiError.notFound(`demo ${id}`);
-    return d;
   };
 
   return {
@@ -236,29 +165,18 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
     },
 
     async get(id) {
-      const d = await describe(id);
-      if (d.status.name === 'RUNNING') return call(id, () => handleOf(id).query(demoStateQuery));
-      if (d.status.name === 'COMPLETED') {
-        const result = await call(id, () => handleOf(id).result()).catch(() => undefined);
-        if (result) return result;
-      }
-      const state = stateFromExecution(d, id);
-      if (state.status === 'failed') state.error = 'the demo could not be provisioned';
-      return state;
+      checkId(id);
+      return call(id, () => readDemo(client, id, { deadlineMs: callMs }));
     },
 
     async extend(id, seconds, idempotencyKey) {
-      const handle = handleOf(id);
+      checkId(id);
       try {
-        // Always a request id (random without an Idempotency-Key), so a retried extend applies once.
-        const requestId = idempotencyKey ?? `api-${randomUUID()}`;
-        return await withDeadline(client, callMs, () => retryTransient(`extend ${id}`, () =>
-          handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: `extend:${requestId}` }),
-        { attempts: 4, firstDelayMs: 100 }));
+        return await extendDemo(client, id, seconds, idempotencyKey, { deadlineMs: callMs, retry: { attempts: 4, firstDelayMs: 100 } });
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError || isWorkflowClosed(err)) {
+        if (isWorkflowGone(err)) {
           // Closed workflows answer "not found" to updates: tell an ended demo from an unknown one.
-          await describe(id);
+          await call(id, () => describeDemo(client, id, { deadlineMs: callMs }));
           throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         }
         throw temporalToApiError(err, id) ?? err;
@@ -266,63 +184,16 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
     },
 
     async release(id, reason) {
-      const d = await describe(id);
-      if (d.status.name !== 'RUNNING') return statusFromExecution(d);
-      try {
-        // A signal is durable at once (no worker needed); teardown is idempotent, so repeats are harmless.
-        await withDeadline(client, callMs, () => handleOf(id).signal(releaseDemoSignal, { reason: reason.slice(0, 200) }));
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError || isWorkflowClosed(err)) return statusFromExecution(await describe(id));
-        throw temporalToApiError(err, id) ?? err;
-      }
-      return 'tearing_down';
+      checkId(id);
+      return call(id, () => releaseDemo(client, id, reason, { deadlineMs: callMs }));
     },
 
     async list(filter) {
-      const clauses = [`DmxKind = 'demo'`, `TaskQueue = '${sharedQueue(config)}'`];
-      // Both values are checked against closed sets / strict patterns before they reach the query.
-      if (filter.status) {
-        if (!(DEMO_STATUSES as readonly string[]).includes(filter.status)) throw new ApiError(400, 'validation_failed', 'unknown status');
-        clauses.push(`DmxStatus = '${filter.status}'`);
-      }
-      if (filter.template) {
-        if (!isTemplateName(filter.template)) throw new ApiError(400, 'validation_failed', 'invalid template name');
-        clauses.push(`DmxTemplate = '${filter.template}'`);
-      }
-      const demos: DemoSummary[] = [];
-      let truncated = false;
-      try {
-        await withDeadline(client, callMs, async () => {
-          for await (const w of client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(filter.limit + 1, 1000) })) {
-            const id = demoIdFromWorkflowId(w.workflowId);
-            if (!id) continue;
-            if (demos.length >= filter.limit) {
-              truncated = true;
-              break;
-            }
-            demos.push({
-              id,
-              template: w.typedSearchAttributes.get(SEARCH_ATTRIBUTES.template),
-              status: w.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status),
-              workflowStatus: w.status.name,
-              host: w.typedSearchAttributes.get(SEARCH_ATTRIBUTES.host),
-              createdAt: w.startTime.toISOString(),
-              expiresAt: w.typedSearchAttributes.get(SEARCH_ATTRIBUTES.expiresAt)?.toISOString(),
-              closedAt: w.closeTime?.toISOString(),
-            });
-          }
-        });
-      } catch (err) {
-        throw temporalToApiError(err) ?? err;
-      }
-      return { demos, truncated };
+      return call(undefined, () => listDemos(client, config, filter, { deadlineMs: callMs }));
     },
 
     async countLive() {
-      const r = await withDeadline(client, 3_000, () =>
-        client.workflow.count(`DmxKind = 'demo' AND TaskQueue = '${sharedQueue(config)}' AND ExecutionStatus = 'Running'`),
-      );
-      return r.count;
+      return countLiveDemos(client, config, { deadlineMs: 3_000 });
     },
   };
 }

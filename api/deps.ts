@@ -3,22 +3,23 @@
  * when Temporal is down, and gRPC reconnects by itself), Valkey for the limits, and the clients the
  * readiness checks use (MariaDB, Caddy admin).
  */
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { join } from 'node:path';
-import { createCaddy } from '../activities/adapters/caddy';
-import { createMariaDb, createMariaDbPool } from '../activities/adapters/mariadb';
-import { createValkey } from '../activities/adapters/valkey';
+import { createCaddy } from '../adapters/caddy';
+import { createMariaDb, createMariaDbPool } from '../adapters/mariadb';
+import { createValkey } from '../adapters/valkey';
+import { temporalConnection } from '../client';
+import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
-import { payloadCodec, temporalClient } from '../lib/temporal-client';
+import { payloadCodec, temporalClient } from '../client';
 import { createLogger, type Logger } from '../lib/logger';
-import { checkDemoRouter } from '../lib/router-probe';
+import { checkDemoRouter } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
 import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
 import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
 import { createLimiter } from './rate-limit';
-import { LAST_FINDINGS_KEY } from '../activities/reconciler-activities';
 import { createMetrics, type ReconcilerSnapshot } from './metrics';
 
 export interface ApiDeps extends AppDeps {
@@ -37,15 +38,6 @@ export interface ApiDepsOptions {
   isDraining?: () => boolean;
   /** Replaces the access tokens derived from $DMX_STATE_DIR/secret.key (tests). */
   accessTokens?: AccessTokens;
-}
-
-export function temporalConnection(config: Config): Connection {
-  return Connection.lazy({
-    address: config.temporal.address,
-    connectTimeout: '3s',
-    // A few quick retries, not the default ten: callers get a clear 503 rather than a long wait.
-    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
-  });
 }
 
 export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
@@ -74,7 +66,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     liveDemos: async () => service.current?.countLive(),
     pools: async () => (service.pools ? poolStatsForMetrics(service.pools)() : undefined),
     reconciler: async () => {
-      const raw = await valkey.get(LAST_FINDINGS_KEY(config.profile));
+      const raw = await valkey.get(reconcilerFindingsKey(config.profile));
       return raw ? (JSON.parse(raw) as ReconcilerSnapshot) : undefined;
     },
   });

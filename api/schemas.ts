@@ -3,9 +3,10 @@
  * in tests, responses) and generates the OpenAPI 3.1 document.
  */
 import { z } from '@hono/zod-openapi';
-import { DEMO_ID_PATTERN, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN } from '../lib/ids';
-
-export const DEMO_STATUSES = ['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed'] as const;
+import {
+  DEMO_ID_FORMAT, DEMO_ID_PATTERN, DEMO_STATUSES, MAX_EXTEND_SECONDS, MAX_LIST_LIMIT, MAX_POOL_TARGET, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN,
+} from '../contract';
+import { ACCESS_TOKEN_PATTERN } from './access-tokens';
 
 export const ErrorCode = z.enum([
   'bad_request',
@@ -45,11 +46,11 @@ export const ErrorResponse = z
   })
   .openapi('Error');
 
-export const DemoId = z.string().regex(DEMO_ID_PATTERN).openapi({ description: '16 characters of [a-z0-9]', example: 'abcd2345efgh6789' });
+export const DemoId = z.string().regex(DEMO_ID_PATTERN).openapi({ description: DEMO_ID_FORMAT, example: 'abcd2345efgh6789' });
 export const TemplateName = z.string().regex(TEMPLATE_NAME_PATTERN).openapi({ example: 'standin' });
 
 export const DemoIdParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'demo id: 16 characters of [a-z0-9]', example: 'abcd2345efgh6789' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: `demo id: ${DEMO_ID_FORMAT}`, example: 'abcd2345efgh6789' }),
 });
 
 export const CreateDemoRequest = z
@@ -63,14 +64,14 @@ export type CreateDemoRequest = z.infer<typeof CreateDemoRequest>;
 
 export const ExtendDemoRequest = z
   .strictObject({
-    seconds: z.number().int().min(1).max(30 * 24 * 3600).openapi({ description: 'seconds to add to the expiry', example: 600 }),
+    seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS).openapi({ description: 'seconds to add to the expiry', example: 600 }),
   })
   .openapi('ExtendDemoRequest');
 
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z.string().regex(REQUEST_ID_PATTERN).optional().openapi({
     param: { name: 'idempotency-key', in: 'header' },
-    description: 'a retried request with the same key is applied once ([A-Za-z0-9_.:-]{1,100})',
+    description: `a retried request with the same key is applied once (${REQUEST_ID_FORMAT})`,
   }),
 });
 
@@ -96,7 +97,7 @@ export type Demo = z.infer<typeof Demo>;
 
 /** What POST /v1/demos answers: the demo, and the secret that its other endpoints require. */
 export const CreatedDemo = Demo.extend({
-  accessToken: z.string().regex(/^dmxt_[A-Za-z0-9]{43}$/).openapi({
+  accessToken: z.string().regex(ACCESS_TOKEN_PATTERN).openapi({
     description:
       "this demo's access token: send it as `Authorization: Bearer <accessToken>` to GET, extend or DELETE the demo. " +
       'Keep it secret (the demo id is public: it is the subdomain). It is not stored; a retried request with the same Idempotency-Key gets it again.',
@@ -112,8 +113,8 @@ export const ReleaseDemoResponse = z.object({ id: DemoId, status: z.enum(DEMO_ST
 export const ListDemosQuery = z.strictObject({
   status: z.enum(DEMO_STATUSES).optional().openapi({ param: { name: 'status', in: 'query' } }),
   template: z.string().regex(TEMPLATE_NAME_PATTERN).optional().openapi({ param: { name: 'template', in: 'query' } }),
-  limit: z.string().regex(/^[0-9]{1,4}$/, 'a whole number from 1 to 1000').transform(Number).pipe(z.number().int().min(1).max(1000)).optional()
-    .openapi({ param: { name: 'limit', in: 'query' }, type: 'integer', minimum: 1, maximum: 1000, description: 'default 100' }),
+  limit: z.string().regex(/^[0-9]{1,4}$/, `a whole number from 1 to ${MAX_LIST_LIMIT}`).transform(Number).pipe(z.number().int().min(1).max(MAX_LIST_LIMIT)).optional()
+    .openapi({ param: { name: 'limit', in: 'query' }, type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, description: 'default 100' }),
 });
 
 export const DemoSummary = z
@@ -153,7 +154,7 @@ export const PoolTemplateParams = z.object({
 
 export const ResizePoolRequest = z
   .strictObject({
-    target: z.number().int().min(0).max(500).openapi({ description: 'ready, unclaimed demos to keep (0..500); starts the pool when none runs', example: 3 }),
+    target: z.number().int().min(0).max(MAX_POOL_TARGET).openapi({ description: `ready, unclaimed demos to keep (0..${MAX_POOL_TARGET}); starts the pool when none runs`, example: 3 }),
   })
   .openapi('ResizePoolRequest');
 

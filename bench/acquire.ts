@@ -4,8 +4,8 @@
  * (DELETE) after the round and the pool refilled before the next.
  */
 import { request } from 'undici';
-import { poolHandle } from '../lib/pools';
-import { claimDemoUpdate, setPoolTargetUpdate } from '../workflows/definitions';
+import { claimFromPool, poolHandle } from '../client';
+import { setPoolTargetUpdate } from '../contract';
 import { deleteDemos, releaseDemos, stats, type BenchContext } from './context';
 import { fillPool, settle } from './pool';
 import type { Row } from './report';
@@ -116,7 +116,7 @@ export async function claimBreakdown(ctx: BenchContext, n: number) {
   const noopUpdate = await time(() => handle.executeUpdate(setPoolTargetUpdate, { args: [{ target }] }));
   const ids: string[] = [];
   const claimUpdate = await time(async () => {
-    const d = await handle.executeUpdate(claimDemoUpdate, { args: [{ ttlSeconds: 900, waitSeconds: 0, requestedBy: 'bench' }] });
+    const d = await claimFromPool(ctx.client, ctx.config, ctx.opts.template, { ttlSeconds: 900, waitSeconds: 0, requestedBy: 'bench' });
     ids.push(d.demoId);
     ctx.demos.add(d.demoId);
   });

@@ -5,7 +5,7 @@
  * of the same checkpoint (removed at once) for comparison.
  */
 import { execa } from 'execa';
-import { readTemplateSpec } from '../activities/templates/spec';
+import { readTemplateSpec } from '../templates/spec';
 import { releaseDemos, viaCaddy, type BenchContext } from './context';
 import type { Row } from './report';
 import { summarize, type Summary } from './stats';

@@ -8,15 +8,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Pool } from 'mysql2/promise';
-import { createMariaDbPool } from '../activities/adapters/mariadb';
+import { demoFootprint, isClean, statusThroughCaddy, type DemoFootprint } from '../adapters/footprint';
+import { createMariaDbPool } from '../adapters/mariadb';
+import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { createFreshDemoSource, type DemoSource } from '../api/demo-service';
-import { demoHostFor, loadConfig, repoRoot, type Config } from '../lib/config';
-import { connectTemporalClient } from '../lib/temporal-client';
-import { demoResourceNames, demoWorkflowId } from '../lib/ids';
+import { demoHandle, poolStats } from '../client';
+import { connectTemporalClient } from '../client';
+import { releaseDemoSignal, type DemoState, type PoolStats } from '../contract';
+import { loadConfig, repoRoot, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { poolStats } from '../lib/pools';
-import { releaseDemoSignal, type DemoState, type PoolStats } from '../workflows/definitions';
-import { createRealDeps, type RealDeps } from '../workers/deps';
 
 export interface BenchOptions {
   quick: boolean;
@@ -161,37 +161,17 @@ export async function closeContext(ctx: BenchContext): Promise<void> {
 export const stats = (ctx: BenchContext): Promise<PoolStats> => poolStats(ctx.client, ctx.config, ctx.opts.template);
 
 /** Status code of the demo's front page through Caddy, as a visitor gets it. */
-export async function viaCaddy(ctx: BenchContext, demoId: string): Promise<number> {
-  const res = await request(`http://127.0.0.1:${ctx.config.caddy.httpPort}/`, {
-    headers: { host: demoHostFor(ctx.config, demoId) }, dispatcher: ctx.http,
-  });
-  await res.body.dump();
-  return res.statusCode;
-}
+export const viaCaddy = (ctx: BenchContext, demoId: string): Promise<number> => statusThroughCaddy(ctx.deps, demoId, ctx.http);
 
-/** What is left of a demo (the same checks as test/helpers/leaks.ts, without vitest). */
-export async function demoTraces(ctx: BenchContext, demoId: string) {
-  const { config, podman, mariadb, valkey } = ctx.deps;
-  const n = demoResourceNames(config.profile, demoId);
-  const [container, database, prefixed, accounts, valkeyKey, routeStatus] = await Promise.all([
-    podman.inspect(n.container).then((i) => i !== undefined),
-    mariadb.databaseExists(n.database),
-    mariadb.tablesWithPrefix(config.demos.sharedDatabase, n.tablePrefix).then((t) => t.length),
-    mariadb.listAccounts(n.account).then((a) => a.length),
-    valkey.exists(n.valkeyKey).then((x) => x === 1),
-    viaCaddy(ctx, demoId),
-  ]);
-  return { container, database, prefixedTables: prefixed, accounts, valkeyKey, routeStatus };
-}
+/** What is left of a demo (the same check as the tests' leak check). */
+export const demoTraces = (ctx: BenchContext, demoId: string): Promise<DemoFootprint> => demoFootprint(ctx.deps, demoId, ctx.http);
 
-export function isClean(t: Awaited<ReturnType<typeof demoTraces>>): boolean {
-  return !t.container && !t.database && t.prefixedTables === 0 && t.accounts === 0 && !t.valkeyKey && t.routeStatus === 404;
-}
+export { isClean };
 
 /** Releases demos (signal) and waits for their workflows to end. */
 export async function releaseDemos(ctx: BenchContext, ids: readonly string[], reason = 'bench done'): Promise<void> {
   await Promise.all(ids.map(async (id) => {
-    const h = ctx.client.workflow.getHandle(demoWorkflowId(id));
+    const h = demoHandle(ctx.client, id);
     await h.signal(releaseDemoSignal, { reason }).catch(() => undefined);
     await h.result().catch(() => undefined);
   }));

@@ -4,6 +4,7 @@
  */
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
+import { DEMO_ID_SOURCE } from '../contract';
 import type { BenchContext } from './context';
 import { summarize, type Summary } from './stats';
 
@@ -53,7 +54,7 @@ export interface DensityResult {
 /** Memory of every live demo container of this profile. */
 export async function measureDensity(ctx: BenchContext): Promise<DensityResult> {
   const env = { PATH: `${ctx.config.podman.criuBinDir}:${process.env.PATH ?? ''}` };
-  const ps = await execa('podman', ['ps', '--format', '{{.Names}}', '--filter', `name=^dmx-${ctx.config.profile}-[a-z0-9]{16}$`], { env });
+  const ps = await execa('podman', ['ps', '--format', '{{.Names}}', '--filter', `name=^dmx-${ctx.config.profile}-${DEMO_ID_SOURCE}$`], { env });
   const names = ps.stdout.split('\n').filter(Boolean);
   const cg: number[] = [];
   const rss: number[] = [];

@@ -1,5 +1,5 @@
 /** Pool sizing for the benchmark: resize the template's warm pool and wait until it is full and idle. */
-import { resizePool } from '../lib/pools';
+import { resizePool } from '../client';
 import { sleep, stats, type BenchContext } from './context';
 
 export interface FillResult {

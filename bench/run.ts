@@ -8,9 +8,8 @@
 import { execa } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { demoWorkflowId } from '../lib/ids';
-import { readTemplateSpec } from '../activities/templates/spec';
-import { refreshPoolTemplate, resizePool } from '../lib/pools';
+import { demoHandle, refreshPoolTemplate, resizePool } from '../client';
+import { readTemplateSpec } from '../templates/spec';
 import { measureAcquire } from './acquire';
 import { measureCold } from './cold';
 import { closeContext, createContext, demoTraces, isClean, releaseDemos, stats, until, type BenchContext } from './context';
@@ -35,7 +34,7 @@ async function cleanUp(ctx: BenchContext, poolTarget: number, result: BenchResul
   const ids = [...ctx.demos];
   const running: string[] = [];
   for (const id of ids) {
-    const d = await ctx.client.workflow.getHandle(demoWorkflowId(id)).describe().catch(() => undefined);
+    const d = await demoHandle(ctx.client, id).describe().catch(() => undefined);
     if (d?.status.name === 'RUNNING') running.push(id);
   }
   await releaseDemos(ctx, running, 'bench cleanup');

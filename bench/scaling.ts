@@ -3,7 +3,7 @@
  * of live demos in turn (timing the refill), and at each level we read the demos' memory and
  * measure acquire (10 concurrent) and cold provisioning with that many demos live.
  */
-import { resizePool } from '../lib/pools';
+import { resizePool } from '../client';
 import { acquireRound } from './acquire';
 import { coldRounds } from './cold';
 import { deleteDemos, stats, until, type BenchContext } from './context';

@@ -3,7 +3,7 @@
  * (Caddy route, database + account, container, Valkey key) is gone, observed by polling the same
  * checks as test/helpers/leaks.ts, and as the workflow records it (`endedAt` − `expiresAt`).
  */
-import { demoWorkflowId } from '../lib/ids';
+import { demoHandle } from '../client';
 import { demoTraces, isClean, sleep, type BenchContext, type DemoState } from './context';
 import { acquireRound } from './acquire';
 import { fillPool } from './pool';
@@ -16,7 +16,7 @@ export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Pro
   const r = await acquireRound(ctx, 1, 1, ttlSeconds);
   const demoId = r.ids[0];
   if (!demoId) throw new Error(`claim failed: ${JSON.stringify(r.failed)}`);
-  const handle = ctx.client.workflow.getHandle(demoWorkflowId(demoId));
+  const handle = demoHandle(ctx.client, demoId);
   const { expiresAt } = await handle.query<DemoState>('demoState');
   const expiresMs = Date.parse(expiresAt!);
   await sleep(Math.max(0, expiresMs - Date.now() - 50));

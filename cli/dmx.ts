@@ -4,18 +4,21 @@
  * cancel`, or released gracefully with `dmx release`.
  */
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
-import { createFirewall } from '../activities/adapters/firewall';
-import { createPodman } from '../activities/adapters/podman';
-import { checkpointTemplate } from '../activities/templates/checkpoint';
+import { createFirewall } from '../adapters/firewall';
+import { createPodman } from '../adapters/podman';
+import { createRealDeps } from '../adapters/real-deps';
+import {
+  ensurePool, extendDemo, listDemos, listPoolTemplates, poolSettings, poolStats, readDemo, refreshPoolTemplate, releaseDemo, resizePool, waitForReadyDemos, withClient,
+} from '../client';
+import {
+  DEMO_ID_FORMAT, DEMO_STATUSES, isDemoId, isTemplateName, MAX_EXTEND_SECONDS, MAX_POOL_TARGET, MAX_REASON_LENGTH, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN,
+  TEMPLATE_NAME_FORMAT, type DemoStatus, type PoolStats,
+} from '../contract';
 import { loadConfig, type Config } from '../lib/config';
-import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
-import { ensurePool, listPoolTemplates, poolSettings, poolStats, refreshPoolTemplate, resizePool, waitForReadyDemos } from '../lib/pools';
-import { readiness } from './readiness';
-import { createRealDeps } from '../workers/deps';
-import type { DemoStatus, PoolStats } from '../workflows/definitions';
-import { extendDemo, listDemos, releaseDemo, replayWorkflow, showDemo, workflowIdFor } from './demos';
+import { checkpointTemplate } from '../templates/checkpoint';
 import { printResult, printTable } from './output';
-import { withClient } from './temporal';
+import { readiness } from './readiness';
+import { replayWorkflow, workflowIdFor } from './replay';
 
 const program = new Command('dmx').description('demo-multiplexer operator CLI').option('--json', 'machine-readable output');
 const json = () => Boolean(program.opts().json);
@@ -34,15 +37,15 @@ const wholeNumber = (name: string, min: number, max: number) => (v: string) => {
   return n;
 };
 const templateName = (v: string) => {
-  if (!isTemplateName(v)) throw new InvalidArgumentError('a template name is [a-z][a-z0-9-]{0,30}');
+  if (!isTemplateName(v)) throw new InvalidArgumentError(`a template name is ${TEMPLATE_NAME_FORMAT}`);
   return v;
 };
 const demoId = (v: string) => {
-  if (!isDemoId(v)) throw new InvalidArgumentError('invalid demo id: expected 16 characters of [a-z0-9]');
+  if (!isDemoId(v)) throw new InvalidArgumentError(`invalid demo id: expected ${DEMO_ID_FORMAT}`);
   return v;
 };
 const requestId = (v: string) => {
-  if (!REQUEST_ID_PATTERN.test(v)) throw new InvalidArgumentError('a request id is 1-100 characters of [A-Za-z0-9_.:-]');
+  if (!REQUEST_ID_PATTERN.test(v)) throw new InvalidArgumentError(`a request id is ${REQUEST_ID_FORMAT}`);
   return v;
 };
 const workflowOrDemoId = (v: string) => {
@@ -51,8 +54,8 @@ const workflowOrDemoId = (v: string) => {
 };
 /** Free text recorded in the workflow: bounded, no control or bidirectional-override characters. */
 const reasonText = (v: string) => {
-  if (v.length === 0 || v.length > 200 || /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u.test(v)) {
-    throw new InvalidArgumentError('a reason is 1-200 characters without control characters');
+  if (v.length === 0 || v.length > MAX_REASON_LENGTH || /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u.test(v)) {
+    throw new InvalidArgumentError(`a reason is 1-${MAX_REASON_LENGTH} characters without control characters`);
   }
   return v;
 };
@@ -110,12 +113,15 @@ program
 program
   .command('list')
   .description('list demos (running ones unless --all)')
-  .addOption(new Option('--status <status>', 'only this status').choices(['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed']))
+  .addOption(new Option('--status <status>', 'only this status').choices(DEMO_STATUSES))
   .option('--template <name>', 'only this template', templateName)
   .option('--all', 'include ended demos')
   .option('--limit <n>', 'at most this many', wholeNumber('limit', 1, 10_000), 100)
   .action(async (o: { status?: DemoStatus; template?: string; all?: boolean; limit: number }) => {
-    const rows = await withClient(config(), (c) => listDemos(c, config(), o));
+    const { demos } = await withClient(config(), (c) => listDemos(c, config(), { ...o, runningOnly: !o.all }));
+    const rows = demos.map((d) => ({
+      id: d.id, status: d.status ?? '-', template: d.template ?? '-', host: d.host ?? '-', expiresAt: d.expiresAt ?? '-', workflowStatus: d.workflowStatus,
+    }));
     if (json()) return printResult(true, rows, []);
     printTable(['ID', 'STATUS', 'TEMPLATE', 'HOST', 'EXPIRES', 'WORKFLOW'], rows.map((r) => [r.id, r.status, r.template, r.host, r.expiresAt, r.workflowStatus]));
   });
@@ -125,7 +131,7 @@ program
   .description("a demo's state: URL, host, container, database, timestamps, step timings")
   .argument('<id>', 'demo id', demoId)
   .action(async (id: string) => {
-    const s = await withClient(config(), (c) => showDemo(c, id));
+    const s = await withClient(config(), (c) => readDemo(c, id));
     printResult(json(), s, [
       ['id', s.demoId], ['status', s.status], ['template', `${s.template} ${s.templateVersion ?? ''}`.trim()],
       ['url', s.url ?? '-'], ['admin', s.adminUrl ?? '-'], ['login', s.credentials ? `${s.credentials.email} / ${s.credentials.password}` : '-'],
@@ -140,10 +146,10 @@ program
   .command('extend')
   .description("move a demo's expiry later (refused past its maximum lifetime)")
   .argument('<id>', 'demo id', demoId)
-  .argument('<seconds>', 'seconds to add', wholeNumber('seconds', 1, 30 * 24 * 3600))
+  .argument('<seconds>', 'seconds to add', wholeNumber('seconds', 1, MAX_EXTEND_SECONDS))
   .option('--request-id <id>', 'makes a retried extend apply once', requestId)
   .action(async (id: string, seconds: number, o: { requestId?: string }) => {
-    const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId));
+    const r = await withClient(config(), (c) => extendDemo(c, id, seconds, o.requestId, { retry: {} }));
     printResult(json(), r, [['expires', r.expiresAt]]);
   });
 
@@ -153,8 +159,8 @@ program
   .argument('<id>', 'demo id', demoId)
   .option('--reason <text>', 'recorded in the workflow', reasonText, 'released by an operator')
   .action(async (id: string, o: { reason: string }) => {
-    const s = await withClient(config(), (c) => releaseDemo(c, id, o.reason));
-    printResult(json(), { id: s.demoId, status: 'tearing_down' }, [['id', s.demoId], ['status', 'tearing down']]);
+    const status = await withClient(config(), (c) => releaseDemo(c, id, o.reason, { retry: {} }));
+    printResult(json(), { id, status }, [['id', id], ['status', status.replace('_', ' ')]]);
   });
 
 const pool = program
@@ -174,7 +180,7 @@ pool
   .command('resize')
   .description("set a pool's target size (starts the pool when none runs)")
   .argument('<template>', 'template name', templateName)
-  .argument('<target>', 'ready demos to keep', wholeNumber('target', 0, 500))
+  .argument('<target>', 'ready demos to keep', wholeNumber('target', 0, MAX_POOL_TARGET))
   .action(async (template: string, target: number) => {
     const stats = await withClient(config(), async (c) => {
       if (await ensurePool(c, config(), poolSettings(config(), template, target))) return poolStats(c, config(), template).catch(() => undefined);
@@ -189,7 +195,7 @@ pool
   .command('wait')
   .description('wait until a pool has N ready demos, showing progress; fails with the pool\'s last error')
   .argument('<template>', 'template name', templateName)
-  .option('--ready <n>', 'ready demos to wait for', wholeNumber('ready', 1, 500), 1)
+  .option('--ready <n>', 'ready demos to wait for', wholeNumber('ready', 1, MAX_POOL_TARGET), 1)
   .option('--timeout <seconds>', 'give up after this long', wholeNumber('timeout', 1, 3600), 300)
   .action(async (template: string, o: { ready: number; timeout: number }) => {
     const t0 = Date.now();

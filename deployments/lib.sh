@@ -9,31 +9,37 @@ export DMX_ROOT
 # A profile is one complete, independent stack: its own ports, state folder, podman networks.
 # `dev` is what the main command serves; `test` is what the test command brings up and tears down,
 # so tests never touch a running dev stack.
-# Further profiles (parallel work on one machine) need a free slot 3-5: DMX_PROFILE=h3 DMX_PROFILE_SLOT=3.
+# Further profiles (parallel work on one machine) need a free slot 3-7: DMX_PROFILE=h3 DMX_PROFILE_SLOT=3.
 export DMX_PROFILE=${DMX_PROFILE:-dev}
 case "$DMX_PROFILE" in
   dev)  _slot=1 ;;
   test) _slot=2 ;;
   *)
-    if [[ ! "$DMX_PROFILE" =~ ^[a-z][a-z0-9]{0,11}$ || ! "${DMX_PROFILE_SLOT:-}" =~ ^[3-5]$ ]]; then
-      echo "dmx: DMX_PROFILE must be 'dev', 'test', or a short lower-case name with DMX_PROFILE_SLOT=3..5 (got '$DMX_PROFILE', slot '${DMX_PROFILE_SLOT:-}')" >&2
+    if [[ ! "$DMX_PROFILE" =~ ^[a-z][a-z0-9]{0,11}$ || ! "${DMX_PROFILE_SLOT:-}" =~ ^[3-7]$ ]]; then
+      echo "dmx: DMX_PROFILE must be 'dev', 'test', or a short lower-case name with DMX_PROFILE_SLOT=3..7 (got '$DMX_PROFILE', slot '${DMX_PROFILE_SLOT:-}')" >&2
       return 2
     fi
     _slot=$DMX_PROFILE_SLOT ;;
 esac
-# Ports of slot N start with N (17233, 27233, ...); subnets are 10.(88+2N).0.0/16 and the next.
-_base=$_slot; _net=$((88 + 2 * _slot)); unset _slot
+# Ports of slots 1-5 start with N (17233, 27233, ...); slots 6-7 (N6xxx would pass 65535) use
+# 30N00-30N70. Subnets are 10.(88+2N).0.0/16 and the next.
+_net=$((88 + 2 * _slot))
+_port() { # SERVICE-SUFFIX (7233 8233 3306 6379 2019 8080 8000) -> the slot's port
+  if [ "$_slot" -le 5 ]; then echo "$_slot$1"; return; fi
+  local off; case $1 in 7233) off=0 ;; 8233) off=20 ;; 3306) off=30 ;; 6379) off=40 ;; 2019) off=50 ;; 8080) off=60 ;; 8000) off=70 ;; esac
+  echo $((30000 + 100 * _slot + off))
+}
 
 export DMX_CACHE_DIR=${DMX_CACHE_DIR:-/var/cache/dmx}
 export DMX_STATE_DIR=${DMX_STATE_DIR:-$DMX_ROOT/.state/$DMX_PROFILE}
-export DMX_TEMPORAL_PORT=${DMX_TEMPORAL_PORT:-${_base}7233}
-export DMX_TEMPORAL_UI_PORT=${DMX_TEMPORAL_UI_PORT:-${_base}8233}
+export DMX_TEMPORAL_PORT=${DMX_TEMPORAL_PORT:-$(_port 7233)}
+export DMX_TEMPORAL_UI_PORT=${DMX_TEMPORAL_UI_PORT:-$(_port 8233)}
 export DMX_TEMPORAL_ADDRESS=${DMX_TEMPORAL_ADDRESS:-127.0.0.1:$DMX_TEMPORAL_PORT}
 export DMX_TEMPORAL_NAMESPACE=${DMX_TEMPORAL_NAMESPACE:-default}
-export DMX_MARIADB_PORT=${DMX_MARIADB_PORT:-${_base}3306}
-export DMX_VALKEY_PORT=${DMX_VALKEY_PORT:-${_base}6379}
-export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-${_base}8080}
-export DMX_API_PORT=${DMX_API_PORT:-${_base}8000}
+export DMX_MARIADB_PORT=${DMX_MARIADB_PORT:-$(_port 3306)}
+export DMX_VALKEY_PORT=${DMX_VALKEY_PORT:-$(_port 6379)}
+export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-$(_port 8080)}
+export DMX_API_PORT=${DMX_API_PORT:-$(_port 8000)}
 export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
 export DMX_NETWORK=${DMX_NETWORK:-dmx-$DMX_PROFILE}
 # /16 networks: a host's demos are limited by memory (~1,900 stand-ins in 24 GiB), not addresses.
@@ -48,7 +54,7 @@ export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-$(_gateway "$DMX_EDGE_SUBNET")}
 export DMX_CRIU_BIN_DIR=${DMX_CRIU_BIN_DIR:-$DMX_CACHE_DIR/criu/bin}
 export DMX_TEMPORAL_BIN=${DMX_TEMPORAL_BIN:-$(command -v temporal 2>/dev/null || echo "$DMX_CACHE_DIR/go-bin/temporal")}
 export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}
-unset _base _net
+unset _slot _net; unset -f _port
 
 # Custom search attributes, registered with the dev server at start (name=type).
 DMX_SEARCH_ATTRIBUTES=(DmxStatus=Keyword DmxTemplate=Keyword DmxExpiresAt=Datetime DmxHost=Keyword DmxKind=Keyword)

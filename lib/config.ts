@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,7 +46,7 @@ const schema = z.object({
   DMX_CADDY_ADMIN_SOCKET: z.string().min(1).optional(),
   DMX_CADDY_HTTP_PORT: port,
   /** Alias of the router probe container on the edge network (`stack.sh up` makes it): readiness requests it through Caddy. */
-  DMX_ROUTER_PROBE_ID: z.string().regex(/^[a-z0-9]{16}$/, '16 characters of [a-z0-9]').optional(),
+  DMX_ROUTER_PROBE_ID: z.string().regex(DEMO_ID_PATTERN, DEMO_ID_FORMAT).optional(),
   DMX_API_PORT: port,
   DMX_DEMO_DOMAIN: dnsName.default('demo.localhost'),
   DMX_PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
@@ -92,7 +93,7 @@ const schema = z.object({
   /** On SIGTERM, how long in-flight requests may run before their connections are closed. */
   DMX_API_SHUTDOWN_GRACE_SECONDS: seconds.default(15),
   /** Warm pool size started for the default template by the main command (0: no pool). */
-  DMX_POOL_SIZE: z.coerce.number().int().min(0).max(500).default(3),
+  DMX_POOL_SIZE: z.coerce.number().int().min(0).max(MAX_POOL_TARGET).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
   /** Lifecycle webhooks (demo.ready, demo.expiring, demo.expired); off without a URL. */

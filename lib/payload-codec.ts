@@ -2,7 +2,7 @@
  * Encryption of Temporal payloads (AES-256-GCM). Workflow inputs, results, activity arguments,
  * Updates and signals hold back-office passwords: with this codec the Temporal database and anyone
  * reading histories without the key (Web UI, `temporal` CLI, a copy of the SQLite file) sees
- * ciphertext. The worker and every client use it (lib/temporal-client.ts); operators decode through
+ * ciphertext. The worker and every client use it (client/connection.ts); operators decode through
  * the API's codec endpoint (/codec/decode, operator token) with `temporal --codec-endpoint` or the
  * Web UI's Data Encoder.
  *

@@ -4,10 +4,10 @@
  * hosts derive the same values without passing them around, and none of them needs to sit in a
  * workflow history (only the back-office password is handed back to the user).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { assertDemoId } from './ids';
+import { assertDemoId } from '../contract';
 
 /** `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo. */
 export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token';
@@ -41,4 +41,23 @@ export function loadOrCreateMasterKey(path: string): Buffer {
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
   if (key.length < 32) throw new Error(`master key file ${path} holds fewer than 32 bytes of hex`);
   return key;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time comparison of two secrets: both are hashed to a fixed length first. */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** Index of the matching key, or -1; takes the same time whichever (if any) matches. */
+export function matchKey(candidate: string, keys: readonly string[]): number {
+  const d = digest(candidate);
+  let found = -1;
+  for (let i = 0; i < keys.length; i++) {
+    if (timingSafeEqual(d, digest(keys[i]!)) && found === -1) found = i;
+  }
+  return found;
 }

@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
-import { demoWorkflowId } from '../lib/ids';
-import { reconcileInput } from '../lib/reconciler';
 import {
-  awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState,
-} from '../workflows/definitions';
-import type { ReconcileResult } from '../workflows/reconcile';
+  demoWorkflowId, awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState, type ReconcileResult,
+} from '../contract';
+import { reconcileInput } from '../client';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 

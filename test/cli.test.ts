@@ -2,9 +2,8 @@
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
-import { demoWorkflowId } from '../lib/ids';
-import { poolHandle } from '../lib/pools';
-import { awaitDemoReadyUpdate, type DemoLifecycleInput } from '../workflows/definitions';
+import { demoWorkflowId, awaitDemoReadyUpdate, type DemoLifecycleInput } from '../contract';
+import { poolHandle } from '../client';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 

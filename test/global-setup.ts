@@ -6,9 +6,9 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { createCaddy } from '../activities/adapters/caddy';
+import { createCaddy } from '../adapters/caddy';
 import { loadConfig } from '../lib/config';
-import { workflowsPath } from '../workers/create-workers';
+import { workflowsPath } from '../workflows/location';
 
 declare module 'vitest' {
   export interface ProvidedContext { workflowBundlePath: string }

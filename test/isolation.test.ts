@@ -5,8 +5,8 @@
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTemplateSpec } from '../activities/templates/spec';
-import type { DemoState } from '../workflows/definitions';
+import { readTemplateSpec } from '../templates/spec';
+import type { DemoState } from '../contract';
 import { releaseDemos, startDemos } from './helpers/demos';
 import { startHarness, testConfig, type Harness } from './helpers/stack';
 import { phpIn as phpInContainer } from './security/attack';

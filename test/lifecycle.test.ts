@@ -5,10 +5,9 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoWorkflowId, demoResourceNames } from '../lib/ids';
 import {
-  awaitDemoReadyUpdate, demoStateQuery, extendDemoUpdate, releaseDemoUpdate, type DemoLifecycleInput, type DemoState,
-} from '../workflows/definitions';
+  demoWorkflowId, demoResourceNames, awaitDemoReadyUpdate, demoStateQuery, extendDemoUpdate, releaseDemoUpdate, type DemoLifecycleInput, type DemoState,
+} from '../contract';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, type Harness } from './helpers/stack';
 

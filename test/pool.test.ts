@@ -5,11 +5,10 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointTemplate } from '../activities/templates/checkpoint';
-import { readTemplateSpec } from '../activities/templates/spec';
-import { demoWorkflowId } from '../lib/ids';
-import { ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, resizePool } from '../lib/pools';
-import { claimDemoUpdate, demoStateQuery, releaseDemoSignal, type DemoState, type PoolSettings, type PoolStats } from '../workflows/definitions';
+import { checkpointTemplate } from '../templates/checkpoint';
+import { readTemplateSpec } from '../templates/spec';
+import { demoWorkflowId, demoStateQuery, releaseDemoSignal, type DemoState, type PoolSettings, type PoolStats } from '../contract';
+import { claimFromPool, ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, resizePool } from '../client';
 import { expectNoTraces } from './helpers/leaks';
 import { startHarness, testConfig, type Harness } from './helpers/stack';
 
@@ -36,7 +35,7 @@ async function viaCaddy(h: Harness, url: string): Promise<number> {
 }
 
 function claim(h: Harness, template: string, ttlSeconds: number, waitSeconds = 0) {
-  return poolHandle(h.client, h.config, template).executeUpdate(claimDemoUpdate, { args: [{ ttlSeconds, waitSeconds, requestedBy: 'test' }] });
+  return claimFromPool(h.client, h.config, template, { ttlSeconds, waitSeconds, requestedBy: 'test' });
 }
 
 async function releaseAndCheck(h: Harness, demoIds: string[]): Promise<void> {

@@ -5,13 +5,13 @@
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_ROUTER_ID } from '../activities/adapters/caddy';
-import { createReconcilerActivities, LAST_FINDINGS_KEY } from '../activities/reconciler-activities';
+import { DEMO_ROUTER_ID } from '../adapters/caddy';
+import { createReconcilerActivities } from '../activities/reconciler';
 import { createMetrics } from '../api/metrics';
-import { demoResourceNames, demoWorkflowId } from '../lib/ids';
-import { ensureReconcilerSchedule, reconcileInput, reconcilerScheduleId } from '../lib/reconciler';
-import { awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../workflows/definitions';
-import type { ReconcileResult } from '../workflows/reconcile';
+import { ensureReconcilerSchedule, reconcileInput, reconcilerScheduleId } from '../client';
+import {
+  awaitDemoReadyUpdate, demoResourceNames, demoWorkflowId, reconcilerFindingsKey, type DemoLifecycleInput, type DemoState, type ReconcileResult,
+} from '../contract';
 import { demoTraces, expectNoTraces } from './helpers/leaks';
 import { newDemoId, realActivities, startHarness, testConfig, type Harness } from './helpers/stack';
 
@@ -66,9 +66,9 @@ describe('reconciler', () => {
     expect(dry.removed).toBe(0);
     expect(await demoTraces(h.deps, orphan.demoId)).toEqual(before);
     // The last findings are published for /metrics.
-    const published = JSON.parse((await h.deps.valkey.get(LAST_FINDINGS_KEY(h.config.profile)))!);
+    const published = JSON.parse((await h.deps.valkey.get(reconcilerFindingsKey(h.config.profile)))!);
     expect(published.orphans.length).toBeGreaterThanOrEqual(4);
-    const metrics = createMetrics({ defaultMetrics: false, reconciler: async () => JSON.parse((await h.deps.valkey.get(LAST_FINDINGS_KEY(h.config.profile)))!) });
+    const metrics = createMetrics({ defaultMetrics: false, reconciler: async () => JSON.parse((await h.deps.valkey.get(reconcilerFindingsKey(h.config.profile)))!) });
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^dmx_reconciler_orphans\{kind="container"\} [1-9]/m);
     expect(text).toMatch(/^dmx_reconciler_orphans_due [1-9]/m);

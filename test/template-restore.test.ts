@@ -4,11 +4,11 @@
  * rows over HTTP. Then the copies are torn down with the same activities the workflow uses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForHttp, probeHttp } from '../activities/http-probe';
-import { readTemplateSpec } from '../activities/templates/spec';
+import { waitForHttp, probeHttp } from '../adapters/http-probe';
+import { readTemplateSpec } from '../templates/spec';
 import { demoHostFor } from '../lib/config';
-import { demoResourceNames } from '../lib/ids';
-import { createRealDeps, type RealDeps } from '../workers/deps';
+import { demoResourceNames } from '../contract';
+import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, realActivities, testConfig } from './helpers/stack';
 

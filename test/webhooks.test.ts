@@ -6,9 +6,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signWebhook } from '../activities/webhooks';
-import { demoWorkflowId } from '../lib/ids';
-import { awaitDemoReadyUpdate, type DemoLifecycleInput } from '../workflows/definitions';
+import { signWebhook } from '../activities/notifications';
+import { demoWorkflowId, awaitDemoReadyUpdate, type DemoLifecycleInput } from '../contract';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 

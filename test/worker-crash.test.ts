@@ -6,10 +6,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
-import { ensurePool, poolHandle, poolSettings, poolStats } from '../lib/pools';
-import { demoWorkflowId } from '../lib/ids';
+import { ensurePool, poolHandle, poolSettings, poolStats } from '../client';
+import { demoWorkflowId, awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoUpdate } from '../contract';
 import { request } from 'undici';
-import { awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoUpdate } from '../workflows/definitions';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 

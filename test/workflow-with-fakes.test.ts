@@ -5,9 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DemoActivities } from '../activities/demo-activities';
-import { demoWorkflowId } from '../lib/ids';
-import { awaitDemoReadyUpdate, releaseDemoUpdate } from '../workflows/definitions';
+import { demoWorkflowId, awaitDemoReadyUpdate, releaseDemoUpdate } from '../contract';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 
 type Calls = Array<[string, string]>;
@@ -17,7 +15,7 @@ type Calls = Array<[string, string]>;
  * `call` (1-based, per demo) of that activity should throw, or nothing.
  */
 type Fault = (demoId: string, call: number) => Error | undefined;
-function fakeActivities(calls: Calls, faults: Record<string, Fault> = {}): DemoActivities {
+function fakeActivities(calls: Calls, faults: Record<string, Fault> = {}) {
   const host = testConfig().hostId;
   const seen: Record<string, number> = {};
   const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string } | string) => {
@@ -42,7 +40,17 @@ function fakeActivities(calls: Calls, faults: Record<string, Fault> = {}): DemoA
     removeDemoContainer: act('removeDemoContainer', () => ({ removed: true })),
     recordDemo: act('recordDemo', () => undefined),
     forgetDemo: act('forgetDemo', () => undefined),
-  } as unknown as DemoActivities;
+  };
+}
+
+/** The fakes split the way the real sets are: each queue's worker registers its own. */
+function byQueue(fakes: ReturnType<typeof fakeActivities>) {
+  const pick = (...names: Array<keyof typeof fakes>) => Object.fromEntries(names.map((n) => [n, fakes[n]]));
+  return {
+    shared: pick('describeTemplate', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo'),
+    restore: pick('restoreDemoContainer', 'removeDemoContainer'),
+    host: pick('restoreDemoContainer', 'configureDemoApp', 'verifyDemoServes', 'connectDemoRoute', 'disconnectDemoRoute', 'removeDemoContainer'),
+  };
 }
 
 const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 'forgetDemo'];
@@ -54,12 +62,12 @@ describe('lifecycle failure paths (fake activities)', () => {
   const brokenRestore = new Set<string>();
   beforeAll(async () => {
     h = await startHarness('t-fakes-', {
-      activities: fakeActivities(calls, {
+      activities: byQueue(fakeActivities(calls, {
         // Transient: a MariaDB outage for the first two attempts of one step.
         applyDemoIdentityInDatabase: (id, n) => (flakyDb.has(id) && n <= 2 ? new Error('connect ECONNREFUSED 127.0.0.1:3306') : undefined),
         // Permanent: CRIU and the run fallback both fail.
         restoreDemoContainer: (id) => (brokenRestore.has(id) ? new Error('criu failed: restore') : undefined),
-      }),
+      })),
     });
   });
   afterAll(async () => {
@@ -116,9 +124,9 @@ describe('non-retryable failures', () => {
   it('fail at once and still clean up', async () => {
     const calls: Calls = [];
     const h = await startHarness('t-fakes2-', {
-      activities: fakeActivities(calls, {
+      activities: byQueue(fakeActivities(calls, {
         createDemoData: () => ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing'),
-      }),
+      })),
     });
     try {
       const demoId = newDemoId();

@@ -1,19 +1,19 @@
 /**
- * The workers of one dmx host: the shared queue (workflows + MariaDB/Caddy/Valkey activities), the
- * restore queue, and this host's own queue for the containers it holds. On a single-host install
- * one process serves all three.
+ * The workers of one dmx host: the shared queue (workflows + MariaDB/Caddy/Valkey activities and
+ * notifications), the restore queue, and this host's own queue for the containers it holds. On a
+ * single-host install one process serves all three. Each registers only its own activity set.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
-import { TASK_QUEUES } from '../workflows/definitions';
-
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import type { QueueActivities } from '../activities';
+import { taskQueuesFor } from '../contract';
+import { workflowsPath } from '../workflows/location';
 
 export interface DmxWorkersOptions {
   connection: NativeConnection;
   namespace: string;
   hostId: string;
-  activities: object;
+  /** Per queue (real ones from createQueueActivities; tests may pass fakes). */
+  activities: { [Q in keyof QueueActivities]: object };
   /** A pre-built bundle (tests bundle once per run); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Serve the shared queue (workflows, DB/Caddy/Valkey activities). Hosts that only hold containers can skip it. */
@@ -21,12 +21,14 @@ export interface DmxWorkersOptions {
   /** Queue names prefix for isolated test runs (several suites against one Temporal server). */
   queuePrefix?: string;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
-  /** Payload encryption (lib/temporal-client.ts): the same converter as every client. */
+  /** Payload encryption (client/connection.ts): the same converter as every client. */
   dataConverter: WorkerOptions['dataConverter'];
 }
 
+/** The three queues one host serves. */
 export function queueNames(hostId: string, prefix = '') {
-  return { shared: prefix + TASK_QUEUES.shared, restore: prefix + TASK_QUEUES.restore, host: prefix + TASK_QUEUES.host(hostId) };
+  const q = taskQueuesFor(prefix);
+  return { shared: q.shared, restore: q.restore, host: q.host(hostId) };
 }
 
 export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> {
@@ -34,7 +36,6 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
   const common = {
     connection: o.connection,
     namespace: o.namespace,
-    activities: o.activities,
     dataConverter: o.dataConverter,
     shutdownGraceTime: o.shutdownGraceTime ?? '20s',
   } satisfies Partial<WorkerOptions>;
@@ -43,10 +44,11 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
     workers.push(await Worker.create({
       ...common,
       taskQueue: q.shared,
+      activities: o.activities.shared,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     }));
   }
-  workers.push(await Worker.create({ ...common, taskQueue: q.restore, maxConcurrentActivityTaskExecutions: 4 }));
-  workers.push(await Worker.create({ ...common, taskQueue: q.host, maxConcurrentActivityTaskExecutions: 16 }));
+  workers.push(await Worker.create({ ...common, taskQueue: q.restore, activities: o.activities.restore, maxConcurrentActivityTaskExecutions: 4 }));
+  workers.push(await Worker.create({ ...common, taskQueue: q.host, activities: o.activities.host, maxConcurrentActivityTaskExecutions: 16 }));
   return workers;
 }

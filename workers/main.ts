@@ -4,14 +4,13 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
-import { createActivities } from '../activities/demo-activities';
-import { createReconcilerActivities } from '../activities/reconciler-activities';
-import { ensureReconcilerSchedule } from '../lib/reconciler';
+import { createQueueActivities } from '../activities';
+import { createRealDeps } from '../adapters/real-deps';
+import { ensureReconcilerSchedule } from '../client/schedules';
 import { loadConfig } from '../lib/config';
-import { connectTemporalClient, temporalDataConverter } from '../lib/temporal-client';
+import { connectTemporalClient, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
-import { createRealDeps } from './deps';
 
 const config = loadConfig();
 const deps = createRealDeps(config, 'dmx-worker');
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
     hostId: config.hostId,
     queuePrefix: config.temporal.queuePrefix,
     dataConverter: temporalDataConverter(config),
-    activities: { ...createActivities({ ...deps, secrets }), ...createReconcilerActivities({ ...deps, secrets, temporal: client }) },
+    activities: createQueueActivities({ ...deps, secrets, temporal: client }),
   });
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');

@@ -5,7 +5,6 @@
  * scope; every step is idempotent, so a repeated or resumed teardown is harmless.
  */
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -13,84 +12,39 @@ import {
   isCancellation,
   log,
   patched,
-  proxyLocalActivities,
-  proxyActivities,
   setHandler,
   workflowInfo,
   upsertSearchAttributes,
-  type ActivityOptions,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import type { DemoActivities } from '../activities/demo-activities';
-import type { WebhookEvent } from '../activities/webhooks';
-import { isDemoId, isTemplateName, REQUEST_ID_PATTERN } from '../lib/ids';
+import type { WebhookEvent } from '../activities/notifications';
 import {
   awaitDemoReadyUpdate,
+  chainMessage,
   demoClaimedSignal,
   demoEndedSignal,
   demoPooledSignal,
   demoStateQuery,
   extendDemoUpdate,
   FAILURE_TYPES,
-  queuePrefixOf,
+  isDemoId,
+  isTemplateName,
   releaseDemoSignal,
   releaseDemoUpdate,
+  REQUEST_ID_FORMAT,
+  REQUEST_ID_PATTERN,
   SEARCH_ATTRIBUTES,
-  TASK_QUEUES,
   type DemoLifecycleInput,
   type DemoState,
   type DemoStatus,
   type ExtendDemoRequest,
-} from './definitions';
-
-/** Provisioning gives up after a bounded time and cleans up, rather than handing out a broken demo. */
-const provisioning: ActivityOptions = {
-  startToCloseTimeout: '60s',
-  // Activities heartbeat every second: a dead worker is noticed in seconds.
-  heartbeatTimeout: '5s',
-  scheduleToCloseTimeout: '2m',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing, FAILURE_TYPES.invalidInput, 'ContainerGone'] },
-  // A cancel during provisioning waits for the running step to finish, so teardown never races it.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-};
-
-/** Teardown retries until it succeeds: a leak is worse than a late cleanup. */
-const teardown: ActivityOptions = {
-  startToCloseTimeout: '60s',
-  heartbeatTimeout: '5s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-};
+} from '../contract';
+import { activityQueues } from './demo-activity-proxies';
 
 /** Patch id of the provisioning speed-ups (local describeTemplate, DB identity beside the restore). */
 const FASTER_PROVISIONING = 'faster-provisioning-v1';
 /** Patch id: route connected beside the app's configuration; the pool told during teardown, not before. */
 const FASTER_PROVISIONING_V2 = 'faster-provisioning-v2';
-
-/** Activity proxies for this run's queues (a prefixed shared queue prefixes the others too). */
-function activityQueues() {
-  const prefix = queuePrefixOf(workflowInfo().taskQueue);
-  const proxy = (options: ActivityOptions, taskQueue: string) => proxyActivities<DemoActivities>({ ...options, taskQueue: prefix + taskQueue });
-  return {
-    shared: proxy(provisioning, TASK_QUEUES.shared),
-    /** Quick reads of local files, run by the workflow's own worker without a task queue round trip. */
-    local: proxyLocalActivities<DemoActivities>({
-      startToCloseTimeout: '10s',
-      retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing] },
-    }),
-    sharedTeardown: proxy(teardown, TASK_QUEUES.shared),
-    /** CRIU restore: three tries, the last one with `podman run` (see restoreDemoContainer). */
-    restore: proxy({ ...provisioning, startToCloseTimeout: '90s', retry: { ...provisioning.retry, maximumAttempts: 3, initialInterval: '1s' } }, TASK_QUEUES.restore),
-    restoreTeardown: proxy(teardown, TASK_QUEUES.restore),
-    onHost: (host: string) => proxy(provisioning, TASK_QUEUES.host(host)),
-    onHostTeardown: (host: string) => proxy(teardown, TASK_QUEUES.host(host)),
-    /** Webhook deliveries retry for a while, then give up: a dead receiver must not hold a demo. */
-    notifier: proxy({
-      startToCloseTimeout: '20s',
-      scheduleToCloseTimeout: '15m',
-      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 12, nonRetryableErrorTypes: ['WebhookRefused'] },
-    }, TASK_QUEUES.shared),
-  };
-}
 
 export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoState> {
   if (!isDemoId(input.demoId) || !isTemplateName(input.template) || !(input.ttlSeconds > 0) || !(input.maxLifetimeSeconds >= input.ttlSeconds)) {
@@ -137,7 +91,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
           throw ApplicationFailure.nonRetryable('seconds must be a positive integer', FAILURE_TYPES.invalidInput);
         }
         if (req.requestId !== undefined && !REQUEST_ID_PATTERN.test(req.requestId)) {
-          throw ApplicationFailure.nonRetryable('requestId must match [A-Za-z0-9_.:-]{1,100}', FAILURE_TYPES.invalidInput);
+          throw ApplicationFailure.nonRetryable(`requestId must match ${REQUEST_ID_FORMAT}`, FAILURE_TYPES.invalidInput);
         }
         if (req.requestId && state.extendRequests.includes(req.requestId)) return; // a retry: answered as before
         if (state.status !== 'ready' || released) {
@@ -188,7 +142,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
       await getExternalWorkflowHandle(input.pool!.workflowId).signal(signal, ...args);
       return true;
     } catch (err) {
-      log.warn('could not signal the pool', { demoId: input.demoId, pool: input.pool!.workflowId, error: errorMessage(err) });
+      log.warn('could not signal the pool', { demoId: input.demoId, pool: input.pool!.workflowId, error: chainMessage(err) });
       return false;
     }
   }
@@ -221,7 +175,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     deliveries.push(notifier.sendWebhook({
       event, deliveryId,
       demo: { id: state.demoId, template: state.template, status: state.status, url: state.url, expiresAt: state.expiresAt, endedAt: state.endedAt, outcome },
-    }).catch((err) => log.warn('webhook not delivered', { demoId: state.demoId, event, error: errorMessage(err) })));
+    }).catch((err) => log.warn('webhook not delivered', { demoId: state.demoId, event, error: chainMessage(err) })));
   }
 
   upsertSearchAttributes([
@@ -330,7 +284,7 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
       outcome = 'cancelled';
     } else {
       outcome = 'failed';
-      state.error = errorMessage(err);
+      state.error = chainMessage(err);
       log.error('provisioning failed; cleaning up', { demoId: input.demoId, error: state.error });
     }
   }
@@ -369,14 +323,4 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
     throw ApplicationFailure.create({ type: FAILURE_TYPES.provisioningFailed, message: `demo ${input.demoId} could not be provisioned: ${state.error}`, nonRetryable: true, cause: failure as Error });
   }
   return state;
-}
-
-function errorMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  const parts: string[] = [];
-  while (e && parts.length < 4) {
-    if (e.message) parts.push(e.message);
-    e = e.cause as typeof e;
-  }
-  return parts.join(': ').slice(0, 1000);
 }

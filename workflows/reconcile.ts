@@ -4,25 +4,14 @@
  * Web UI per run, and the last findings are exported to /metrics through Valkey.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Findings, ReconcilerActivities } from '../activities/reconciler-activities';
-import { queuePrefixOf, TASK_QUEUES } from './definitions';
-
-export interface ReconcileInput {
-  /** The host whose containers and services this pass checks (its own task queue). */
-  hostId: string;
-  /** Report only; remove nothing. */
-  dryRun: boolean;
-  /** How long a resource must have been orphaned before it is removed. */
-  graceSeconds: number;
-}
-
-export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }
+import type { ReconcilerActivities } from '../activities';
+import { queuePrefixOf, taskQueuesFor, type ReconcileInput, type ReconcileResult } from '../contract';
 
 export async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
   const prefix = queuePrefixOf(workflowInfo().taskQueue);
   const acts = proxyActivities<ReconcilerActivities>({
     // Inventory and removals touch this host's containers: its own queue.
-    taskQueue: prefix + TASK_QUEUES.host(input.hostId),
+    taskQueue: taskQueuesFor(prefix).host(input.hostId),
     startToCloseTimeout: '2m',
     heartbeatTimeout: '10s',
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 5 },

@@ -24,10 +24,15 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DemoActivities } from '../activities/demo-activities';
-import { demoIdFromBytes, demoWorkflowId, isTemplateName } from '../lib/ids';
+import type { SharedActivities } from '../activities';
 import {
   CLAIM_WAIT_BUCKETS_MS,
+  demoIdFromBytes,
+  demoWorkflowId,
+  isTemplateName,
+  MAX_CLAIM_WAIT_SECONDS,
+  MAX_POOL_TARGET,
+  taskQueuesFor,
   claimDemoUpdate,
   demoClaimedSignal,
   demoEndedSignal,
@@ -39,16 +44,14 @@ import {
   releaseDemoSignal,
   SEARCH_ATTRIBUTES,
   setPoolTargetUpdate,
-  TASK_QUEUES,
   type ClaimDemoRequest,
   type DemoState,
   type PoolCarriedState,
   type PoolInput,
   type PoolStats,
-} from './definitions';
+} from '../contract';
 import { demoLifecycle } from './demo-lifecycle';
 
-export const MAX_POOL_TARGET = 500;
 /** Patch id: claims answer without waiting for the claim signal's delivery. */
 const CLAIM_WITHOUT_WAITING = 'claim-without-waiting';
 /** Patch id: replacements are started one workflow task after the claims are answered. */
@@ -67,15 +70,14 @@ const PROVISION_STALE_MS = 10 * 60_000;
 
 export async function templatePool(input: PoolInput): Promise<void> {
   if (!isTemplateName(input.template)) throw ApplicationFailure.nonRetryable(`invalid template name ${input.template}`, FAILURE_TYPES.invalidInput);
-  const prefix = queuePrefixOf(workflowInfo().taskQueue);
-  const { describeTemplate } = proxyActivities<DemoActivities>({
-    taskQueue: prefix + TASK_QUEUES.shared,
+  const { describeTemplate } = proxyActivities<SharedActivities>({
+    taskQueue: taskQueuesFor(queuePrefixOf(workflowInfo().taskQueue)).shared,
     startToCloseTimeout: '10s',
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
 
   // Local: a few random bytes need no task queue round trip; the result is recorded in history.
-  const { generateDemoIds } = proxyLocalActivities<DemoActivities>({
+  const { generateDemoIds } = proxyLocalActivities<SharedActivities>({
     startToCloseTimeout: '5s',
     retry: { initialInterval: '100ms', maximumInterval: '2s', maximumAttempts: 10 },
   });
@@ -206,8 +208,8 @@ export async function templatePool(input: PoolInput): Promise<void> {
       if (!req || !Number.isInteger(req.ttlSeconds) || req.ttlSeconds < input.minTtlSeconds || req.ttlSeconds > input.maxTtlSeconds) {
         throw ApplicationFailure.nonRetryable(`ttlSeconds must be an integer from ${input.minTtlSeconds} to ${input.maxTtlSeconds}`, FAILURE_TYPES.invalidInput);
       }
-      if (req.waitSeconds !== undefined && (!Number.isInteger(req.waitSeconds) || req.waitSeconds < 0 || req.waitSeconds > 300)) {
-        throw ApplicationFailure.nonRetryable('waitSeconds must be an integer from 0 to 300', FAILURE_TYPES.invalidInput);
+      if (req.waitSeconds !== undefined && (!Number.isInteger(req.waitSeconds) || req.waitSeconds < 0 || req.waitSeconds > MAX_CLAIM_WAIT_SECONDS)) {
+        throw ApplicationFailure.nonRetryable(`waitSeconds must be an integer from 0 to ${MAX_CLAIM_WAIT_SECONDS}`, FAILURE_TYPES.invalidInput);
       }
       if (!req.waitSeconds && c.ready.length === 0) {
         // Refused before it is accepted: nothing is written to the history, so a burst of claims

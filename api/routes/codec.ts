@@ -10,7 +10,7 @@ import type { Payload } from '@temporalio/common';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { safeEqual } from '../auth';
+import { safeEqual } from '../../lib/secrets';
 import { ApiError, sendError } from '../errors';
 import { errorResponses, type ApiApp, type ApiEnv, type RouteContext } from './common';
 

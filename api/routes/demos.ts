@@ -1,6 +1,7 @@
 /** /v1/demos: get a demo, look at it, extend it, end it; operators list them. */
 import { createRoute } from '@hono/zod-openapi';
 import { createHash, randomUUID } from 'node:crypto';
+import { isTemplateName } from '../../contract';
 import { ApiError } from '../errors';
 import { toDemoView } from '../demo-service';
 import {
@@ -69,7 +70,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     const caller = c.get('caller');
     const ip = c.get('clientIp');
     const t0 = performance.now();
-    const templateLabel = body.template && /^[a-z][a-z0-9-]{0,30}$/.test(body.template) ? body.template : config.demos.defaultTemplate;
+    const templateLabel = isTemplateName(body.template) ? body.template : config.demos.defaultTemplate;
     const limited = caller.kind !== 'operator' && config.api.maxLiveDemosPerIp > 0;
     const slot = `pending:${randomUUID()}`;
     const ttl = body.ttlSeconds ?? config.demos.defaultTtlSeconds;

@@ -1,6 +1,6 @@
 /** /v1/pools: the warm pools of this deployment, for operators (they show internals). */
 import { createRoute } from '@hono/zod-openapi';
-import type { PoolStats as PoolStatsData } from '../../workflows/definitions';
+import type { PoolStats as PoolStatsData } from '../../contract';
 import { PoolList, PoolStats, PoolTemplateParams, ResizePoolRequest, type PoolStatsView } from '../schemas';
 import { errorResponses, type ApiApp, type RouteContext } from './common';
 

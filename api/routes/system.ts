@@ -1,6 +1,6 @@
 /** Process and backend health, Prometheus metrics. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { PoolStats } from '../../workflows/definitions';
+import type { PoolStats } from '../../contract';
 import { identify } from '../auth';
 import { runChecks } from '../health';
 import { poolStatsForMetrics } from '../pool-service';

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCaddy, DEMO_ROUTER_ID } from '../../activities/adapters/caddy';
-import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { createCaddy, DEMO_ROUTER_ID } from '../../adapters/caddy';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { testConfig } from '../helpers/stack';
 
 let deps: RealDeps;

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quoteIdent } from '../../activities/adapters/mariadb';
-import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { quoteIdent } from '../../adapters/mariadb';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { newDemoId, testConfig } from '../helpers/stack';
 
 let deps: RealDeps;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PodmanError } from '../../activities/adapters/podman';
-import { readTemplateSpec } from '../../activities/templates/spec';
-import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { PodmanError } from '../../adapters/podman';
+import { readTemplateSpec } from '../../templates/spec';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { newDemoId, testConfig } from '../helpers/stack';
 
 let deps: RealDeps;

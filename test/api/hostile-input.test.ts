@@ -20,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipFromHeader } from '../../api/client-ip';
 import { ErrorResponse } from '../../api/schemas';
 import { repoRoot } from '../../lib/config';
-import { demoIdFromWorkflowId, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN } from '../../lib/ids';
-import { poolWorkflowId, releaseDemoSignal } from '../../workflows/definitions';
+import {
+  DEMO_ID_SOURCE, demoIdFromWorkflowId, MAX_EXTEND_SECONDS, MAX_POOL_TARGET, poolWorkflowId, releaseDemoSignal, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN,
+} from '../../contract';
 import { newDemoId, startHarness, testConfig, type Harness } from '../helpers/stack';
 import { apiTestConfig, call, OPERATOR_TOKEN, serveApi, type Served } from './helpers';
 
@@ -169,7 +170,7 @@ async function snapshot(): Promise<Snapshot> {
 /** Whether an item that appeared during the test belongs to something else than this suite. */
 async function explainedElsewhere(item: string): Promise<boolean> {
   if (item.includes(PREFIX)) return false;
-  const id = /(?:^|[_:-])([a-z0-9]{16})(?:$|[_:])/.exec(item)?.[1];
+  const id = new RegExp(`(?:^|[_:-])(${DEMO_ID_SOURCE})(?:$|[_:])`).exec(item)?.[1];
   if (!id) return !item.includes('hostile');
   try {
     const d = await h.client.workflow.getHandle(`demo-${id}`).describe();
@@ -295,10 +296,10 @@ describe('hostile input through the HTTP API', () => {
       // (`{}` — also what `{__proto__: …}` serialises to — is a valid request for a default demo.)
       if (JSON.stringify(v) !== '{}') await send(api, 'POST', '/v1/demos', { json: v }, [400]);
       // extend (operator, unknown id): the body is checked before the demo is looked up.
-      if (!wholeIn(v, 1, 30 * 24 * 3600)) await send(api, 'POST', `/v1/demos/${newDemoId()}/extend`, { json: { seconds: v }, headers: op }, [400]);
+      if (!wholeIn(v, 1, MAX_EXTEND_SECONDS)) await send(api, 'POST', `/v1/demos/${newDemoId()}/extend`, { json: { seconds: v }, headers: op }, [400]);
       await send(api, 'POST', `/v1/demos/${newDemoId()}/extend`, { json: v, headers: op }, [400]);
       // resize: no target of the wrong kind reaches the pool.
-      if (!wholeIn(v, 0, 500)) await send(api, 'PUT', '/v1/pools/standin', { json: { target: v }, headers: op }, [400]);
+      if (!wholeIn(v, 0, MAX_POOL_TARGET)) await send(api, 'PUT', '/v1/pools/standin', { json: { target: v }, headers: op }, [400]);
     }
     for (const body of RAW_BODIES) {
       const headers = { 'content-type': 'application/json' };

@@ -6,7 +6,7 @@
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { poolHandle, poolStats } from '../../lib/pools';
+import { poolHandle, poolStats } from '../../client';
 import { Demo, ErrorResponse, PoolList, PoolStats } from '../../api/schemas';
 import { expectNoTraces } from '../helpers/leaks';
 import { newDemoId, startHarness, testConfig, type Harness } from '../helpers/stack';

@@ -1,6 +1,6 @@
 /** Demos started straight through their workflow (no pool), for suites that need a few live ones. */
-import { demoWorkflowId } from '../../lib/ids';
-import { awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../../workflows/definitions';
+import { demoWorkflowId } from '../../contract';
+import { awaitDemoReadyUpdate, type DemoLifecycleInput, type DemoState } from '../../contract';
 import { expectNoTraces } from './leaks';
 import { newDemoId, type Harness } from './stack';
 

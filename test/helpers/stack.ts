@@ -6,22 +6,28 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { createActivities } from '../../activities/demo-activities';
-import { createReconcilerActivities } from '../../activities/reconciler-activities';
+import { createQueueActivities } from '../../activities';
+import { createHostActivities } from '../../activities/host';
+import { createSharedActivities } from '../../activities/shared';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
-import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal-client';
+import { connectTemporalClient, temporalDataConverter } from '../../client';
 import { randomDemoId } from '../../lib/random-ids';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
-import { createDmxWorkers, queueNames } from '../../workers/create-workers';
-import { createRealDeps, type RealDeps } from '../../workers/deps';
+import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn', ...overrides });
 }
 
+function secretsOf(deps: RealDeps) {
+  return createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
+}
+
+/** The demo activities of every queue in one object, for calling them directly. */
 export function realActivities(deps: RealDeps) {
-  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
-  return { secrets, activities: createActivities({ ...deps, secrets }) };
+  const secrets = secretsOf(deps);
+  return { secrets, activities: { ...createSharedActivities({ ...deps, secrets }), ...createHostActivities({ ...deps, secrets }) } };
 }
 
 export interface Harness {
@@ -40,17 +46,13 @@ function quietTemporalRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-/** Starts workers in this process with the given activities (real ones by default). */
-export async function startHarness(queuePrefix: string, opts: { activities?: object; config?: Config } = {}): Promise<Harness> {
+/** Starts workers in this process with the given activities per queue (real ones by default). */
+export async function startHarness(queuePrefix: string, opts: { activities?: DmxWorkersOptions['activities']; config?: Config } = {}): Promise<Harness> {
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
   const { client, connection } = await connectTemporalClient(config);
-  let activities = opts.activities;
-  if (!activities) {
-    const real = realActivities(deps);
-    activities = { ...real.activities, ...createReconcilerActivities({ ...deps, secrets: real.secrets, temporal: client }) };
-  }
+  const activities = opts.activities ?? createQueueActivities({ ...deps, secrets: secretsOf(deps), temporal: client });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const workers: Worker[] = await createDmxWorkers({
     connection: nativeConnection,

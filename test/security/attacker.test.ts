@@ -8,9 +8,9 @@
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReconcilerActivities } from '../../activities/reconciler-activities';
-import { demoResourceNames } from '../../lib/ids';
-import type { DemoState } from '../../workflows/definitions';
+import { createReconcilerActivities } from '../../activities/reconciler';
+import { demoResourceNames } from '../../contract';
+import type { DemoState } from '../../contract';
 import { releaseDemos, startDemos } from '../helpers/demos';
 import { newDemoId, realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
 import { interfacesOf, linkLocalAddresses, phpIn, probeFrom, type ProbeTarget } from './attack';

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DemoState } from '../../workflows/definitions';
+import type { DemoState } from '../../contract';
 import { apiTestConfig, call, OPERATOR_TOKEN, serveApi, type Served } from '../api/helpers';
 import { releaseDemos, startDemos } from '../helpers/demos';
 import { startHarness, testConfig, type Harness } from '../helpers/stack';

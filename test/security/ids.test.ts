@@ -4,9 +4,9 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_ID_ALPHABET, DEMO_ID_PATTERN } from '../../lib/ids';
-import { ensurePool, poolHandle, poolSettings, poolStats } from '../../lib/pools';
-import { releaseDemoSignal } from '../../workflows/definitions';
+import { DEMO_ID_ALPHABET, DEMO_ID_PATTERN } from '../../contract';
+import { ensurePool, poolHandle, poolSettings, poolStats } from '../../client';
+import { releaseDemoSignal } from '../../contract';
 import { decodeHistoryPayloads } from '../helpers/history';
 import { realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rewriteParametersCommand } from '../../activities/templates/parameters';
+import { rewriteParametersCommand } from '../../templates/parameters';
 import { ConfigError, demoHostFor, loadConfig } from '../../lib/config';
-import { assertDemoId, demoIdFromBytes, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, isDemoId } from '../../lib/ids';
+import { assertDemoId, demoIdFromBytes, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, isDemoId } from '../../contract';
 import { createSecretDeriver } from '../../lib/secrets';
 
 const base = {

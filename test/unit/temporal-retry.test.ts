@@ -1,7 +1,7 @@
 /** Which Temporal failures the clients retry, and how (fast, no services: the real outages are in chaos/hardening). */
 import { WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { isTransientTemporalError, retryTransient } from '../../lib/temporal-retry';
+import { isTransientTemporalError, retryTransient } from '../../client/retry';
 
 const grpc = (code: number, message: string) => Object.assign(new Error(message), { code, details: message, metadata: {} });
 const wrapped = (cause: Error) => new Error('outer', { cause });

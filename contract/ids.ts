@@ -5,10 +5,15 @@
  */
 
 /** 16 characters of [a-z0-9]: a DNS label, a SQL identifier fragment and an unguessable subdomain (~80 bits). */
-export const DEMO_ID_PATTERN = /^[a-z0-9]{16}$/;
+export const DEMO_ID_SOURCE = '[a-z0-9]{16}';
+export const DEMO_ID_PATTERN = new RegExp(`^${DEMO_ID_SOURCE}$`);
+export const DEMO_ID_FORMAT = '16 characters of [a-z0-9]';
 export const DEMO_ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
-export const TEMPLATE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
-export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+export const TEMPLATE_NAME_FORMAT = '[a-z][a-z0-9-]{0,30}';
+export const TEMPLATE_NAME_PATTERN = new RegExp(`^${TEMPLATE_NAME_FORMAT}$`);
+export const REQUEST_ID_FORMAT = '[A-Za-z0-9_.:-]{1,100}';
+/** Idempotency keys, extend request ids and HTTP request ids: safe in a Temporal update id and a log line. */
+export const REQUEST_ID_PATTERN = new RegExp(`^${REQUEST_ID_FORMAT}$`);
 
 export function isDemoId(value: unknown): value is string {
   return typeof value === 'string' && DEMO_ID_PATTERN.test(value);
@@ -19,13 +24,13 @@ export function isTemplateName(value: unknown): value is string {
 }
 
 export function assertDemoId(value: unknown): string {
-  if (!isDemoId(value)) throw new TypeError(`invalid demo id ${JSON.stringify(value)?.slice(0, 80)}: expected 16 characters of [a-z0-9]`);
+  if (!isDemoId(value)) throw new TypeError(`invalid demo id ${JSON.stringify(value)?.slice(0, 80)}: expected ${DEMO_ID_FORMAT}`);
   return value;
 }
 
 export function assertTemplateName(value: unknown): string {
   if (!isTemplateName(value)) {
-    throw new TypeError(`invalid template name ${JSON.stringify(value)?.slice(0, 80)}: expected [a-z][a-z0-9-]{0,30}`);
+    throw new TypeError(`invalid template name ${JSON.stringify(value)?.slice(0, 80)}: expected ${TEMPLATE_NAME_FORMAT}`);
   }
   return value;
 }
@@ -38,9 +43,10 @@ export function demoIdFromBytes(bytes: ArrayLike<number>): string {
   return id;
 }
 
+const DEMO_WORKFLOW_ID_PATTERN = new RegExp(`^demo-(${DEMO_ID_SOURCE})$`);
 export const demoWorkflowId = (demoId: string) => `demo-${assertDemoId(demoId)}`;
 export function demoIdFromWorkflowId(workflowId: string): string | undefined {
-  const m = /^demo-([a-z0-9]{16})$/.exec(workflowId);
+  const m = DEMO_WORKFLOW_ID_PATTERN.exec(workflowId);
   return m?.[1];
 }
 

@@ -6,7 +6,7 @@
  * service still answers its own health check (seen: podman on CNI, whose networks have no DNS).
  */
 import { request } from 'undici';
-import { demoHostFor, type Config } from './config';
+import { demoHostFor, type Config } from '../lib/config';
 
 export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
   const id = config.caddy.routerProbeId;

@@ -6,17 +6,22 @@
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { repoRoot } from '../../lib/config';
+import { repoRoot } from '../lib/config';
 import type { ContainerHardening } from '../adapters/podman';
-import type { TemplateKindName } from './spec';
 
-export interface TemplateDefaults {
+export type TemplateKindName = 'standin' | 'flashlight';
+
+/** Where the app keeps what each demo must change, and its back office: recorded in the spec too. */
+export interface TemplateLayout {
   tablePrefix: string;
   appRoot: string;
   parametersFile: string;
   cacheDirs: string[];
   adminPath: string;
   adminEmail: string;
+}
+
+export interface TemplateDefaults extends TemplateLayout {
   /** The image's default back-office password: a stand-in template gets a one-time one instead (checkpoint.ts). */
   adminPassword: string;
   /** How long a cold container may take to answer its first request. */

@@ -4,8 +4,8 @@
  */
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import type { Config } from '../../lib/config';
-import { firewallRemoval, firewallRuleset, firewallTableName, type FirewallSpec } from '../../lib/firewall';
+import type { Config } from '../lib/config';
+import { firewallRemoval, firewallRuleset, firewallTableName, type FirewallSpec } from '../lib/firewall';
 import type { Podman } from './podman';
 
 export class FirewallError extends Error {

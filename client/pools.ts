@@ -1,16 +1,15 @@
 /**
- * Client side of the warm pools (CLI, API, main command): start a pool if it is not running,
- * resize it, read its stats, list pools.
+ * The warm pools over Temporal (CLI, API, main command, benchmark): start a pool if it is not
+ * running, claim from it, resize it, read its stats, list the running ones.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { assertTemplateName } from './ids';
-import type { Config } from './config';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
-  poolStatsQuery, poolWorkflowId, refreshTemplateSignal, SEARCH_ATTRIBUTES, setPoolTargetUpdate, TASK_QUEUES,
-  type PoolInput, type PoolSettings, type PoolStats,
-} from '../workflows/definitions';
+  assertTemplateName, claimDemoUpdate, isTemplateName, POOL_WORKFLOW_TYPE, poolStatsQuery, poolWorkflowId, refreshTemplateSignal, SEARCH_ATTRIBUTES,
+  setPoolTargetUpdate, taskQueuesFor, type ClaimDemoRequest, type DemoState, type PoolInput, type PoolSettings, type PoolStats,
+} from '../contract';
+import type { Config } from '../lib/config';
 import type { templatePool } from '../workflows/template-pool';
-import { retryTransient } from './temporal-retry';
+import { call, retryTransient, type CallOptions } from './retry';
 
 export function poolSettings(config: Config, template: string, target = config.pool.size, overrides: Partial<PoolSettings> = {}): PoolSettings {
   return {
@@ -28,9 +27,9 @@ export function poolSettings(config: Config, template: string, target = config.p
 /** Starts the template's pool unless it runs already; returns whether it was started now. */
 export async function ensurePool(client: Client, config: Config, settings: PoolSettings): Promise<boolean> {
   try {
-    await client.workflow.start<typeof templatePool>('templatePool', {
+    await client.workflow.start<typeof templatePool>(POOL_WORKFLOW_TYPE, {
       workflowId: poolWorkflowId(settings.template, config.temporal.queuePrefix),
-      taskQueue: config.temporal.queuePrefix + TASK_QUEUES.shared,
+      taskQueue: taskQueuesFor(config.temporal.queuePrefix).shared,
       args: [settings satisfies PoolInput],
       workflowIdConflictPolicy: 'FAIL',
       typedSearchAttributes: [
@@ -53,9 +52,24 @@ export async function poolStats(client: Client, config: Config, template: string
   return retryTransient(`pool ${template} stats`, () => poolHandle(client, config, template).query(poolStatsQuery));
 }
 
+/** A running pool's stats; WorkflowNotFoundError when none runs (a closed pool still answers queries, by replay). */
+export async function runningPoolStats(client: Client, config: Config, template: string): Promise<PoolStats> {
+  const handle = poolHandle(client, config, template);
+  const d = await handle.describe();
+  if (d.status.name !== 'RUNNING') throw new WorkflowNotFoundError('pool not running', handle.workflowId, undefined);
+  return handle.query(poolStatsQuery);
+}
+
 export async function resizePool(client: Client, config: Config, template: string, target: number, requestId?: string): Promise<PoolStats> {
   // Setting a target is idempotent, so a retry after a transient failure cannot over-apply.
   return retryTransient(`pool ${template} resize`, () => poolHandle(client, config, template).executeUpdate(setPoolTargetUpdate, { args: [{ target }], updateId: requestId }));
+}
+
+/** Takes one ready demo from the pool; the update id makes a retried claim the same claim. */
+export async function claimFromPool(
+  client: Client, config: Config, template: string, req: ClaimDemoRequest, updateId?: string, o: CallOptions = {},
+): Promise<DemoState> {
+  return call(client, o, `claim ${template}`, () => poolHandle(client, config, template).executeUpdate(claimDemoUpdate, { args: [req], updateId }));
 }
 
 /** Tells a running pool that the template may have a new checkpoint version; no-op without a pool. */
@@ -64,21 +78,28 @@ export async function refreshPoolTemplate(client: Client, config: Config, templa
     await retryTransient(`pool ${template} refresh`, () => poolHandle(client, config, template).signal(refreshTemplateSignal));
     return true;
   } catch (err) {
-    if ((err as Error).name === 'WorkflowNotFoundError') return false;
+    if (err instanceof WorkflowNotFoundError) return false;
     throw err;
   }
 }
 
-/** Templates with a running pool in this deployment. */
+/**
+ * Templates with a running pool in this deployment. The template comes from the pool's DmxTemplate
+ * search attribute (or its workflow id minus the deployment's prefix), and the pool's id must be
+ * exactly that template's: parsing the id alone misreads prefixes ending in `pool-` (`t-pool-pool-x`).
+ */
 export async function listPoolTemplates(client: Client, config: Config): Promise<string[]> {
-  const query = `DmxKind = 'pool' AND ExecutionStatus = 'Running' AND TaskQueue = '${config.temporal.queuePrefix}${TASK_QUEUES.shared}'`;
-  const out: string[] = [];
+  const prefix = config.temporal.queuePrefix;
+  const query = `DmxKind = 'pool' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueuesFor(prefix).shared}'`;
+  const idPrefix = poolWorkflowId('', prefix);
+  const out = new Set<string>();
   for await (const wf of client.workflow.list({ query })) {
-    const head = poolWorkflowId('', config.temporal.queuePrefix);
-    const template = wf.workflowId.startsWith(head) ? wf.workflowId.slice(head.length) : '';
-    if (template) out.push(template);
+    const fromSa = wf.typedSearchAttributes.get(SEARCH_ATTRIBUTES.template);
+    const fromId = wf.workflowId.startsWith(idPrefix) ? wf.workflowId.slice(idPrefix.length) : undefined;
+    const template = fromSa ?? fromId;
+    if (isTemplateName(template) && wf.workflowId === poolWorkflowId(template, prefix)) out.add(template);
   }
-  return out.sort();
+  return [...out].sort();
 }
 
 export class PoolNotReadyError extends Error {

@@ -1,10 +1,10 @@
 /** The reconciler's Temporal Schedule: one per host, created (or updated) when the worker starts. */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { Config } from './config';
-import { TASK_QUEUES } from '../workflows/definitions';
-import type { reconcile, ReconcileInput } from '../workflows/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, reconcilerScheduleId as scheduleIdOf, taskQueuesFor, type ReconcileInput } from '../contract';
+import type { Config } from '../lib/config';
+import type { reconcile } from '../workflows/reconcile';
 
-export const reconcilerScheduleId = (config: Config) => `${config.temporal.queuePrefix}dmx-reconciler-${config.hostId}`;
+export const reconcilerScheduleId = (config: Config) => scheduleIdOf(config.temporal.queuePrefix, config.hostId);
 
 export function reconcileInput(config: Config, overrides: Partial<ReconcileInput> = {}): ReconcileInput {
   return { hostId: config.hostId, dryRun: config.reconciler.dryRun, graceSeconds: config.reconciler.graceSeconds, ...overrides };
@@ -15,8 +15,8 @@ export async function ensureReconcilerSchedule(client: Client, config: Config): 
   if (config.reconciler.everySeconds === 0) return 'disabled';
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'reconcile',
-    taskQueue: config.temporal.queuePrefix + TASK_QUEUES.shared,
+    workflowType: RECONCILE_WORKFLOW_TYPE,
+    taskQueue: taskQueuesFor(config.temporal.queuePrefix).shared,
     args: [reconcileInput(config)] as Parameters<typeof reconcile>,
   };
   const spec = { intervals: [{ every: config.reconciler.everySeconds * 1000 }] };

@@ -7,7 +7,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
+import { FAILURE_TYPES } from '../contract';
 import type { Config } from '../lib/config';
+import { withHeartbeats } from './common';
 
 export type WebhookEvent = 'demo.ready' | 'demo.expiring' | 'demo.expired';
 
@@ -21,7 +23,11 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-export function createWebhookActivities(config: Config) {
+export function createNotificationActivities(config: Config) {
+  return withHeartbeats(notificationActivities(config));
+}
+
+function notificationActivities(config: Config) {
   return {
     async sendWebhook(input: WebhookInput): Promise<{ status: number } | { skipped: true }> {
       const hook = config.webhook;
@@ -52,9 +58,11 @@ export function createWebhookActivities(config: Config) {
       if (status >= 200 && status < 300) return { status };
       // 4xx other than timeout/rate limit: the receiver refuses this delivery; retrying will not help.
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-        throw ApplicationFailure.nonRetryable(`webhook ${input.event} refused by ${hook.url}: HTTP ${status}`, 'WebhookRefused');
+        throw ApplicationFailure.nonRetryable(`webhook ${input.event} refused by ${hook.url}: HTTP ${status}`, FAILURE_TYPES.webhookRefused);
       }
       throw new Error(`webhook ${input.event} to ${hook.url} answered HTTP ${status}`);
     },
   };
 }
+
+export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

@@ -5,33 +5,14 @@
  * workflows that were terminated (instead of cancelled), a wiped Temporal database, or bugs.
  */
 import type { Client } from '@temporalio/client';
-import { demoIdFromWorkflowId, demoResourceNames } from '../lib/ids';
-import { releaseDemoSignal } from '../workflows/definitions';
-import type { Firewall } from './adapters/firewall';
-import { withHeartbeats, type ActivityDeps } from './demo-activities';
-
-export type ResourceKind = 'container' | 'database' | 'tables' | 'account' | 'valkey';
-
-export interface Orphan { kind: ResourceKind; demoId: string; name: string; firstSeen: string }
-
-export interface Findings {
-  at: string;
-  liveDemos: number;
-  /** Orphans seen now, due or not. */
-  orphans: Orphan[];
-  /** Orphans past the grace period (removed unless dry run). */
-  due: Orphan[];
-  /** Live demos whose container is gone from this host: released so they do not serve errors. */
-  lostContainers: string[];
-  routerRecreated: boolean;
-  /** The demo firewall was missing or altered and has been re-applied. */
-  firewallReasserted: boolean;
-}
+import {
+  DEMO_ID_SOURCE, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, reconcilerFindingsKey, reconcilerFirstSeenKey, releaseDemoSignal, SEARCH_ATTRIBUTES,
+  type Findings, type Orphan, type ResourceKind,
+} from '../contract';
+import type { Firewall } from '../adapters/firewall';
+import { withHeartbeats, type ActivityDeps } from './common';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
-
-const FIRST_SEEN_KEY = (profile: string) => `dmx:reconciler:${profile}:first-seen`;
-export const LAST_FINDINGS_KEY = (profile: string) => `dmx:reconciler:${profile}:last`;
 
 export function createReconcilerActivities(deps: ReconcilerDeps) {
   return withHeartbeats(createReconcilerActivitiesUnwrapped(deps));
@@ -39,7 +20,7 @@ export function createReconcilerActivities(deps: ReconcilerDeps) {
 
 function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
   const { config, podman, mariadb, caddy, valkey, temporal, firewall, log } = deps;
-  const idPart = '([a-z0-9]{16})';
+  const idPart = `(${DEMO_ID_SOURCE})`;
 
   async function liveDemos(): Promise<Map<string, { status?: string; host?: string }>> {
     const live = new Map<string, { status?: string; host?: string }>();
@@ -47,8 +28,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     for await (const wf of temporal.workflow.list({ query: `DmxKind = 'demo' AND ExecutionStatus = 'Running'` })) {
       const id = demoIdFromWorkflowId(wf.workflowId);
       if (!id) continue;
-      const get = (name: string) => wf.typedSearchAttributes.getAll().find((p) => p.key.name === name)?.value;
-      live.set(id, { status: get('DmxStatus') as string | undefined, host: get('DmxHost') as string | undefined });
+      live.set(id, { status: wf.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status), host: wf.typedSearchAttributes.get(SEARCH_ATTRIBUTES.host) });
     }
     return live;
   }
@@ -102,7 +82,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       // Inventory first, live list second: a demo that starts in between is live, not an orphan.
       const found = await inventory();
       const live = await liveDemos();
-      const key = FIRST_SEEN_KEY(config.profile);
+      const key = reconcilerFirstSeenKey(config.profile);
       const seen = await valkey.hgetall(key);
       const orphans: Orphan[] = [];
       const stillOrphaned = new Set<string>();
@@ -124,7 +104,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
       const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted };
-      await valkey.set(LAST_FINDINGS_KEY(config.profile), JSON.stringify(findings));
+      await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },
 
@@ -149,7 +129,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       let released = 0;
       for (const demoId of input.lostContainers) {
         try {
-          await temporal.workflow.getHandle(`demo-${demoId}`).signal(releaseDemoSignal, { reason: 'container lost (reconciler)' });
+          await temporal.workflow.getHandle(demoWorkflowId(demoId)).signal(releaseDemoSignal, { reason: 'container lost (reconciler)' });
           released++;
         } catch (err) {
           log.warn({ demoId, err: (err as Error).message }, 'could not release a demo that lost its container');

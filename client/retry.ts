@@ -6,26 +6,17 @@
  * idempotent (queries, signals that are idempotent in the workflow, Updates with an update id or whose
  * effect is a target value), so trying again with backoff is safe and saves the caller an error.
  */
-import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-
-/** gRPC status codes (numbers, to avoid depending on @grpc/grpc-js directly). */
-const GRPC = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAVAILABLE: 14 } as const;
-
-/** The error and its causes, outermost first (bounded: cause chains can be cyclic in theory). */
-export function* causeChain(err: unknown, max = 8): Generator<unknown> {
-  let e: unknown = err;
-  for (let i = 0; e !== undefined && e !== null && i < max; i++) {
-    yield e;
-    e = (e as { cause?: unknown }).cause;
-  }
-}
+import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import { causeChain } from '../contract';
+import { withDeadline } from './connection';
+import { GRPC } from './errors';
 
 export function isTransientTemporalError(err: unknown): boolean {
-  for (const e of causeChain(err)) {
+  for (const e of causeChain(err, 8)) {
     if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
-    const code = isGrpcServiceError(e) ? e.code : (e as { code?: unknown }).code;
+    const code = isGrpcServiceError(e) ? e.code : e.code;
     if (code === GRPC.UNAVAILABLE || code === GRPC.RESOURCE_EXHAUSTED || code === GRPC.ABORTED) return true;
-    if (code === GRPC.FAILED_PRECONDITION && /workflow task fail|in-flight|busy/i.test((e as Error).message ?? '')) return true;
+    if (code === GRPC.FAILED_PRECONDITION && /workflow task fail|in-flight|busy/i.test(String(e.message ?? ''))) return true;
   }
   return false;
 }
@@ -53,4 +44,12 @@ export async function retryTransient<T>(what: string, fn: () => Promise<T>, o: R
       delay = Math.min(delay * 2, o.maxDelayMs ?? 3_000);
     }
   }
+}
+
+/** Per call: a gRPC deadline, and retries of transient Temporal failures (only for idempotent calls). */
+export interface CallOptions { deadlineMs?: number; retry?: RetryOptions }
+
+/** Runs one Temporal call with its options: the deadline bounds every retry. */
+export function call<T>(client: Client, o: CallOptions, what: string, fn: () => Promise<T>): Promise<T> {
+  return withDeadline(client, o.deadlineMs, () => (o.retry ? retryTransient(what, fn, o.retry) : fn()));
 }

@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import type { Config } from '../../lib/config';
-import type { Logger } from '../../lib/logger';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
 import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
-import { probeHttp, waitForHttp } from '../http-probe';
+import { probeHttp, waitForHttp } from '../adapters/http-probe';
 import { templateKinds } from './kinds';
 import { readTemplateSpec, templateDatabaseName, writeTemplateSpec, type TemplateKindName, type TemplateSpec } from './spec';
 

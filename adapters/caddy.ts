@@ -6,6 +6,7 @@
  * admin routes would not scale; this one route changes only when it is missing.
  */
 import { Agent, request } from 'undici';
+import { DEMO_ID_SOURCE } from '../contract';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -21,7 +22,7 @@ export function demoRouterRoute(o: DemoRouterOptions) {
   const escaped = o.domain.replace(/\./g, '\\.');
   return {
     '@id': DEMO_ROUTER_ID,
-    match: [{ host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^[a-z0-9]{16}\\.${escaped}$` } } }],
+    match: [{ host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^${DEMO_ID_SOURCE}\\.${escaped}$` } } }],
     handle: [
       {
         handler: 'reverse_proxy',

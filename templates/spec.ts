@@ -5,12 +5,13 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertTemplateName } from '../../lib/ids';
+import { assertTemplateName } from '../contract';
 import type { ContainerHardening } from '../adapters/podman';
+import type { TemplateKindName, TemplateLayout } from './kinds';
 
-export type TemplateKindName = 'standin' | 'flashlight';
+export type { TemplateKindName };
 
-export interface TemplateSpec {
+export interface TemplateSpec extends TemplateLayout {
   name: string;
   kind: TemplateKindName;
   /** Changes with every new checkpoint; claimed demos keep the version they were restored from. */
@@ -20,12 +21,6 @@ export interface TemplateSpec {
   checkpointArchive?: string;
   /** Where demo data is cloned from. */
   database: string;
-  tablePrefix: string;
-  appRoot: string;
-  parametersFile: string;
-  cacheDirs: string[];
-  adminPath: string;
-  adminEmail: string;
   /**
    * Capabilities and writable mounts the template ran with (a cold `podman run` of a demo uses the
    * same). Absent in specs recorded before hardening: `dmx checkpoint` then takes a new checkpoint.

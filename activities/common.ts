@@ -1,0 +1,100 @@
+/**
+ * What every activity set shares: its dependencies, the per-attempt logger and retry info, the
+ * heartbeat wrapper, and the template and data names a demo's activities derive. Activities are
+ * built by factories over their dependencies so tests can inject fakes and workers real clients.
+ */
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { assertTemplateName, demoResourceNames, FAILURE_TYPES } from '../contract';
+import type { AdapterDeps } from '../adapters/real-deps';
+import type { SecretDeriver } from '../lib/secrets';
+import { readTemplateSpec, type TemplateSpec } from '../templates/spec';
+
+export interface ActivityDeps extends AdapterDeps {
+  secrets: SecretDeriver;
+}
+
+/** What the workflow needs to know of a template (recorded in its history). */
+export interface TemplateSummary {
+  name: string;
+  version: string;
+  hasCheckpoint: boolean;
+  adminPath: string;
+  adminEmail: string;
+  /** Lifecycle webhooks configured: send demo.expiring this many seconds before expiry. */
+  webhooks?: { expiringSeconds: number };
+}
+
+export interface RestoredDemo {
+  host: string;
+  container: string;
+  method: 'criu' | 'run';
+  templateVersion: string;
+  seconds: number;
+  criuRestoreMicros?: number;
+}
+
+export interface DemoDataRef { database: string; tablePrefix: string; account: string }
+
+/**
+ * Every activity heartbeats once a second while it runs, so a worker that dies mid-activity is
+ * noticed after the heartbeat timeout (seconds) instead of the start-to-close timeout (minutes).
+ */
+export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(acts)) {
+    wrapped[name] = async (...args: never[]) => {
+      let inActivity = true;
+      try {
+        Context.current();
+      } catch {
+        inActivity = false; // a direct call from a test: nothing to heartbeat to
+      }
+      const timer = inActivity ? setInterval(() => heartbeat(), 1_000) : undefined;
+      try {
+        return await fn(...args);
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+    };
+  }
+  return wrapped as T;
+}
+
+export function logFor(deps: Pick<ActivityDeps, 'log'>, demoId: string) {
+  let info: { activityType?: string; attempt?: number } = {};
+  try {
+    const i = Context.current().info;
+    info = { activityType: i.activityType, attempt: i.attempt };
+  } catch {
+    // Called outside an activity context (a direct call in a test): no activity info to add.
+  }
+  return deps.log.child({ demoId, ...info });
+}
+
+export function retryInfo(): { attempt: number; maximumAttempts: number } {
+  try {
+    const i = Context.current().info;
+    return { attempt: i.attempt, maximumAttempts: i.retryPolicy?.maximumAttempts ?? 0 };
+  } catch {
+    return { attempt: 1, maximumAttempts: 0 };
+  }
+}
+
+/** The template's spec; a missing one is permanent (TemplateMissing) until `dmx checkpoint` runs. */
+export function templateSpec(deps: Pick<ActivityDeps, 'config'>, name: string): TemplateSpec {
+  const { stateDir } = deps.config;
+  const s = readTemplateSpec(stateDir, assertTemplateName(name));
+  if (!s) {
+    throw ApplicationFailure.nonRetryable(`template ${name} has no spec in ${stateDir}/templates: run \`dmx checkpoint ${name}\``, FAILURE_TYPES.templateMissing);
+  }
+  return s;
+}
+
+/** Where a demo's data lives in the configured layout (own database, or prefixed tables). */
+export function dataRef(deps: Pick<ActivityDeps, 'config'>, demoId: string, s: TemplateSpec): DemoDataRef & { scopeDatabase: string } {
+  const { config } = deps;
+  const n = demoResourceNames(config.profile, demoId);
+  return config.demos.dataLayout === 'database'
+    ? { database: n.database, tablePrefix: s.tablePrefix, account: n.account, scopeDatabase: n.database }
+    : { database: config.demos.sharedDatabase, tablePrefix: n.tablePrefix, account: n.account, scopeDatabase: config.demos.sharedDatabase };
+}

@@ -1,0 +1,109 @@
+/**
+ * Activities of the shared queue (any worker that serves workflows): the template's summary, the
+ * demo's data in MariaDB, its route check through Caddy, its index in Valkey. Every activity is
+ * idempotent: names derive from the demo id, "create" steps converge on the wanted state and
+ * "remove" steps accept what is already gone.
+ */
+import bcrypt from 'bcryptjs';
+import { ApplicationFailure } from '@temporalio/activity';
+import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
+import { randomDemoId } from '../lib/random-ids';
+import { waitForHttp } from '../adapters/http-probe';
+import { demoHostFor } from '../lib/config';
+import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
+
+export function createSharedActivities(deps: ActivityDeps) {
+  return withHeartbeats(sharedActivities(deps));
+}
+
+function sharedActivities(deps: ActivityDeps) {
+  const { config, mariadb, caddy, valkey, secrets } = deps;
+  const spec = (name: string) => templateSpec(deps, name);
+
+  return {
+    /** Fresh demo ids from node:crypto (never from a workflow's seeded PRNG): the subdomain is the secret until claimed. */
+    async generateDemoIds(input: { count: number }): Promise<string[]> {
+      if (!Number.isInteger(input.count) || input.count < 1 || input.count > 1000) {
+        throw ApplicationFailure.nonRetryable(`generateDemoIds: count must be 1-1000, got ${input.count}`, FAILURE_TYPES.invalidInput);
+      }
+      return Array.from({ length: input.count }, () => randomDemoId());
+    },
+
+    async describeTemplate(name: string): Promise<TemplateSummary> {
+      const s = spec(name);
+      return {
+        name: s.name, version: s.version, hasCheckpoint: Boolean(s.checkpointArchive), adminPath: s.adminPath, adminEmail: s.adminEmail,
+        // Decided once per demo and recorded in its history, so the workflow stays deterministic.
+        ...(config.webhook.url ? { webhooks: { expiringSeconds: config.webhook.expiringSeconds } } : {}),
+      };
+    },
+
+    /** Clones the template's data for the demo and creates its account, limited to that data. */
+    async createDemoData(input: { demoId: string; template: string }): Promise<DemoDataRef> {
+      const demoId = assertDemoId(input.demoId);
+      const s = spec(input.template);
+      const ref = dataRef(deps, demoId, s);
+      const tables = await mariadb.cloneTables(s.database, s.tablePrefix, ref.database, ref.tablePrefix);
+      const password = secrets.derive('db-password', demoId);
+      if (config.demos.dataLayout === 'database') {
+        await mariadb.grantAccount(ref.account, config.mariadb.demoAccountHost, password, { database: ref.database });
+      } else {
+        const own = await mariadb.tablesWithPrefix(ref.database, ref.tablePrefix);
+        await mariadb.grantAccount(ref.account, config.mariadb.demoAccountHost, password, { database: ref.database, tables: own });
+      }
+      logFor(deps, demoId).info({ database: ref.database, prefix: ref.tablePrefix, tables }, 'demo data created');
+      return { database: ref.database, tablePrefix: ref.tablePrefix, account: ref.account };
+    },
+
+    /**
+     * Domain, back-office password and cache tables of the demo's own data. Returns what the user
+     * is handed: the demo's URL and its back-office password.
+     */
+    async applyDemoIdentityInDatabase(input: { demoId: string; template: string }): Promise<{ url: string; adminPassword: string }> {
+      const demoId = assertDemoId(input.demoId);
+      const s = spec(input.template);
+      const ref = dataRef(deps, demoId, s);
+      const domain = demoHostFor(config, demoId);
+      const adminPassword = secrets.derive('admin-password', demoId, 16);
+      await mariadb.applyShopIdentity({
+        database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
+        adminPasswordHash: await bcrypt.hash(adminPassword, 10),
+      });
+      return { url: `${config.demos.scheme}://${domain}/`, adminPassword };
+    },
+
+    /** Through Caddy, as a visitor would see it; also re-creates Caddy's demo router if it was lost. */
+    async verifyDemoRouted(input: { demoId: string }): Promise<{ status: number }> {
+      const demoId = assertDemoId(input.demoId);
+      await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      const host = demoHostFor(config, demoId);
+      const r = await waitForHttp(`http://127.0.0.1:${config.caddy.httpPort}/`, host, (x) => x.status === 200, 5_000, 50);
+      if (r.status !== 200) throw new Error(`demo ${demoId} answered ${r.status} through Caddy: ${r.body.slice(0, 200)}`);
+      return { status: r.status };
+    },
+
+    async dropDemoData(input: { demoId: string }): Promise<void> {
+      const demoId = assertDemoId(input.demoId);
+      const n = demoResourceNames(config.profile, demoId);
+      // Both layouts are cleaned whatever the current setting, so a layout change leaks nothing.
+      await mariadb.dropDatabase(n.database);
+      await mariadb.dropPrefixedTables(config.demos.sharedDatabase, n.tablePrefix);
+      await mariadb.dropAccount(n.account, config.mariadb.demoAccountHost);
+    },
+
+    /** A fast index of live demos in Valkey (API lookups, reconciler), expiring on its own. */
+    async recordDemo(input: { demoId: string; url: string; expiresAt: string; template: string }): Promise<void> {
+      const demoId = assertDemoId(input.demoId);
+      const key = demoResourceNames(config.profile, demoId).valkeyKey;
+      const ttl = Math.max(60, Math.ceil((Date.parse(input.expiresAt) - Date.now()) / 1000) + 3600);
+      await valkey.multi().hset(key, { url: input.url, expiresAt: input.expiresAt, template: input.template }).expire(key, ttl).exec();
+    },
+
+    async forgetDemo(input: { demoId: string }): Promise<void> {
+      const demoId = assertDemoId(input.demoId);
+      await valkey.del(demoResourceNames(config.profile, demoId).valkeyKey);
+    },
+  };
+}
+
+export type SharedActivities = ReturnType<typeof createSharedActivities>;

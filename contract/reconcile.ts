@@ -1,0 +1,40 @@
+/** The reconciler as everyone else sees it: its input, its findings, and where they are kept. */
+
+/** The workflow type name (the schedule starts it by name). */
+export const RECONCILE_WORKFLOW_TYPE = 'reconcile';
+
+export interface ReconcileInput {
+  /** The host whose containers and services this pass checks (its own task queue). */
+  hostId: string;
+  /** Report only; remove nothing. */
+  dryRun: boolean;
+  /** How long a resource must have been orphaned before it is removed. */
+  graceSeconds: number;
+}
+
+export type ResourceKind = 'container' | 'database' | 'tables' | 'account' | 'valkey';
+
+export interface Orphan { kind: ResourceKind; demoId: string; name: string; firstSeen: string }
+
+export interface Findings {
+  at: string;
+  liveDemos: number;
+  /** Orphans seen now, due or not. */
+  orphans: Orphan[];
+  /** Orphans past the grace period (removed unless dry run). */
+  due: Orphan[];
+  /** Live demos whose container is gone from this host: released so they do not serve errors. */
+  lostContainers: string[];
+  routerRecreated: boolean;
+  /** The demo firewall was missing or altered and has been re-applied. */
+  firewallReasserted: boolean;
+}
+
+export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }
+
+/** Valkey: when each orphan was first seen, per profile. */
+export const reconcilerFirstSeenKey = (profile: string) => `dmx:reconciler:${profile}:first-seen`;
+/** Valkey: the last pass's findings, per profile (exported to /metrics by the API). */
+export const reconcilerFindingsKey = (profile: string) => `dmx:reconciler:${profile}:last`;
+/** One schedule per deployment and host. */
+export const reconcilerScheduleId = (queuePrefix: string, hostId: string) => `${queuePrefix}dmx-reconciler-${hostId}`;
