@@ -110,9 +110,13 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
 
   it("holds whatever the order of netavark's and dmx's rules, and the reconciler restores a deleted table", async () => {
     const fw = h.deps.firewall;
-    const blanketAccept = (op: '-I' | '-D') => op === '-I'
-      ? iptables('-I', 'FORWARD', '1', '-i', 'podman+', '-j', 'ACCEPT', '-m', 'comment', '--comment', `dmx-${h.config.profile}-attacker-test`)
-      : iptables('-D', 'FORWARD', '-i', 'podman+', '-j', 'ACCEPT', '-m', 'comment', '--comment', `dmx-${h.config.profile}-attacker-test`);
+    // ACCEPT everything from this profile's bridges (only these: other stacks on the host keep their rules).
+    const bridges = [(await fw.spec()).demoBridge, (await fw.spec()).edgeBridge];
+    const acceptRule = (b: string) => ['FORWARD', '-i', b, '-j', 'ACCEPT', '-m', 'comment', '--comment', `dmx-${h.config.profile}-attacker-test`];
+    const blanketAccept = async (op: '-I' | '-D') => {
+      const results = await Promise.all(bridges.map((b) => (op === '-I' ? iptables('-I', ...acceptRule(b).slice(0, 1), '1', ...acceptRule(b).slice(1)) : iptables('-D', ...acceptRule(b)))));
+      return { exitCode: results.every((r) => r.exitCode === 0) ? 0 : 1 };
+    };
     try {
       // Negative control: without dmx's table, the same probes find demo B (so `timeout` above means the table).
       await fw.remove();
@@ -124,7 +128,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
       expect((await fw.ensure()).changed).toBe(true);
       await expectIsolated("netavark's rules first");
 
-      // dmx's first, then netavark's re-inserted on top, plus an ACCEPT above everything in FORWARD.
+      // dmx's first, then netavark's re-inserted on top, plus an ACCEPT for dmx's bridges above everything in FORWARD.
       await netavarkOnTop();
       await blanketAccept('-I');
       await expectIsolated("dmx's rules first, then netavark's and an ACCEPT on top");
