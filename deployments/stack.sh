@@ -259,6 +259,11 @@ purge() {
   local ids; ids=$(podman ps -a --filter "label=dmx.profile=$DMX_PROFILE" -q; podman ps -a --filter "name=^dmx-$DMX_PROFILE-" -q)
   if [ -n "$ids" ]; then log "removing the profile's containers"; echo "$ids" | sort -u | xargs podman rm -f -t 0 >/dev/null; fi
   nft delete table inet "dmx_$DMX_PROFILE" 2>/dev/null || true
+  # iptables rules of the design before the nftables table, if this profile still has any.
+  local legacy
+  while legacy=$(iptables -S FORWARD 2>/dev/null | grep -m1 -F -- "--comment \"dmx-$DMX_PROFILE: no demo-to-demo traffic\""); do
+    eval "iptables ${legacy/#-A/-D}" || break
+  done
   local n br
   for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
     podman network exists "$n" || continue
