@@ -12,7 +12,6 @@ import { createSharedActivities } from '../../activities/shared';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
 import { connectTemporalClient, temporalDataConverter } from '../../client';
-import { randomDemoId } from '../../lib/random-ids';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 
@@ -80,5 +79,4 @@ export async function startHarness(queuePrefix: string, opts: { activities?: Dmx
   };
 }
 
-/** A fresh demo id, made the way the API and the pool make them. */
-export const newDemoId = randomDemoId;
+export { newDemoId } from './ids';
