@@ -5,7 +5,9 @@
  * "remove" steps accept what is already gone.
  */
 import bcrypt from 'bcryptjs';
-import { assertDemoId, demoResourceNames } from '../contract';
+import { ApplicationFailure } from '@temporalio/activity';
+import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
+import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
 import { demoHostFor } from '../lib/config';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
@@ -19,6 +21,14 @@ function sharedActivities(deps: ActivityDeps) {
   const spec = (name: string) => templateSpec(deps, name);
 
   return {
+    /** Fresh demo ids from node:crypto (never from a workflow's seeded PRNG): the subdomain is the secret until claimed. */
+    async generateDemoIds(input: { count: number }): Promise<string[]> {
+      if (!Number.isInteger(input.count) || input.count < 1 || input.count > 1000) {
+        throw ApplicationFailure.nonRetryable(`generateDemoIds: count must be 1-1000, got ${input.count}`, FAILURE_TYPES.invalidInput);
+      }
+      return Array.from({ length: input.count }, () => randomDemoId());
+    },
+
     async describeTemplate(name: string): Promise<TemplateSummary> {
       const s = spec(name);
       return {

@@ -5,7 +5,7 @@
  * gave it. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
  * admin routes would not scale; this one route changes only when it is missing.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { DEMO_ID_SOURCE } from '../contract';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
@@ -54,20 +54,26 @@ function canonical(v: unknown): string {
     : x));
 }
 
-export function createCaddy(adminUrl: string, serverName = 'dmx') {
-  const origin = adminUrl;
+/**
+ * `adminSocket`: the unix socket Caddy's admin API listens on, in the 0700 state directory, so only
+ * root can reconfigure Caddy (a TCP admin port would let any local user serve, say, the state dir).
+ */
+export function createCaddy(adminSocket: string, serverName = 'dmx') {
+  const dispatcher = new Agent({ connect: { socketPath: adminSocket } });
   async function call(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown) {
     let res;
     try {
-      res = await request(`${adminUrl}${path}`, {
+      res = await request(`http://localhost${path}`, {
         method,
-        headers: { 'content-type': 'application/json', origin },
+        dispatcher,
+        // Caddy accepts only an empty Host on a unix-socket admin listener.
+        headers: { 'content-type': 'application/json', host: '' },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });
     } catch (err) {
-      throw new CaddyError(`Caddy admin API at ${adminUrl} unreachable (${method} ${path}): ${(err as Error).message}`);
+      throw new CaddyError(`Caddy admin API at unix:${adminSocket} unreachable (${method} ${path}): ${(err as Error).message}`);
     }
     const text = await res.body.text();
     return { status: res.statusCode, text };

@@ -17,6 +17,7 @@ import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
 import { ApiError, errorBody, sendError } from './errors';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
+import { registerCodecRoutes } from './routes/codec';
 import { registerDemoRoutes } from './routes/demos';
 import { registerPoolRoutes } from './routes/pools';
 import { registerSystemRoutes } from './routes/system';
@@ -178,6 +179,7 @@ export function createApp(deps: AppDeps): ApiApp {
   });
 
   registerSystemRoutes(app, ctx);
+  registerCodecRoutes(app, ctx);
   registerDemoRoutes(app, ctx);
   registerPoolRoutes(app, ctx);
 

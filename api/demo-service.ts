@@ -7,13 +7,12 @@
  * client module's.
  */
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
 import {
   countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, withDeadline,
   type DemoListFilter, type DemoSummary,
 } from '../client';
 import {
-  awaitDemoReadyUpdate, DEMO_ID_FORMAT, DEMO_WORKFLOW_TYPE, demoIdFromBytes, isDemoId, isTemplateName, releaseDemoSignal, type DemoState, type DemoStatus,
+  awaitDemoReadyUpdate, DEMO_ID_FORMAT, DEMO_WORKFLOW_TYPE, isDemoId, isTemplateName, releaseDemoSignal, type DemoState, type DemoStatus,
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -22,6 +21,7 @@ import type { demoLifecycle } from '../workflows/demo-lifecycle';
 import { ApiError, temporalToApiError } from './errors';
 import type { ApiMetrics } from './metrics';
 import type { Demo } from './schemas';
+import { randomDemoId } from '../lib/random-ids';
 
 
 export interface AcquireRequest {
@@ -79,7 +79,7 @@ export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
   const { client, config, log, metrics } = deps;
   return {
     async acquire(req) {
-      const demoId = demoIdFromBytes(randomBytes(16));
+      const demoId = randomDemoId();
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof demoLifecycle>(DEMO_WORKFLOW_TYPE, demoStartOptions(config, {
         demoId, template: req.template, ttlSeconds: req.ttlSeconds, requestedBy: req.requestedBy,
       }));

@@ -11,6 +11,7 @@ import { createValkey } from '../adapters/valkey';
 import { temporalConnection } from '../client';
 import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
+import { payloadCodec, temporalClient } from '../client';
 import { createLogger, type Logger } from '../lib/logger';
 import { checkDemoRouter } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
@@ -44,7 +45,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   // The same master key the workers derive demo secrets from: every replica checks every token.
   const accessTokens = o.accessTokens ?? createAccessTokens(createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key'))));
   const connection = temporalConnection(config);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = temporalClient(config, connection);
   const valkey = createValkey({ ...config.valkey, lazy: true });
   let valkeyErrorLogged = 0;
   valkey.on('error', (err: Error) => {
@@ -56,7 +57,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   });
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 2 });
   const mariadb = createMariaDb(pool);
-  const caddy = createCaddy(config.caddy.adminUrl);
+  const caddy = createCaddy(config.caddy.adminSocket);
 
   // The live-demos and pool gauges ask the services, which report into the same metrics.
   const service: { current?: DemoService; pools?: PoolService } = {};
@@ -89,6 +90,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     pools,
     limiter,
     accessTokens,
+    codec: payloadCodec(config),
     metrics,
     isDraining: o.isDraining,
     checks: {

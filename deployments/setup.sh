@@ -40,6 +40,7 @@ done
 
 bash "$DMX_ROOT/deployments/podman-backend.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
+bash "$DMX_ROOT/deployments/setup-security.sh"
 
 if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then
   ok "temporal CLI present: $("$DMX_TEMPORAL_BIN" --version)"

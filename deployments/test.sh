@@ -15,6 +15,7 @@ bash deployments/setup.sh
 bash deployments/stack.sh purge
 trap 'bash deployments/stack.sh purge' EXIT
 bash deployments/stack.sh up
+lock_down_state   # what the tests write into the state directory: root only, as in production
 log "checkpointing the stand-in template for the test stack"
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 

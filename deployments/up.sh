@@ -12,6 +12,7 @@ cd "$DMX_ROOT"
 
 bash deployments/setup.sh
 bash deployments/stack.sh up
+lock_down_state   # the worker's and API's logs and files: root only
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 
 S=$DMX_STATE_DIR

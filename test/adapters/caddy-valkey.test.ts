@@ -35,7 +35,7 @@ describe('caddy adapter (real Caddy admin API)', () => {
     await deps.caddy.ensureDemoRouter(opts());
     const d = deps.config.demos.domain;
     // Unknown demo (name does not resolve) and non-demo names on the edge network alike.
-    for (const host of [`aaaaaaaaaaaaaaaa.${d}`, `dmx-${deps.config.profile}-tpl-standin.${d}`, `x.${d}`, 'localhost', `127.0.0.1:${deps.config.caddy.adminUrl.split(':').pop()}`]) {
+    for (const host of [`aaaaaaaaaaaaaaaa.${d}`, `dmx-${deps.config.profile}-tpl-standin.${d}`, `x.${d}`, 'localhost', '127.0.0.1:2019']) {
       const r = await get(host);
       expect(r.status, host).toBe(404);
       expect(r.body).toMatch(/does not exist or has expired/);
@@ -43,8 +43,8 @@ describe('caddy adapter (real Caddy admin API)', () => {
   });
 
   it('reports an unreachable admin API with its address', async () => {
-    const dead = createCaddy('http://127.0.0.1:1');
-    await expect(dead.ping()).rejects.toThrow(/Caddy admin API at http:\/\/127\.0\.0\.1:1 unreachable/);
+    const dead = createCaddy('/nonexistent/caddy-admin.sock');
+    await expect(dead.ping()).rejects.toThrow(/Caddy admin API at unix:\/nonexistent\/caddy-admin\.sock unreachable/);
   });
 });
 
