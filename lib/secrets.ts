@@ -9,8 +9,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 import { assertDemoId } from '../contract';
 
-/** `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo. */
-export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token';
+/**
+ * `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo.
+ * `login-key`: the key the shop verifies one-time login links with (lib/login-links.ts); it sits in the
+ * demo's parameters.php, never in a history or a log.
+ */
+export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token' | 'login-key';
 
 export interface SecretDeriver { derive(purpose: SecretPurpose, demoId: string, length?: number): string }
 
