@@ -10,6 +10,7 @@ import {
   type Findings, type Orphan, type ResourceKind,
 } from '../contract';
 import { withHeartbeats, type ActivityDeps } from './common';
+import { demoRouterOptions } from '../lib/config';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client }
 
@@ -71,7 +72,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     /** Finds orphans, remembers when each was first seen (Valkey), and lists those past the grace period. */
     async findOrphans(input: { graceSeconds: number }): Promise<Findings> {
       const now = Date.now();
-      const routerRecreated = await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      const routerRecreated = await caddy.ensureDemoRouter(demoRouterOptions(config));
       if (routerRecreated) log.warn('the Caddy demo router was missing and has been re-created');
       // Inventory first, live list second: a demo that starts in between is live, not an orphan.
       const found = await inventory();

@@ -7,7 +7,7 @@
 import bcrypt from 'bcryptjs';
 import { assertDemoId, demoResourceNames } from '../contract';
 import { waitForHttp } from '../adapters/http-probe';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor, demoRouterOptions } from '../lib/config';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
 
 export function createSharedActivities(deps: ActivityDeps) {
@@ -65,7 +65,7 @@ function sharedActivities(deps: ActivityDeps) {
     /** Through Caddy, as a visitor would see it; also re-creates Caddy's demo router if it was lost. */
     async verifyDemoRouted(input: { demoId: string }): Promise<{ status: number }> {
       const demoId = assertDemoId(input.demoId);
-      await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      await caddy.ensureDemoRouter(demoRouterOptions(config));
       const host = demoHostFor(config, demoId);
       const r = await waitForHttp(`http://127.0.0.1:${config.caddy.httpPort}/`, host, (x) => x.status === 200, 5_000, 50);
       if (r.status !== 200) throw new Error(`demo ${demoId} answered ${r.status} through Caddy: ${r.body.slice(0, 200)}`);

@@ -2,6 +2,7 @@
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { AccessTokens } from './access-tokens';
+import type { LoginLinks } from './visitor/login';
 import type { DemoService } from './demo-service';
 import type { PoolService } from './pool-service';
 import type { Check } from './health';
@@ -17,6 +18,8 @@ export interface AppDeps {
   limiter: Limiter;
   /** Per-demo access tokens (derived from the master key: every replica checks every token). */
   accessTokens: AccessTokens;
+  /** One-time back-office login links (minted here, verified by the shop). */
+  loginLinks: LoginLinks;
   metrics: ApiMetrics;
   /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */
   checks: Record<string, Check>;

@@ -20,6 +20,7 @@ import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
 import { registerDemoRoutes } from './routes/demos';
 import { registerPoolRoutes } from './routes/pools';
 import { registerSystemRoutes } from './routes/system';
+import { registerVisitorRoutes } from './visitor/routes';
 
 export type { AppDeps } from './app-deps';
 
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps): ApiApp {
 
   // Bodies: bounded, JSON only (a POST without a body is fine where the body is optional).
   app.use('/v1/*', bodyLimit({ maxSize: config.api.bodyLimitBytes, onError: (c) => sendError(c, new ApiError(413, 'payload_too_large', `request body exceeds ${config.api.bodyLimitBytes} bytes`)) }));
+  app.use('/__dmx/*', bodyLimit({ maxSize: 2_048, onError: (c) => sendError(c, new ApiError(413, 'payload_too_large', 'request body exceeds 2048 bytes')) }));
   app.use('/v1/*', async (c, next) => {
     if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
       const length = c.req.header('content-length');
@@ -180,6 +182,7 @@ export function createApp(deps: AppDeps): ApiApp {
   registerSystemRoutes(app, ctx);
   registerDemoRoutes(app, ctx);
   registerPoolRoutes(app, ctx);
+  registerVisitorRoutes(app, ctx);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -58,6 +58,8 @@ export interface DemoService {
   acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
   get(id: string): Promise<DemoState>;
   extend(id: string, seconds: number, idempotencyKey?: string): Promise<{ expiresAt: string }>;
+  /** Back to the template's state: same URL and expiry, fresh data, container and back-office password. */
+  reset?(id: string, requestId: string): Promise<DemoState>;
   /** Starts teardown; returns the status to report (`tearing_down`, or the final one if it had ended). */
   release(id: string, reason: string): Promise<DemoStatus>;
   list(filter: ListFilter): Promise<{ demos: DemoSummary[]; truncated: boolean }>;

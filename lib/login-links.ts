@@ -10,8 +10,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { SecretDeriver } from './secrets';
 
 export const LOGIN_LINK_TTL_SECONDS = 60;
-/** Admin-relative landing paths: letters, digits, `/`, `_`, `-` (no query, no scheme, no `//`). */
+/** Storefront landing paths: letters, digits, `/`, `_`, `-` (no query, no scheme, no `//`). */
 export const LANDING_PATH_PATTERN = /^\/(?!.*\/\/)[A-Za-z0-9/_-]{0,200}$/;
+/** What a login link's `to` may be: an admin-relative path (stand-in) or a controller name (PrestaShop). */
+export const LOGIN_TARGET_PATTERN = /^(?!.*\/\/)[A-Za-z0-9/_-]{1,200}$/;
 
 export function loginSignature(key: string, exp: number, nonce: string): string {
   return createHmac('sha256', key).update(`dmx-login.v1.${exp}.${nonce}`).digest('hex');
@@ -26,7 +28,7 @@ export function mintLoginToken(secrets: SecretDeriver, demoId: string, nowMs = D
 
 /** The full link for a demo whose back office is at `adminUrl` (ends with `/`). */
 export function loginUrl(adminUrl: string, token: string, landing = '/'): string {
-  if (!LANDING_PATH_PATTERN.test(landing)) throw new TypeError(`invalid landing path ${JSON.stringify(landing.slice(0, 100))}`);
+  if (!LOGIN_TARGET_PATTERN.test(landing)) throw new TypeError(`invalid landing path ${JSON.stringify(landing.slice(0, 100))}`);
   const u = new URL('dmx-login.php', adminUrl);
   u.searchParams.set('token', token);
   u.searchParams.set('to', landing);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaddy, DEMO_ROUTER_ID } from '../../adapters/caddy';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { testConfig } from '../helpers/stack';
+import { demoRouterOptions } from '../../lib/config';
 
 let deps: RealDeps;
 beforeAll(() => {
@@ -18,7 +19,7 @@ async function get(host: string) {
 }
 
 describe('caddy adapter (real Caddy admin API)', () => {
-  const opts = () => ({ domain: deps.config.demos.domain, edgeGateway: deps.config.podman.edgeGateway });
+  const opts = () => demoRouterOptions(deps.config);
 
   it('installs the demo router once, and again after it was lost', async () => {
     await deps.caddy.ensureDemoRouter(opts());
