@@ -101,7 +101,8 @@ describe('warm pool', () => {
     // Every claimed demo is really ready, in the claimer's hands, and answers through Caddy.
     for (const d of won) {
       expect(d.status).toBe('ready');
-      const live = await h.client.workflow.getHandle(demoWorkflowId(d.demoId)).query(demoStateQuery);
+      // The claim answers before its signal reaches the demo (by design: claims do not wait for it).
+      const live = await until(`demo ${d.demoId} claimed`, () => h.client.workflow.getHandle(demoWorkflowId(d.demoId)).query(demoStateQuery), (s) => s.status !== 'pooled', 10_000);
       expect(live.status).toBe('ready');
       expect(live.expiresAt).toBe(d.expiresAt);
       expect(await viaCaddy(h, d.url!)).toBe(200);

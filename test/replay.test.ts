@@ -1,5 +1,5 @@
 /**
- * Histories of real runs (exported with test/histories/record.sh) replay against the current
+ * Histories of real runs (recorded with test/histories/record.ts) replay against the current
  * workflow code: a change that would break running demos fails here, in CI.
  */
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -13,15 +13,10 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('replay of recorded histories', () => {
   it('has histories for every way a demo ends, and of a pool', () => {
+    // Recorded from the current code by test/histories/record.ts (see test/histories/VERSIONING.md).
     expect(files).toEqual(expect.arrayContaining([
-      // Recorded before the faster-provisioning patch: they keep the old path covered.
-      'demo-cancelled.json', 'demo-expired.json', 'demo-extended-released.json', 'demo-failed-template-missing.json',
-      // Recorded with it: warm pool, pooled demos, webhooks.
-      'v1-demo-expired.json', 'v1-demo-released.json', 'v1-demo-cancelled.json', 'v1-demo-webhooks-expired.json',
-      'v1-pooled-demo-claimed-released.json', 'v1-pooled-demo-recycled.json', 'v1-pool-first-run.json',
-      // Recorded with the later patches (route beside configuration, claims answered at once).
-      'v2-demo-expired.json', 'v2-demo-cancelled.json', 'v2-pooled-demo-claimed-released.json',
-      'v2-pooled-demo-recycled.json', 'v2-pool-first-run.json',
+      'demo-expired.json', 'demo-extended-released.json', 'demo-cancelled.json', 'demo-failed-template-missing.json', 'demo-webhooks-expired.json',
+      'pooled-demo-claimed-released.json', 'pooled-demo-recycled.json', 'pool-claimed-resized-cancelled.json',
     ]));
   });
 

@@ -49,3 +49,5 @@ export function activityQueues() {
     }, queues.shared),
   };
 }
+
+export type DemoActivityQueues = ReturnType<typeof activityQueues>;

@@ -4,10 +4,8 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { demoIdFromBytes } from '../../contract';
 import { createQueueActivities } from '../../activities';
 import { createHostActivities } from '../../activities/host';
 import { createSharedActivities } from '../../activities/shared';
@@ -80,7 +78,4 @@ export async function startHarness(queuePrefix: string, opts: { activities?: Dmx
   };
 }
 
-/** A fresh demo id (test-only randomness is fine here). */
-export function newDemoId(): string {
-  return demoIdFromBytes(randomBytes(16));
-}
+export { newDemoId } from './ids';
