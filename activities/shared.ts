@@ -49,12 +49,13 @@ function sharedActivities(deps: ActivityDeps) {
      * Domain, back-office password and cache tables of the demo's own data. Returns what the user
      * is handed: the demo's URL and its back-office password.
      */
-    async applyDemoIdentityInDatabase(input: { demoId: string; template: string }): Promise<{ url: string; adminPassword: string }> {
+    /** `generation`: how many times the demo was reset (each reset gets a new back-office password). */
+    async applyDemoIdentityInDatabase(input: { demoId: string; template: string; generation?: number }): Promise<{ url: string; adminPassword: string }> {
       const demoId = assertDemoId(input.demoId);
       const s = spec(input.template);
       const ref = dataRef(deps, demoId, s);
       const domain = demoHostFor(config, demoId);
-      const adminPassword = secrets.derive('admin-password', demoId, 16);
+      const adminPassword = secrets.derive('admin-password', demoId, 16, input.generation ?? 0);
       await mariadb.applyShopIdentity({
         database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
         adminPasswordHash: await bcrypt.hash(adminPassword, 10),

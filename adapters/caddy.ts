@@ -69,6 +69,13 @@ export function demoRouterRoute(o: DemoRouterOptions) {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+const barUnavailable = {
+  handler: 'static_response',
+  status_code: 503,
+  headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['5'] },
+  body: 'The demo service is not reachable right now; try again in a few seconds.\n',
+};
+
 /** A visitor whose demo is gone sees a page that says so and offers a new one, not an empty 404. */
 function notFoundRoute(o: DemoRouterOptions) {
   const next = o.launcherUrl ? `<p><a id="start-new" href="${escapeHtml(o.launcherUrl)}">Start a new demo</a></p>` : '';
@@ -146,7 +153,13 @@ export function createCaddy(adminUrl: string, serverName = 'dmx') {
       const notFound = notFoundRoute(o);
       const want = {
         routes: [...(o.barUpstream ? [demoBarRoute({ ...o, barUpstream: o.barUpstream })] : []), demoRouterRoute(o), notFound],
-        errors: { routes: [{ handle: [{ ...notFound.handle[0] }] }] },
+        errors: {
+          routes: [
+            // The bar's own errors (the API unreachable) say so; a demo that is gone gets the ended page.
+            ...(o.barUpstream ? [{ match: [{ path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [barUnavailable] }] : []),
+            { handle: [{ ...notFound.handle[0] }] },
+          ],
+        },
       };
       const base = `/config/apps/http/servers/${serverName}`;
       const [routes, errors] = await Promise.all([call('GET', `${base}/routes`), call('GET', `${base}/errors`)]);

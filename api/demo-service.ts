@@ -9,7 +9,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import {
-  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, withDeadline,
+  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, resetDemo, withDeadline,
   type DemoListFilter, type DemoSummary,
 } from '../client';
 import {
@@ -181,6 +181,17 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
           await call(id, () => describeDemo(client, id, { deadlineMs: callMs }));
           throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         }
+        throw temporalToApiError(err, id) ?? err;
+      }
+    },
+
+    async reset(id, requestId) {
+      checkId(id);
+      try {
+        // A reset restores container and data anew: seconds, like a cold provision.
+        return await resetDemo(client, id, requestId, { deadlineMs: 120_000, retry: { attempts: 4, firstDelayMs: 100 } });
+      } catch (err) {
+        if (isWorkflowGone(err)) throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         throw temporalToApiError(err, id) ?? err;
       }
     },

@@ -190,6 +190,33 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.json({ id, ...link }, 200);
   });
 
+  const reset = createRoute({
+    method: 'post',
+    path: '/v1/demos/{id}/reset',
+    summary: "Back to the template's state",
+    description: 'Same URL and expiry; container and data restored anew and a new back-office password (in the answer, with a fresh ' +
+      '`loginUrl`). Answers when the demo is ready again (seconds). An `Idempotency-Key` makes a retried reset answer instead of resetting again. ' +
+      "409 when the demo is not ready. Needs the demo's access token (or the operator token).",
+    tags: ['demos'],
+    security: demoSecurity,
+    middleware: demoGuard,
+    request: { params: DemoIdParams, headers: IdempotencyHeaders },
+    responses: {
+      200: { description: 'the demo, ready again, with its new credentials', content: { 'application/json': { schema: CreatedDemo.omit({ accessToken: true }) } } },
+      ...errorResponses(400, 401, 404, 409, 429, 503),
+    },
+  });
+  app.openapi(reset, async (c) => {
+    const { id } = c.req.valid('param');
+    const key = c.req.valid('header')['idempotency-key'];
+    if (!demos.reset) throw new ApiError(409, 'update_rejected', 'reset is not available');
+    const state = await demos.reset(id, key ?? randomUUID());
+    const link = loginLinks.forDemo(state);
+    log.info({ demoId: id }, 'demo reset');
+    c.header('Cache-Control', 'no-store');
+    return c.json({ ...toDemoView(state), ...(link ? { loginUrl: link.loginUrl } : {}) }, 200);
+  });
+
   const release = createRoute({
     method: 'delete',
     path: '/v1/demos/{id}',

@@ -52,7 +52,7 @@ async function launch(page: Page): Promise<string> {
 }
 
 describe('the visitor journey', () => {
-  it('launcher → logged in on the module page in the demo bar → countdown → extend → link reuse refused → end → ended page', async () => {
+  it('launcher → logged in on the module page in the demo bar → countdown → extend → reset → link reuse refused → end → ended page', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const demoId = await launch(page);
@@ -70,6 +70,21 @@ describe('the visitor journey', () => {
     await page.click('#extend');
     await expect.poll(() => page.locator('#dmx-message').textContent()).toBe('Extended.');
     expect(await secondsLeft()).toBeGreaterThan(before + 600);
+
+    // Reset: data changed before is gone, the URL is the same, the visitor lands logged in again.
+    const carts = () => page.evaluate(async () => ((await (await fetch('/admin-dev/', { headers: { accept: 'application/json' } })).json()) as { carts: number }).carts);
+    const cartsBefore = await carts();
+    const added = await page.evaluate(async () => (await fetch('/cart', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'id_product=1&qty=2' })).status);
+    expect([200, 302]).toContain(added);
+    expect(await carts()).toBe(cartsBefore + 1);
+    const linkBeforeReset = await page.locator('#shop').getAttribute('src');
+    const hostBefore = new URL(page.url()).host;
+    await page.click('#reset');
+    await expect.poll(() => page.locator('#shop').getAttribute('src'), { timeout: 60_000 }).not.toBe(linkBeforeReset);
+    await expect.poll(() => shop.locator('#module-title').textContent(), { timeout: 15_000 }).toBe('Configure dmxdemo');
+    expect(new URL(page.url()).host).toBe(hostBefore);
+    expect(await carts()).toBe(cartsBefore);
+    await shot(page, '2b-after-reset');
 
     // The link the frame used is single use: a fresh browser (no session) gets a clear page, not a login.
     const used = await page.locator('#shop').getAttribute('src');
@@ -102,5 +117,32 @@ describe('the visitor journey', () => {
     await page.waitForURL(/\/__dmx\/ended$/, { timeout: 90_000 });
     expect(await page.locator('h1').textContent()).toBe('This demo has ended');
     await context.close();
+  });
+});
+
+describe('reset and login links through the API', () => {
+  it('reset keeps URL and expiry, brings back the template\'s data, changes the password; a retried reset is answered, not redone', async () => {
+    const { call } = await import('../api/helpers');
+    const created = await call(api.base, 'POST', '/v1/demos', { json: { template: 'standin', ttlSeconds: 60 } });
+    expect(created.status, created.text).toBe(201);
+    const auth = { authorization: `Bearer ${created.body.accessToken}` };
+    expect(created.body.loginUrl).toMatch(/\/admin-dev\/dmx-login\.php\?token=\d{10}\.[A-Za-z0-9_-]+\.[0-9a-f]{64}&to=/);
+    const link = await call(api.base, 'POST', `/v1/demos/${created.body.id}/login-link`, { headers: auth });
+    expect(link.status).toBe(200);
+    expect(link.body.loginUrl).not.toBe(created.body.loginUrl);
+    // Another demo's token: the same answer as an unknown demo.
+    const other = await call(api.base, 'POST', `/v1/demos/${created.body.id}/login-link`, { headers: { authorization: 'Bearer dmxt_' + 'x'.repeat(43) } });
+    expect(other.status).toBe(404);
+
+    const headers = { ...auth, 'idempotency-key': 'reset-key-0123456789abcdef' };
+    const first = await call(api.base, 'POST', `/v1/demos/${created.body.id}/reset`, { headers });
+    expect(first.status, first.text).toBe(200);
+    expect(first.body).toMatchObject({ id: created.body.id, status: 'ready', url: created.body.url, expiresAt: created.body.expiresAt });
+    expect(first.body.credentials.password).not.toBe(created.body.credentials.password);
+    const again = await call(api.base, 'POST', `/v1/demos/${created.body.id}/reset`, { headers });
+    expect(again.status).toBe(200);
+    expect(again.body.readyAt).toBe(first.body.readyAt);
+    expect(again.body.credentials.password).toBe(first.body.credentials.password);
+    await call(api.base, 'DELETE', `/v1/demos/${created.body.id}`, { headers: auth });
   });
 });
