@@ -92,35 +92,23 @@ async function follow(created) {
 function enter(demo) {
   say('ready', 'Your demo is ready — opening it…');
   // The access token travels in the fragment: browsers never send it to a server or a log.
-  location.assign(new URL('/__dmx/enter#' + demo.accessToken, demo.url).toString());
+  location.assign(new URL('/__dmx/#' + demo.accessToken, demo.url).toString());
 }
 button.addEventListener('click', start);
 if (new URLSearchParams(location.search).has('autostart')) start();
 `;
 
-/** Turns the launcher's hand-over (the access token in the fragment) into an HttpOnly session cookie. */
-export function enterPage(nonce: string): string {
+/**
+ * The demo bar: time left, extend, reset, end; the shop below it in a same-origin frame. The page
+ * itself holds nothing secret: its script turns the launcher's hand-over (the access token in the
+ * URL fragment) into the session cookie with one call that also answers the demo's state and where
+ * the frame goes (a fresh one-time login link) — one navigation from the launcher's click to the shop.
+ */
+export function barPage(o: { nonce: string; extendSeconds: number }): string {
   return page({
-    title: 'Opening your demo…',
-    nonce,
-    body: '<main><p id="status" role="status">Opening your demo…</p></main>',
-    script: `
-const token = location.hash.slice(1);
-history.replaceState(null, '', location.pathname);
-fetch('/__dmx/session', { method: 'POST', headers: { 'content-type': 'application/json', 'x-dmx-bar': '1' }, body: JSON.stringify({ token }) })
-  .then((r) => { if (r.ok) location.replace('/__dmx/?login=1'); else document.getElementById('status').textContent = 'This demo link is not valid any more.'; });
-`,
-  });
-}
-
-export interface BarState { demoId: string; template: string; expiresAt?: string; maxExpiresAt?: string; extendSeconds: number; launcherUrl: string }
-
-/** The demo bar: time left, extend, reset, end; the shop below it in a same-origin frame. */
-export function barPage(o: { nonce: string; frameSrc: string; state: BarState }): string {
-  return page({
-    title: `Demo ${o.state.template}`,
+    title: 'Your demo',
     nonce: o.nonce,
-    data: o.state,
+    data: { extendSeconds: o.extendSeconds },
     style: `
   body { display: flex; flex-direction: column; height: 100vh; background: #fff; }
   #dmx-bar { display: flex; gap: 1rem; align-items: center; padding: .4rem 1rem; background: #111827; color: #fff; font-size: .9rem; }
@@ -130,18 +118,31 @@ export function barPage(o: { nonce: string; frameSrc: string; state: BarState })
   iframe { flex: 1; border: 0; width: 100%; }`,
     body: `<div id="dmx-bar" role="banner"><strong>Demo</strong>
 <span>Time left: <span id="time-left">–</span></span><span id="dmx-message" role="status"></span><span class="spacer"></span>
-<button id="extend">Extend ${Math.round(o.state.extendSeconds / 60)} min</button><button id="reset">Reset</button><button id="end">End demo</button></div>
-<iframe id="shop" title="Your demo shop" src="${esc(o.frameSrc)}"></iframe>`,
+<button id="extend">Extend ${Math.round(o.extendSeconds / 60)} min</button><button id="reset">Reset</button><button id="end">End demo</button></div>
+<iframe id="shop" title="Your demo shop"></iframe>`,
     script: BAR_SCRIPT,
   });
 }
 
 const BAR_SCRIPT = `
-const state = JSON.parse(document.getElementById('dmx-data').textContent);
+const { extendSeconds } = JSON.parse(document.getElementById('dmx-data').textContent);
 const left = document.getElementById('time-left');
 const message = document.getElementById('dmx-message');
+const shop = document.getElementById('shop');
 const headers = { 'content-type': 'application/json', 'x-dmx-bar': '1' };
-let expiresAt = state.expiresAt ? Date.parse(state.expiresAt) : undefined;
+let expiresAt;
+/** Opens (or renews) the session; login: land through a fresh one-time login link. */
+async function session(login) {
+  const token = location.hash.slice(1);
+  if (token) history.replaceState(null, '', location.pathname);
+  const r = await fetch('/__dmx/session', { method: 'POST', headers, body: JSON.stringify(token ? { token, login: true } : { login }) });
+  const s = await r.json().catch(() => ({}));
+  if (r.status === 401 || r.status === 404) { message.textContent = 'Open this demo from its launcher.'; return; }
+  if (!r.ok || s.ended) { location.replace('/__dmx/ended'); return; }
+  expiresAt = Date.parse(s.expiresAt);
+  shop.src = s.frameSrc;
+  tick();
+}
 const fmt = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0'); };
 function tick() {
   if (expiresAt === undefined) return;
@@ -161,21 +162,21 @@ async function post(path, body) {
   return { ok: r.ok, body: await r.json().catch(() => ({})) };
 }
 document.getElementById('extend').addEventListener('click', async () => {
-  const r = await post('/__dmx/extend', { seconds: state.extendSeconds });
+  const r = await post('/__dmx/extend', { seconds: extendSeconds });
   if (r.ok) { expiresAt = Date.parse(r.body.expiresAt); message.textContent = 'Extended.'; tick(); }
   else message.textContent = (r.body.error && r.body.error.message) || 'Could not extend.';
 });
 document.getElementById('reset').addEventListener('click', async () => {
   message.textContent = 'Resetting…';
   const r = await post('/__dmx/reset', { requestId: crypto.randomUUID() });
-  if (r.ok) location.replace('/__dmx/?login=1');
+  if (r.ok) { message.textContent = 'Reset.'; await session(true); }
   else message.textContent = (r.body.error && r.body.error.message) || 'Could not reset.';
 });
 document.getElementById('end').addEventListener('click', async () => {
   await post('/__dmx/release', {});
   location.replace('/__dmx/ended');
 });
-tick();
+session(new URLSearchParams(location.search).get('login') === '1');
 setInterval(tick, 1000);
 setInterval(checkEnded, 30000);
 `;

@@ -2,9 +2,10 @@
  * The visitor's journey (not under /v1: these are pages and the demo bar's calls, not the JSON API):
  *   GET  /try/{template}     the launcher; GET /embed.js the vendor's embed snippet
  *   on each demo's own host, routed to the API by Caddy (adapters/caddy.ts, DEMO_BAR_PREFIX):
- *   GET  /__dmx/enter        hand-over from the launcher: access token (URL fragment) -> session cookie
- *   POST /__dmx/session      sets that cookie (HttpOnly, SameSite=Strict, Path=/__dmx: the shop never sees it)
- *   GET  /__dmx/             the demo bar framing the shop (?login=1: lands logged in via a one-time link)
+ *   GET  /__dmx/             the demo bar (a page without secrets) that frames the shop
+ *   POST /__dmx/session      the bar's first call: the launcher's hand-over (access token from the URL
+ *                            fragment) becomes a cookie (HttpOnly, SameSite=Strict, Path=/__dmx: the shop
+ *                            never sees it); answers the state and the frame's source (a one-time login link)
  *   GET  /__dmx/state, POST /__dmx/extend|reset|release   the bar's calls (cookie + X-Dmx-Bar header)
  *   GET  /__dmx/ended        "this demo has ended — start a new one"
  * The bar's POSTs need the custom header: a cross-site page cannot send it without a CORS preflight,
@@ -18,7 +19,7 @@ import { readTemplateSpec } from '../../templates/spec';
 import { ApiError } from '../errors';
 import type { ApiApp, ApiEnv, RouteContext } from '../routes/common';
 import { demoIdFromHost } from './demo-host';
-import { barPage, contentSecurityPolicy, embedScript, endedPage, enterPage, launcherPage, messagePage } from './pages';
+import { barPage, contentSecurityPolicy, embedScript, endedPage, launcherPage, messagePage } from './pages';
 
 const SESSION_COOKIE = 'dmx_bar';
 const ENDED: ReadonlySet<string> = new Set(['tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed']);
@@ -90,39 +91,37 @@ export function registerVisitorRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.body(embedScript(config.api.publicUrl));
   });
 
-  app.get('/__dmx/enter', (c) => html(c, enterPage(nonceOf(c))));
+  app.get('/__dmx', (c) => c.redirect('/__dmx/', 302));
+  app.get('/__dmx/', (c) => html(c, barPage({ nonce: nonceOf(c), extendSeconds: BAR_EXTEND_SECONDS }), 200, 'self'));
 
   app.post('/__dmx/session', async (c) => {
     if (c.req.header('x-dmx-bar') !== '1') throw new ApiError(403, 'forbidden', 'demo bar calls need the X-Dmx-Bar header');
-    const id = demoIdFromHost(c.req.header('host'), config.demos.domain);
-    const { token } = await readJson(c);
-    if (!id || typeof token !== 'string' || !accessTokens.verify(id, token)) throw ApiError.notFound('demo');
+    const { token, login } = await readJson(c);
+    let id: string | undefined;
+    if (typeof token === 'string') {
+      const named = demoIdFromHost(c.req.header('host'), config.demos.domain);
+      id = named && accessTokens.verify(named, token) ? named : undefined;
+      if (!id) throw ApiError.notFound('demo');
+    } else {
+      id = sessionDemo(c);
+      if (!id) throw new ApiError(401, 'unauthorized', 'no demo session: open the demo from its launcher');
+    }
     const state = await stateOrEnded(id);
-    if (!state) throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
-    setCookie(c, SESSION_COOKIE, token, {
-      path: '/__dmx', httpOnly: true, sameSite: 'Strict', secure: config.demos.scheme === 'https',
-      maxAge: Math.max(60, Math.ceil((Date.parse(state.maxExpiresAt) - Date.now()) / 1000)),
-    });
-    return c.body(null, 204);
-  });
-
-  app.get('/__dmx', (c) => c.redirect('/__dmx/', 302));
-  app.get('/__dmx/', async (c) => {
-    const id = sessionDemo(c);
-    if (!id) return html(c, messagePage({ nonce: nonceOf(c), title: 'Open your demo from its launcher', message: 'This browser has no session for this demo.' }), 401);
-    const state = await stateOrEnded(id);
-    if (!state) return c.redirect('/__dmx/ended', 302);
+    c.header('Cache-Control', 'no-store');
+    if (!state) return c.json({ ended: true }, 200);
+    if (typeof token === 'string') {
+      setCookie(c, SESSION_COOKIE, token, {
+        path: '/__dmx', httpOnly: true, sameSite: 'Strict', secure: config.demos.scheme === 'https',
+        maxAge: Math.max(60, Math.ceil((Date.parse(state.maxExpiresAt) - Date.now()) / 1000)),
+      });
+    }
     const landing = loginLinks.landing(state.template);
     let frameSrc = landing.area === 'storefront' ? landing.path : '/';
-    if (c.req.query('login') === '1' && landing.area === 'backoffice') {
+    if (login === true && landing.area === 'backoffice') {
       const link = loginLinks.forDemo(state);
       if (link) frameSrc = new URL(link.loginUrl).pathname + new URL(link.loginUrl).search;
     }
-    const barState = {
-      demoId: id, template: state.template, expiresAt: state.expiresAt, maxExpiresAt: state.maxExpiresAt,
-      extendSeconds: BAR_EXTEND_SECONDS, launcherUrl: launcherUrl(state.template),
-    };
-    return html(c, barPage({ nonce: nonceOf(c), frameSrc, state: barState }), 200, 'self');
+    return c.json({ ended: false, template: state.template, expiresAt: state.expiresAt, maxExpiresAt: state.maxExpiresAt, frameSrc }, 200);
   });
 
   app.get('/__dmx/state', async (c) => {

@@ -44,7 +44,7 @@ async function launch(page: Page): Promise<string> {
   const status = page.locator('#status');
   const watch = setInterval(() => { void status.getAttribute('data-state').then((s) => { if (s && states.at(-1) !== s) states.push(s); }).catch(() => undefined); }, 50);
   await page.click('#start');
-  await page.waitForURL(/\/__dmx\/\?login=1$/, { timeout: 60_000 });
+  await page.waitForURL(/\/__dmx\/$/, { timeout: 60_000 });
   clearInterval(watch);
   // No pool on this suite's queues: a fresh demo, whose real status the launcher shows while it provisions.
   expect(states.filter((s) => s !== 'idle')).toContain('provisioning');
@@ -80,7 +80,8 @@ describe('the visitor journey', () => {
     const linkBeforeReset = await page.locator('#shop').getAttribute('src');
     const hostBefore = new URL(page.url()).host;
     await page.click('#reset');
-    await expect.poll(() => page.locator('#shop').getAttribute('src'), { timeout: 60_000 }).not.toBe(linkBeforeReset);
+    await expect.poll(() => page.locator('#dmx-message').textContent(), { timeout: 60_000 }).toBe('Reset.');
+    expect(await page.locator('#shop').getAttribute('src')).not.toBe(linkBeforeReset);
     await expect.poll(() => shop.locator('#module-title').textContent(), { timeout: 15_000 }).toBe('Configure dmxdemo');
     expect(new URL(page.url()).host).toBe(hostBefore);
     expect(await carts()).toBe(cartsBefore);
@@ -95,7 +96,7 @@ describe('the visitor journey', () => {
     expect(answer?.status()).toBe(410);
     expect(await reuse.locator('#login-link-error').textContent()).toContain('already been used');
     // A foreign demo's bar cannot be used without its session.
-    const bare = await reuse.goto(new URL('/__dmx/', page.url()).toString());
+    const bare = await reuse.goto(new URL('/__dmx/state', page.url()).toString());
     expect(bare?.status()).toBe(401);
     await other.close();
 
