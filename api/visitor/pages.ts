@@ -39,7 +39,7 @@ export function launcherPage(o: { nonce: string; template: string; minutes: numb
     nonce: o.nonce,
     data: { template: o.template },
     body: `<main><h1>Try the demo</h1>
-<p>Your own ${esc(o.template)} shop with its back office, ready in a moment, for ${o.minutes} minutes.</p>
+<p>Your own ${esc(o.template)} shop with its back office, ready in a moment, for ${o.minutes} minute${o.minutes === 1 ? '' : 's'}.</p>
 <p><button id="start">Start the demo</button></p>
 <p id="status" role="status" aria-live="polite" data-state="idle"></p></main>`,
     script: LAUNCHER_SCRIPT,
