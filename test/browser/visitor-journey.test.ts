@@ -22,7 +22,7 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   h = await startHarness(PREFIX);
   // On the configured API port: Caddy sends each demo host's /__dmx/ there.
-  api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '45', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), h.config.api.port);
+  api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '25', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), h.config.api.port);
   await h.deps.caddy.ensureDemoRouter((await import('../../lib/config')).demoRouterOptions(api.deps.config));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -66,7 +66,7 @@ describe('the visitor journey', () => {
     const secondsLeft = async () => Number(await page.locator('#time-left').getAttribute('data-seconds'));
     await expect.poll(secondsLeft).toBeGreaterThan(0);
     const before = await secondsLeft();
-    expect(before).toBeLessThanOrEqual(45);
+    expect(before).toBeLessThanOrEqual(25);
     await page.click('#extend');
     await expect.poll(() => page.locator('#dmx-message').textContent()).toBe('Extended.');
     expect(await secondsLeft()).toBeGreaterThan(before + 600);
