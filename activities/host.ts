@@ -91,6 +91,7 @@ function hostActivities(deps: ActivityDeps) {
         cookie_iv: secrets.derive('cookie_iv', demoId, 8),
         new_cookie_key: secrets.derive('new_cookie_key', demoId, 64),
         secret: secrets.derive('secret', demoId, 64),
+        dmx_login_key: secrets.derive('login-key', demoId, 64),
       };
       try {
         await podman.exec(container, rewriteParametersCommand(s.appRoot, s.parametersFile, s.cacheDirs), JSON.stringify(values));

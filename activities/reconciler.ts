@@ -11,6 +11,7 @@ import {
 } from '../contract';
 import type { Firewall } from '../adapters/firewall';
 import { withHeartbeats, type ActivityDeps } from './common';
+import { demoRouterOptions } from '../lib/config';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 
@@ -74,7 +75,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     /** Finds orphans, remembers when each was first seen (Valkey), and lists those past the grace period. */
     async findOrphans(input: { graceSeconds: number }): Promise<Findings> {
       const now = Date.now();
-      const routerRecreated = await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      const routerRecreated = await caddy.ensureDemoRouter(demoRouterOptions(config));
       if (routerRecreated) log.warn('the Caddy demo router was missing and has been re-created');
       // Isolation must not depend on what else changed the host's rules since stack.sh up.
       const firewallReasserted = (await firewall.ensure()).changed;

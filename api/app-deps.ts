@@ -3,6 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { AccessTokens } from './access-tokens';
+import type { LoginLinks } from './visitor/login';
 import type { DemoService } from './demo-service';
 import type { PoolService } from './pool-service';
 import type { Check } from './health';
@@ -20,6 +21,8 @@ export interface AppDeps {
   accessTokens: AccessTokens;
   /** The workers' payload codec, served at /codec/{encode,decode} for the Web UI and `temporal --codec-endpoint`. */
   codec: PayloadCodec;
+  /** One-time back-office login links (minted here, verified by the shop). */
+  loginLinks: LoginLinks;
   metrics: ApiMetrics;
   /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */
   checks: Record<string, Check>;

@@ -8,7 +8,7 @@
  */
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import {
-  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, withDeadline,
+  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, resetDemo, withDeadline,
   type DemoListFilter, type DemoSummary,
 } from '../client';
 import {
@@ -58,6 +58,8 @@ export interface DemoService {
   acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
   get(id: string): Promise<DemoState>;
   extend(id: string, seconds: number, idempotencyKey?: string): Promise<{ expiresAt: string }>;
+  /** Back to the template's state: same URL and expiry, fresh data, container and back-office password. */
+  reset?(id: string, requestId: string): Promise<DemoState>;
   /** Starts teardown; returns the status to report (`tearing_down`, or the final one if it had ended). */
   release(id: string, reason: string): Promise<DemoStatus>;
   list(filter: ListFilter): Promise<{ demos: DemoSummary[]; truncated: boolean }>;
@@ -179,6 +181,17 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
           await call(id, () => describeDemo(client, id, { deadlineMs: callMs }));
           throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         }
+        throw temporalToApiError(err, id) ?? err;
+      }
+    },
+
+    async reset(id, requestId) {
+      checkId(id);
+      try {
+        // A reset restores container and data anew: seconds, like a cold provision.
+        return await resetDemo(client, id, requestId, { deadlineMs: 120_000, retry: { attempts: 4, firstDelayMs: 100 } });
+      } catch (err) {
+        if (isWorkflowGone(err)) throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         throw temporalToApiError(err, id) ?? err;
       }
     },

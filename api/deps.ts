@@ -17,6 +17,8 @@ import { checkDemoRouter } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
+import { parseLandings } from './visitor/landing';
+import { createLoginLinks } from './visitor/login';
 import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
 import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
 import { createLimiter } from './rate-limit';
@@ -43,7 +45,9 @@ export interface ApiDepsOptions {
 export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   const log = o.log ?? createLogger('dmx-api', config.logLevel);
   // The same master key the workers derive demo secrets from: every replica checks every token.
-  const accessTokens = o.accessTokens ?? createAccessTokens(createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key'))));
+  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
+  const accessTokens = o.accessTokens ?? createAccessTokens(secrets);
+  const loginLinks = createLoginLinks(secrets, parseLandings(config.api.landings));
   const connection = temporalConnection(config);
   const client = temporalClient(config, connection);
   const valkey = createValkey({ ...config.valkey, lazy: true });
@@ -91,6 +95,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     limiter,
     accessTokens,
     codec: payloadCodec(config),
+    loginLinks,
     metrics,
     isDraining: o.isDraining,
     checks: {

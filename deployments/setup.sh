@@ -16,6 +16,8 @@ require_root "$@"
 # alone would pull CNI plugins and neither netavark nor aardvark-dns (no DNS on its networks).
 APT_PACKAGES=(podman netavark aardvark-dns conmon runc caddy mariadb-server mariadb-client redis-server
   debootstrap busybox-static iptables iproute2 procps curl jq ca-certificates uidmap slirp4netns dnsutils)
+# The visitor's journey is tested in a real browser: Debian's chromium, driven by playwright-core.
+APT_PACKAGES+=(chromium fonts-liberation)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

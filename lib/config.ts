@@ -48,6 +48,10 @@ const schema = z.object({
   /** Alias of the router probe container on the edge network (`stack.sh up` makes it): readiness requests it through Caddy. */
   DMX_ROUTER_PROBE_ID: z.string().regex(DEMO_ID_PATTERN, DEMO_ID_FORMAT).optional(),
   DMX_API_PORT: port,
+  /** Where browsers reach the API (the launcher page, links from the demo bar); default http://localhost:<DMX_API_PORT>. */
+  DMX_PUBLIC_API_URL: z.string().url().refine((u) => /^https?:\/\/[^/]+$/.test(u), 'an origin like https://demos.example.com (no path)').optional(),
+  /** Where visitors land per template: template=storefront:/path or template=backoffice:<page>, comma-separated. */
+  DMX_LANDINGS: z.string().default('standin=backoffice:/module/dmxdemo'),
   DMX_DEMO_DOMAIN: dnsName.default('demo.localhost'),
   DMX_PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   /** Port in the demo URLs handed out; defaults to Caddy's HTTP port. 80/443 leave it out. */
@@ -141,6 +145,8 @@ export interface Config {
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: {
     port: number;
+    publicUrl: string;
+    landings: string;
     host: string;
     operatorToken?: string;
     requireOperatorToken: boolean;
@@ -258,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     api: {
       port: c.DMX_API_PORT,
+      publicUrl: c.DMX_PUBLIC_API_URL ?? `http://localhost:${c.DMX_API_PORT}`,
+      landings: c.DMX_LANDINGS,
       host: c.DMX_API_HOST,
       operatorToken: c.DMX_OPERATOR_TOKEN,
       requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN,
@@ -270,6 +278,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,
     },
     logLevel: c.DMX_LOG_LEVEL,
+  };
+}
+
+/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+export function demoRouterOptions(cfg: Config) {
+  return {
+    domain: cfg.demos.domain,
+    edgeGateway: cfg.podman.edgeGateway,
+    barUpstream: `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
   };
 }
 

@@ -92,6 +92,8 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const url = `http://${ip}:80`;
     const first = await waitForHttp(`${url}/`, domain, (r) => r.status === 200, d.bootSeconds * 1000, 200);
     if (first.status !== 200) throw new Error(`template ${o.name} did not serve / on ${domain} within ${d.bootSeconds} s (last status ${first.status}: ${first.body.slice(0, 200)})`);
+    // Files the kind adds to every demo of it (e.g. flashlight's one-time login endpoint), before the checkpoint.
+    await kind.prepareContainer?.(container);
     for (const path of d.warmPaths) {
       const r = await probeHttp(`${url}${path}`, domain, { timeoutMs: 30_000 });
       log.info({ path, status: r.status }, 'warmed');

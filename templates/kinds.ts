@@ -41,6 +41,8 @@ export interface TemplateKind {
   prepareImage(image?: string, o?: { refresh?: boolean }): Promise<string>;
   /** Fills an empty template database, or leaves it for the container to install into. */
   loadSchema(load: (sql: string) => Promise<void>, prefix: string): Promise<void>;
+  /** Runs once in the started template container before it is warmed and checkpointed (optional). */
+  prepareContainer?(container: string): Promise<void>;
   /** Environment for `podman run` of a template or of a demo without checkpoint. */
   runEnv(db: TemplateDbAccess, domain: string): Record<string, string>;
 }
@@ -129,6 +131,12 @@ export const flashlightKind: TemplateKind = {
     // flashlight loads its own dump into MYSQL_DATABASE when the container starts.
   },
   runEnv: (db, domain) => ({ ...mysqlEnv(db), PS_DOMAIN: domain, DEBUG_MODE: 'false' }),
+  /** The one-time login endpoint (templates/flashlight/dmx-login.php) into the admin folder, owned by the web user. */
+  async prepareContainer(container) {
+    const target = '/var/www/html/admin-dev/dmx-login.php';
+    await execa('podman', ['cp', join(repoRoot, 'templates', 'flashlight', 'dmx-login.php'), `${container}:${target}`]);
+    await execa('podman', ['exec', container, 'chown', 'www-data:www-data', target]);
+  },
 };
 
 function mysqlEnv(db: TemplateDbAccess): Record<string, string> {

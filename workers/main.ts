@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createQueueActivities } from '../activities';
 import { createRealDeps } from '../adapters/real-deps';
 import { ensureReconcilerSchedule } from '../client/schedules';
-import { loadConfig } from '../lib/config';
+import { demoRouterOptions, loadConfig } from '../lib/config';
 import { connectTemporalClient, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
@@ -31,7 +31,7 @@ async function connectWithRetry(): Promise<NativeConnection> {
 async function main(): Promise<void> {
   const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
   try {
-    await deps.caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+    await deps.caddy.ensureDemoRouter(demoRouterOptions(config));
   } catch (err) {
     // Not fatal: verifyDemoRouted re-applies it before any demo is handed out.
     log.warn({ err: (err as Error).message }, 'could not ensure the Caddy demo router at start');
