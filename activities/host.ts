@@ -11,6 +11,7 @@ import { PodmanError } from '../adapters/podman';
 import { demoHostFor } from '../lib/config';
 import { rewriteParametersCommand } from '../templates/parameters';
 import { dataRef, logFor, retryInfo, templateSpec, withHeartbeats, type ActivityDeps, type RestoredDemo } from './common';
+import { templateKinds } from '../templates/kinds';
 
 export function createHostActivities(deps: ActivityDeps) {
   return withHeartbeats(hostActivities(deps));
@@ -67,6 +68,7 @@ function hostActivities(deps: ActivityDeps) {
         name: container, image: s.image, network: config.podman.network,
         labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
         memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
+        hardening: s.hardening ?? templateKinds[s.kind].defaults.hardening,
       });
       await podman.pinBridgeMac(config.podman.network);
       return { host: config.hostId, container, method: 'run', templateVersion: s.version, seconds: (performance.now() - started) / 1000 };
@@ -89,6 +91,7 @@ function hostActivities(deps: ActivityDeps) {
         cookie_iv: secrets.derive('cookie_iv', demoId, 8),
         new_cookie_key: secrets.derive('new_cookie_key', demoId, 64),
         secret: secrets.derive('secret', demoId, 64),
+        dmx_login_key: secrets.derive('login-key', demoId, 64),
       };
       try {
         await podman.exec(container, rewriteParametersCommand(s.appRoot, s.parametersFile, s.cacheDirs), JSON.stringify(values));

@@ -9,16 +9,18 @@ import {
   DEMO_ID_SOURCE, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, reconcilerFindingsKey, reconcilerFirstSeenKey, releaseDemoSignal, SEARCH_ATTRIBUTES,
   type Findings, type Orphan, type ResourceKind,
 } from '../contract';
+import type { Firewall } from '../adapters/firewall';
 import { withHeartbeats, type ActivityDeps } from './common';
+import { demoRouterOptions } from '../lib/config';
 
-export interface ReconcilerDeps extends ActivityDeps { temporal: Client }
+export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 
 export function createReconcilerActivities(deps: ReconcilerDeps) {
   return withHeartbeats(createReconcilerActivitiesUnwrapped(deps));
 }
 
 function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
-  const { config, podman, mariadb, caddy, valkey, temporal, log } = deps;
+  const { config, podman, mariadb, caddy, valkey, temporal, firewall, log } = deps;
   const idPart = `(${DEMO_ID_SOURCE})`;
 
   async function liveDemos(): Promise<Map<string, { status?: string; host?: string }>> {
@@ -39,8 +41,10 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       const m = containerRe.exec(c.name);
       if (m) found.push({ kind: 'container', demoId: m[1]!, name: c.name });
     }
-    for (const db of await mariadb.listDatabases('dmx\\_d\\_%')) {
-      const m = new RegExp(`^dmx_d_${idPart}$`).exec(db);
+    // Loosely: any database named like a demo's (dmx_d_<id>, or a look-alike such as dmx0d0<id>...
+    // that an unescaped grant once allowed a demo to create) belongs to that demo.
+    for (const db of await mariadb.listDatabases('dmx%')) {
+      const m = new RegExp(`^dmx.d.${idPart}`).exec(db);
       if (m) found.push({ kind: 'database', demoId: m[1]!, name: db });
     }
     if (await mariadb.databaseExists(config.demos.sharedDatabase)) {
@@ -51,8 +55,8 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       }
       for (const id of prefixes) found.push({ kind: 'tables', demoId: id, name: `${config.demos.sharedDatabase}.d${id}_*` });
     }
-    for (const a of await mariadb.listAccounts('dmx\\_d\\_%')) {
-      const m = new RegExp(`^dmx_d_${idPart}$`).exec(a.user);
+    for (const a of await mariadb.listAccounts('dmx%')) {
+      const m = new RegExp(`^dmx.d.${idPart}`).exec(a.user);
       if (m) found.push({ kind: 'account', demoId: m[1]!, name: `${a.user}@${a.host}` });
     }
     let cursor = '0';
@@ -71,8 +75,11 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     /** Finds orphans, remembers when each was first seen (Valkey), and lists those past the grace period. */
     async findOrphans(input: { graceSeconds: number }): Promise<Findings> {
       const now = Date.now();
-      const routerRecreated = await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      const routerRecreated = await caddy.ensureDemoRouter(demoRouterOptions(config));
       if (routerRecreated) log.warn('the Caddy demo router was missing and has been re-created');
+      // Isolation must not depend on what else changed the host's rules since stack.sh up.
+      const firewallReasserted = (await firewall.ensure()).changed;
+      if (firewallReasserted) log.warn({ table: firewall.table }, 'the demo firewall was missing or altered and has been re-applied');
       // Inventory first, live list second: a demo that starts in between is live, not an orphan.
       const found = await inventory();
       const live = await liveDemos();
@@ -97,7 +104,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         .map(([id]) => id);
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
-      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated };
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted };
       await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },
@@ -112,9 +119,9 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         const n = demoResourceNames(config.profile, demoId);
         for (const o of list) {
           if (o.kind === 'container') await podman.remove(n.container);
-          if (o.kind === 'database') await mariadb.dropDatabase(n.database);
+          if (o.kind === 'database') await mariadb.dropDatabase(o.name);
           if (o.kind === 'tables') await mariadb.dropPrefixedTables(config.demos.sharedDatabase, n.tablePrefix);
-          if (o.kind === 'account') await mariadb.dropAccount(n.account, o.name.split('@')[1] ?? config.mariadb.demoAccountHost);
+          if (o.kind === 'account') await mariadb.dropAccount(o.name.split('@')[0]!, o.name.split('@')[1] ?? config.mariadb.demoAccountHost);
           if (o.kind === 'valkey') await valkey.del(n.valkeyKey);
           removed++;
           log.warn({ demoId, kind: o.kind, name: o.name, firstSeen: o.firstSeen }, 'removed an orphan');

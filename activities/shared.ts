@@ -5,9 +5,11 @@
  * "remove" steps accept what is already gone.
  */
 import bcrypt from 'bcryptjs';
-import { assertDemoId, demoResourceNames } from '../contract';
+import { ApplicationFailure } from '@temporalio/activity';
+import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
+import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor, demoRouterOptions } from '../lib/config';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
 
 export function createSharedActivities(deps: ActivityDeps) {
@@ -19,6 +21,14 @@ function sharedActivities(deps: ActivityDeps) {
   const spec = (name: string) => templateSpec(deps, name);
 
   return {
+    /** Fresh demo ids from node:crypto (never from a workflow's seeded PRNG): the subdomain is the secret until claimed. */
+    async generateDemoIds(input: { count: number }): Promise<string[]> {
+      if (!Number.isInteger(input.count) || input.count < 1 || input.count > 1000) {
+        throw ApplicationFailure.nonRetryable(`generateDemoIds: count must be 1-1000, got ${input.count}`, FAILURE_TYPES.invalidInput);
+      }
+      return Array.from({ length: input.count }, () => randomDemoId());
+    },
+
     async describeTemplate(name: string): Promise<TemplateSummary> {
       const s = spec(name);
       return {
@@ -49,12 +59,13 @@ function sharedActivities(deps: ActivityDeps) {
      * Domain, back-office password and cache tables of the demo's own data. Returns what the user
      * is handed: the demo's URL and its back-office password.
      */
-    async applyDemoIdentityInDatabase(input: { demoId: string; template: string }): Promise<{ url: string; adminPassword: string }> {
+    /** `generation`: how many times the demo was reset (each reset gets a new back-office password). */
+    async applyDemoIdentityInDatabase(input: { demoId: string; template: string; generation?: number }): Promise<{ url: string; adminPassword: string }> {
       const demoId = assertDemoId(input.demoId);
       const s = spec(input.template);
       const ref = dataRef(deps, demoId, s);
       const domain = demoHostFor(config, demoId);
-      const adminPassword = secrets.derive('admin-password', demoId, 16);
+      const adminPassword = secrets.derive('admin-password', demoId, 16, input.generation ?? 0);
       await mariadb.applyShopIdentity({
         database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
         adminPasswordHash: await bcrypt.hash(adminPassword, 10),
@@ -65,7 +76,7 @@ function sharedActivities(deps: ActivityDeps) {
     /** Through Caddy, as a visitor would see it; also re-creates Caddy's demo router if it was lost. */
     async verifyDemoRouted(input: { demoId: string }): Promise<{ status: number }> {
       const demoId = assertDemoId(input.demoId);
-      await caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+      await caddy.ensureDemoRouter(demoRouterOptions(config));
       const host = demoHostFor(config, demoId);
       const r = await waitForHttp(`http://127.0.0.1:${config.caddy.httpPort}/`, host, (x) => x.status === 200, 5_000, 50);
       if (r.status !== 200) throw new Error(`demo ${demoId} answered ${r.status} through Caddy: ${r.body.slice(0, 200)}`);

@@ -5,7 +5,7 @@
  * gave it. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
  * admin routes would not scale; this one route changes only when it is missing.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { DEMO_ID_SOURCE } from '../contract';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
@@ -14,15 +14,45 @@ export class CaddyError extends Error {
   override name = 'CaddyError';
 }
 
-export interface DemoRouterOptions { domain: string; edgeGateway: string; serverName?: string }
+export interface DemoRouterOptions {
+  domain: string;
+  edgeGateway: string;
+  /** host:port of the dmx API, which serves `/__dmx/` (the demo bar) on every demo's own host. */
+  barUpstream?: string;
+  /** Where the "this demo has ended" page sends a visitor for a new demo (the launcher). */
+  launcherUrl?: string;
+  serverName?: string;
+}
+
+export const DEMO_BAR_ID = 'dmx-demo-bar';
+/** The path prefix reserved on every demo's host for dmx itself (the demo bar, its session, the ended page). */
+export const DEMO_BAR_PREFIX = '/__dmx';
+
+function demoHostMatch(o: DemoRouterOptions) {
+  const escaped = o.domain.replace(/\./g, '\\.');
+  return { host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^${DEMO_ID_SOURCE}\\.${escaped}$` } } };
+}
+
+/**
+ * `/__dmx/*` on a demo's own host goes to the dmx API, not to the demo: the demo bar is then
+ * same-origin with the shop it frames (a cross-site frame would lose the shop's cookies in current
+ * browsers), and the demo's own server never sees the bar's session cookie (path-scoped to /__dmx).
+ */
+export function demoBarRoute(o: DemoRouterOptions & { barUpstream: string }) {
+  return {
+    '@id': DEMO_BAR_ID,
+    match: [{ ...demoHostMatch(o), path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }],
+    handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: o.barUpstream }] }],
+    terminal: true,
+  };
+}
 
 /** Only hosts shaped like a demo id reach the proxy: nothing else on the edge network is routable. */
 export function demoRouterRoute(o: DemoRouterOptions) {
   const labelIndex = o.domain.split('.').length;
-  const escaped = o.domain.replace(/\./g, '\\.');
   return {
     '@id': DEMO_ROUTER_ID,
-    match: [{ host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^${DEMO_ID_SOURCE}\\.${escaped}$` } } }],
+    match: [demoHostMatch(o)],
     handle: [
       {
         handler: 'reverse_proxy',
@@ -37,15 +67,29 @@ export function demoRouterRoute(o: DemoRouterOptions) {
   };
 }
 
-const notFoundRoute = {
-  '@id': 'dmx-not-found',
-  handle: [{
-    handler: 'static_response',
-    status_code: 404,
-    headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] },
-    body: 'This demo does not exist or has expired.\n',
-  }],
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+const barUnavailable = {
+  handler: 'static_response',
+  status_code: 503,
+  headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['5'] },
+  body: 'The demo service is not reachable right now; try again in a few seconds.\n',
 };
+
+/** A visitor whose demo is gone sees a page that says so and offers a new one, not an empty 404. */
+function notFoundRoute(o: DemoRouterOptions) {
+  const next = o.launcherUrl ? `<p><a id="start-new" href="${escapeHtml(o.launcherUrl)}">Start a new demo</a></p>` : '';
+  return {
+    '@id': 'dmx-not-found',
+    handle: [{
+      handler: 'static_response',
+      status_code: 404,
+      headers: { 'Content-Type': ['text/html; charset=utf-8'], 'Cache-Control': ['no-store'] },
+      body: '<!doctype html><html><head><meta charset="utf-8"><title>This demo has ended</title></head><body>'
+        + '<h1>This demo has ended</h1><p>This demo does not exist or has expired.</p>' + next + '</body></html>\n',
+    }],
+  };
+}
 
 /** JSON with object keys sorted: Caddy hands back its config with its own key order. */
 function canonical(v: unknown): string {
@@ -54,20 +98,26 @@ function canonical(v: unknown): string {
     : x));
 }
 
-export function createCaddy(adminUrl: string, serverName = 'dmx') {
-  const origin = adminUrl;
+/**
+ * `adminSocket`: the unix socket Caddy's admin API listens on, in the 0700 state directory, so only
+ * root can reconfigure Caddy (a TCP admin port would let any local user serve, say, the state dir).
+ */
+export function createCaddy(adminSocket: string, serverName = 'dmx') {
+  const dispatcher = new Agent({ connect: { socketPath: adminSocket } });
   async function call(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown) {
     let res;
     try {
-      res = await request(`${adminUrl}${path}`, {
+      res = await request(`http://localhost${path}`, {
         method,
-        headers: { 'content-type': 'application/json', origin },
+        dispatcher,
+        // Caddy accepts only an empty Host on a unix-socket admin listener.
+        headers: { 'content-type': 'application/json', host: '' },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });
     } catch (err) {
-      throw new CaddyError(`Caddy admin API at ${adminUrl} unreachable (${method} ${path}): ${(err as Error).message}`);
+      throw new CaddyError(`Caddy admin API at unix:${adminSocket} unreachable (${method} ${path}): ${(err as Error).message}`);
     }
     const text = await res.body.text();
     return { status: res.statusCode, text };
@@ -106,9 +156,16 @@ export function createCaddy(adminUrl: string, serverName = 'dmx') {
      * config had to change (e.g. after Caddy restarted without it).
      */
     async ensureDemoRouter(o: DemoRouterOptions): Promise<boolean> {
+      const notFound = notFoundRoute(o);
       const want = {
-        routes: [demoRouterRoute(o), notFoundRoute],
-        errors: { routes: [{ handle: [{ ...notFoundRoute.handle[0] }] }] },
+        routes: [...(o.barUpstream ? [demoBarRoute({ ...o, barUpstream: o.barUpstream })] : []), demoRouterRoute(o), notFound],
+        errors: {
+          routes: [
+            // The bar's own errors (the API unreachable) say so; a demo that is gone gets the ended page.
+            ...(o.barUpstream ? [{ match: [{ path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [barUnavailable] }] : []),
+            { handle: [{ ...notFound.handle[0] }] },
+          ],
+        },
       };
       const base = `/config/apps/http/servers/${serverName}`;
       const [routes, errors] = await Promise.all([call('GET', `${base}/routes`), call('GET', `${base}/errors`)]);

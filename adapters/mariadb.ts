@@ -12,12 +12,23 @@ export function quoteIdent(name: string): string {
   if (!IDENT.test(name)) throw new TypeError(`unsafe SQL identifier ${JSON.stringify(name).slice(0, 80)}`);
   return `\`${name}\``;
 }
+/**
+ * A database name as a GRANT's scope: there `_` and `%` are wildcards, so `dmx_d_<id>` unescaped
+ * would also grant `dmx0d0<id>` (a database teardown never sees). Escaped, it is exactly one name.
+ */
+export function quoteGrantDatabase(name: string): string {
+  quoteIdent(name);
+  return `\`${name.replace(/[_%]/g, '\\$&')}\``;
+}
 const HOST_PATTERN = /^[0-9.%]{1,60}$|^localhost$/;
 function quoteAccount(user: string, host: string): string {
   if (!IDENT.test(user)) throw new TypeError(`unsafe account name ${JSON.stringify(user).slice(0, 80)}`);
   if (!HOST_PATTERN.test(host)) throw new TypeError(`unsafe account host ${JSON.stringify(host).slice(0, 80)}`);
   return `'${user}'@'${host}'`;
 }
+
+/** PrestaShop's page caches in the database: they hold absolute URLs, so every demo empties them. */
+export const SHOP_CACHE_TABLES = ['smarty_cache', 'smarty_lazy_cache'];
 
 export function createMariaDbPool(o: MariaDbOptions): Pool {
   return mysql.createPool({
@@ -88,6 +99,14 @@ export function createMariaDb(pool: Pool) {
       }
     },
 
+    /** CHECKSUM TABLE of every table of a database (content, not metadata): table -> checksum. */
+    async checksumTables(database: string): Promise<Record<string, string>> {
+      const tables = await tablesWithPrefix(database, '');
+      if (tables.length === 0) return {};
+      const [rows] = await pool.query<RowDataPacket[]>(`CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(database)}.${quoteIdent(t)}`).join(', ')} EXTENDED`);
+      return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop()!, String(r.Checksum)]));
+    },
+
     async dropDatabase(database: string): Promise<void> {
       await pool.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
     },
@@ -113,7 +132,7 @@ export function createMariaDb(pool: Pool) {
       if (scope.tables) {
         for (const t of scope.tables) await pool.query(`GRANT ${privs} ON ${quoteIdent(scope.database)}.${quoteIdent(t)} TO ${account}`);
       } else {
-        await pool.query(`GRANT ${privs} ON ${quoteIdent(scope.database)}.* TO ${account}`);
+        await pool.query(`GRANT ${privs} ON ${quoteGrantDatabase(scope.database)}.* TO ${account}`);
       }
     },
 
@@ -135,7 +154,7 @@ export function createMariaDb(pool: Pool) {
         const [res] = await conn.query<mysql.ResultSetHeader>(`UPDATE ${t('employee')} SET passwd = ? WHERE email = ?`, [o.adminPasswordHash, o.adminEmail]);
         if (res.affectedRows !== 1) throw new Error(`expected one back-office employee ${o.adminEmail} in ${o.database}, updated ${res.affectedRows}`);
         const existing = new Set(await tablesWithPrefix(o.database, o.prefix));
-        for (const cache of ['smarty_cache', 'smarty_lazy_cache']) {
+        for (const cache of SHOP_CACHE_TABLES) {
           // PrestaShop 9 may lack them; a missing table is nothing to clear.
           if (existing.has(o.prefix + cache)) await conn.query(`TRUNCATE TABLE ${t(cache)}`);
         }

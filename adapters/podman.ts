@@ -39,6 +39,32 @@ export interface ContainerInfo {
   createdAt: string;
 }
 
+/**
+ * What a demo container may do beyond nothing: every capability is dropped and these added back;
+ * with `readOnly` the root filesystem is read-only and only the `tmpfs` mounts (each with a size:
+ * together they are the demo's disk quota, and their pages count against its memory limit) are
+ * writable. Part of the checkpoint: every restored demo has the template's.
+ */
+export interface ContainerHardening { capAdd: string[]; readOnly: boolean; tmpfs: string[] }
+
+const CAPABILITY = /^[A-Z_]{2,32}$/;
+const TMPFS = /^\/[A-Za-z0-9_./-]+:[a-z0-9=,]*size=\d+[kmg][a-z0-9=,]*$/;
+
+/** podman run arguments of a hardening (checked: they come from template specs on disk). */
+export function hardeningArgs(h: ContainerHardening): string[] {
+  const args = ['--cap-drop', 'all'];
+  for (const cap of h.capAdd) {
+    if (!CAPABILITY.test(cap)) throw new TypeError(`invalid capability ${JSON.stringify(cap)}`);
+    args.push('--cap-add', cap);
+  }
+  if (h.readOnly) args.push('--read-only', '--read-only-tmpfs=false');
+  for (const t of h.tmpfs) {
+    if (!TMPFS.test(t) || t.includes('..')) throw new TypeError(`invalid tmpfs mount ${JSON.stringify(t)}: expected /path:options with a size`);
+    args.push('--tmpfs', t);
+  }
+  return args;
+}
+
 export interface RestoreStats {
   seconds: number;
   runtimeRestoreMicros?: number;
@@ -99,10 +125,21 @@ export function createPodman(opts: PodmanOptions) {
   }
 
   const bridgeOf = new Map<string, string>();
+  /** The Linux bridge of a podman network (fixed when the network is created; cached). */
+  async function bridgeName(network: string): Promise<string> {
+    let bridge = bridgeOf.get(network);
+    if (!bridge) {
+      bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`network ${network} has no usable bridge name (${bridge})`);
+      bridgeOf.set(network, bridge);
+    }
+    return bridge;
+  }
 
   return {
     podman,
     inspect,
+    bridgeName,
 
     /**
      * Gives a network's bridge a fixed MAC address. A Linux bridge otherwise takes the lowest MAC
@@ -111,12 +148,7 @@ export function createPodman(opts: PodmanOptions) {
      * seconds. Cheap when already pinned; the bridge is re-created when its last container leaves.
      */
     async pinBridgeMac(network: string): Promise<void> {
-      let bridge = bridgeOf.get(network);
-      if (!bridge) {
-        bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
-        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`network ${network} has no usable bridge name (${bridge})`);
-        bridgeOf.set(network, bridge);
-      }
+      const bridge = await bridgeName(network);
       let assignType: string;
       try {
         assignType = readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim();
@@ -154,7 +186,7 @@ export function createPodman(opts: PodmanOptions) {
 
     async run(o: {
       name: string; image: string; network: string; labels?: Record<string, string>; env?: Record<string, string>;
-      memory?: string; cpus?: string; pids?: number; publish?: string[]; command?: string[];
+      memory?: string; cpus?: string; pids?: number; publish?: string[]; command?: string[]; hardening: ContainerHardening;
     }): Promise<void> {
       const args = ['run', '-d', '--name', o.name, '--network', o.network];
       for (const u of ulimits) args.push('--ulimit', u);
@@ -164,8 +196,9 @@ export function createPodman(opts: PodmanOptions) {
       if (o.cpus) args.push('--cpus', o.cpus);
       if (o.pids) args.push('--pids-limit', String(o.pids));
       for (const p of o.publish ?? []) args.push('-p', p);
-      // No extra capabilities, and no new privileges through setuid binaries.
-      args.push('--security-opt', 'no-new-privileges');
+      // Only the capabilities the app needs, no new privileges through setuid binaries, podman's
+      // default seccomp profile (never `seccomp=unconfined`), and a bounded log on the host's disk.
+      args.push(...hardeningArgs(o.hardening), '--security-opt', 'no-new-privileges', '--log-opt', 'max-size=1mb');
       args.push(o.image, ...(o.command ?? []));
       await podman(args);
     },

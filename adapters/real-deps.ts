@@ -2,6 +2,7 @@
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { createCaddy, type Caddy } from './caddy';
+import { createFirewall, type Firewall } from './firewall';
 import { createMariaDb, createMariaDbPool, type MariaDb } from './mariadb';
 import { createPodman, type Podman } from './podman';
 import { createValkey, type Valkey } from './valkey';
@@ -14,6 +15,8 @@ export interface AdapterDeps {
   mariadb: MariaDb;
   caddy: Caddy;
   valkey: Valkey;
+  /** The profile's demo firewall (re-applied by the reconciler). */
+  firewall: Firewall;
 }
 
 /** The adapters (secrets are added by whoever holds the master key), and a way to close them. */
@@ -27,12 +30,14 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
   const valkey = createValkey({ ...config.valkey, lazy: true });
   valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
+  const podman = createPodman({ criuBinDir: config.podman.criuBinDir });
   return {
     config,
     log,
-    podman: createPodman({ criuBinDir: config.podman.criuBinDir }),
+    podman,
+    firewall: createFirewall(config, podman),
     mariadb: createMariaDb(pool),
-    caddy: createCaddy(config.caddy.adminUrl),
+    caddy: createCaddy(config.caddy.adminSocket),
     valkey,
     async close() {
       await pool.end();

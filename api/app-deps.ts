@@ -1,7 +1,9 @@
 /** What createApp needs: configuration, the demo and pool services, the limiter, metrics and readiness checks. */
+import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { AccessTokens } from './access-tokens';
+import type { LoginLinks } from './visitor/login';
 import type { DemoService } from './demo-service';
 import type { PoolService } from './pool-service';
 import type { Check } from './health';
@@ -17,6 +19,10 @@ export interface AppDeps {
   limiter: Limiter;
   /** Per-demo access tokens (derived from the master key: every replica checks every token). */
   accessTokens: AccessTokens;
+  /** The workers' payload codec, served at /codec/{encode,decode} for the Web UI and `temporal --codec-endpoint`. */
+  codec: PayloadCodec;
+  /** One-time back-office login links (minted here, verified by the shop). */
+  loginLinks: LoginLinks;
   metrics: ApiMetrics;
   /** Readiness checks by backend name (temporal, valkey, mariadb, caddy). */
   checks: Record<string, Check>;

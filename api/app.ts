@@ -17,9 +17,11 @@ import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
 import { ApiError, errorBody, sendError } from './errors';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
+import { registerCodecRoutes } from './routes/codec';
 import { registerDemoRoutes } from './routes/demos';
 import { registerPoolRoutes } from './routes/pools';
 import { registerSystemRoutes } from './routes/system';
+import { registerVisitorRoutes } from './visitor/routes';
 
 export type { AppDeps } from './app-deps';
 
@@ -89,6 +91,7 @@ export function createApp(deps: AppDeps): ApiApp {
 
   // Bodies: bounded, JSON only (a POST without a body is fine where the body is optional).
   app.use('/v1/*', bodyLimit({ maxSize: config.api.bodyLimitBytes, onError: (c) => sendError(c, new ApiError(413, 'payload_too_large', `request body exceeds ${config.api.bodyLimitBytes} bytes`)) }));
+  app.use('/__dmx/*', bodyLimit({ maxSize: 2_048, onError: (c) => sendError(c, new ApiError(413, 'payload_too_large', 'request body exceeds 2048 bytes')) }));
   app.use('/v1/*', async (c, next) => {
     if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
       const length = c.req.header('content-length');
@@ -178,8 +181,10 @@ export function createApp(deps: AppDeps): ApiApp {
   });
 
   registerSystemRoutes(app, ctx);
+  registerCodecRoutes(app, ctx);
   registerDemoRoutes(app, ctx);
   registerPoolRoutes(app, ctx);
+  registerVisitorRoutes(app, ctx);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

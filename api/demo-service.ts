@@ -7,13 +7,12 @@
  * client module's.
  */
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
 import {
-  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, withDeadline,
+  countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, resetDemo, withDeadline,
   type DemoListFilter, type DemoSummary,
 } from '../client';
 import {
-  awaitDemoReadyUpdate, DEMO_ID_FORMAT, DEMO_WORKFLOW_TYPE, demoIdFromBytes, isDemoId, isTemplateName, releaseDemoSignal, type DemoState, type DemoStatus,
+  awaitDemoReadyUpdate, DEMO_ID_FORMAT, DEMO_WORKFLOW_TYPE, isDemoId, isTemplateName, releaseDemoSignal, type DemoState, type DemoStatus,
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -22,6 +21,7 @@ import type { demoLifecycle } from '../workflows/demo-lifecycle';
 import { ApiError, temporalToApiError } from './errors';
 import type { ApiMetrics } from './metrics';
 import type { Demo } from './schemas';
+import { randomDemoId } from '../lib/random-ids';
 
 
 export interface AcquireRequest {
@@ -58,6 +58,8 @@ export interface DemoService {
   acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
   get(id: string): Promise<DemoState>;
   extend(id: string, seconds: number, idempotencyKey?: string): Promise<{ expiresAt: string }>;
+  /** Back to the template's state: same URL and expiry, fresh data, container and back-office password. */
+  reset?(id: string, requestId: string): Promise<DemoState>;
   /** Starts teardown; returns the status to report (`tearing_down`, or the final one if it had ended). */
   release(id: string, reason: string): Promise<DemoStatus>;
   list(filter: ListFilter): Promise<{ demos: DemoSummary[]; truncated: boolean }>;
@@ -79,7 +81,7 @@ export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
   const { client, config, log, metrics } = deps;
   return {
     async acquire(req) {
-      const demoId = demoIdFromBytes(randomBytes(16));
+      const demoId = randomDemoId();
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof demoLifecycle>(DEMO_WORKFLOW_TYPE, demoStartOptions(config, {
         demoId, template: req.template, ttlSeconds: req.ttlSeconds, requestedBy: req.requestedBy,
       }));
@@ -179,6 +181,17 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
           await call(id, () => describeDemo(client, id, { deadlineMs: callMs }));
           throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         }
+        throw temporalToApiError(err, id) ?? err;
+      }
+    },
+
+    async reset(id, requestId) {
+      checkId(id);
+      try {
+        // A reset restores container and data anew: seconds, like a cold provision.
+        return await resetDemo(client, id, requestId, { deadlineMs: 120_000, retry: { attempts: 4, firstDelayMs: 100 } });
+      } catch (err) {
+        if (isWorkflowGone(err)) throw new ApiError(409, 'demo_ended', `demo ${id} has ended`);
         throw temporalToApiError(err, id) ?? err;
       }
     },

@@ -11,11 +11,14 @@ import { createValkey } from '../adapters/valkey';
 import { temporalConnection } from '../client';
 import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
+import { payloadCodec, temporalClient } from '../client';
 import { createLogger, type Logger } from '../lib/logger';
 import { checkDemoRouter } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
+import { parseLandings } from './visitor/landing';
+import { createLoginLinks } from './visitor/login';
 import { createFreshDemoSource, createTemporalDemoService, type DemoService, type DemoSource } from './demo-service';
 import { createPoolDemoSource, createPoolService, poolStatsForMetrics, type PoolService } from './pool-service';
 import { createLimiter } from './rate-limit';
@@ -42,9 +45,11 @@ export interface ApiDepsOptions {
 export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   const log = o.log ?? createLogger('dmx-api', config.logLevel);
   // The same master key the workers derive demo secrets from: every replica checks every token.
-  const accessTokens = o.accessTokens ?? createAccessTokens(createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key'))));
+  const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
+  const accessTokens = o.accessTokens ?? createAccessTokens(secrets);
+  const loginLinks = createLoginLinks(secrets, parseLandings(config.api.landings));
   const connection = temporalConnection(config);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = temporalClient(config, connection);
   const valkey = createValkey({ ...config.valkey, lazy: true });
   let valkeyErrorLogged = 0;
   valkey.on('error', (err: Error) => {
@@ -56,7 +61,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
   });
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 2 });
   const mariadb = createMariaDb(pool);
-  const caddy = createCaddy(config.caddy.adminUrl);
+  const caddy = createCaddy(config.caddy.adminSocket);
 
   // The live-demos and pool gauges ask the services, which report into the same metrics.
   const service: { current?: DemoService; pools?: PoolService } = {};
@@ -89,6 +94,8 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     pools,
     limiter,
     accessTokens,
+    codec: payloadCodec(config),
+    loginLinks,
     metrics,
     isDraining: o.isDraining,
     checks: {

@@ -6,4 +6,5 @@ export type Caller =
   /** Holds the access token of this one demo (demo-scoped endpoints only). */
   | { kind: 'demo'; demoId: string };
 
-export type ApiEnv = { Variables: { caller: Caller; clientIp: string; requestId: string } };
+/** cspNonce: the nonce of the inline script/style of an HTML page (api/visitor). */
+export type ApiEnv = { Variables: { caller: Caller; clientIp: string; requestId: string; cspNonce?: string } };

@@ -103,7 +103,17 @@ export const CreatedDemo = Demo.extend({
       'Keep it secret (the demo id is public: it is the subdomain). It is not stored; a retried request with the same Idempotency-Key gets it again.',
     example: 'dmxt_3kQ9c2mX7p4TfA8bZ1sW6yR0nL5vH2jD9gE4uC7qK1o',
   }),
+  loginUrl: z.string().url().optional().openapi({
+    description: "a one-time back-office login link: single use, valid for 60 s, lands logged in on the template's chosen page. " +
+      'Present when the demo is ready; mint another with POST /v1/demos/{id}/login-link.',
+  }),
 }).openapi('CreatedDemo');
+
+export const LoginLink = z.object({
+  id: DemoId,
+  loginUrl: z.string().url().openapi({ description: 'single use, bound to this demo, lands logged in on the template\'s chosen back-office page' }),
+  expiresAt: z.string().datetime({ offset: true }).openapi({ description: 'the link works until then (60 s)' }),
+}).openapi('LoginLink');
 export type CreatedDemo = z.infer<typeof CreatedDemo>;
 
 export const ExtendDemoResponse = z.object({ id: DemoId, expiresAt: z.string().datetime({ offset: true }) }).openapi('ExtendDemoResponse');

@@ -13,6 +13,7 @@ import { createMariaDbPool } from '../adapters/mariadb';
 import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { createFreshDemoSource, type DemoSource } from '../api/demo-service';
 import { demoHandle, poolStats } from '../client';
+import { connectTemporalClient } from '../client';
 import { releaseDemoSignal, type DemoState, type PoolStats } from '../contract';
 import { loadConfig, repoRoot, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -140,8 +141,7 @@ export interface BenchContext {
 export async function createContext(opts: BenchOptions): Promise<BenchContext> {
   const config = loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn' });
   const log = createLogger('dmx-bench', config.logLevel, 2);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   const deps = createRealDeps(config, 'dmx-bench', 2);
   const sql = createMariaDbPool({ ...config.mariadb, connectionLimit: 1 });
   const api = await startBenchApi(config);

@@ -6,12 +6,11 @@
  *  b) the alternative: one Caddy admin-API route per demo, on a throwaway Caddy we start ourselves.
  */
 import { execa } from 'execa';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { DEMO_ID_ALPHABET } from '../contract';
+import { randomDemoId } from '../lib/random-ids';
 import { freePort, sleep, until, type BenchContext } from './context';
 import type { Row } from './report';
 import { summarize, type Summary } from './stats';
@@ -22,12 +21,7 @@ const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 const PODMAN_LOCKS = 2048;
 const LOCK_HEADROOM = 400;
 
-function alias(): string {
-  const b = randomBytes(16);
-  let s = '';
-  for (let i = 0; i < 16; i++) s += DEMO_ID_ALPHABET[b[i]! & 31];
-  return s;
-}
+const alias = randomDemoId;
 
 function podmanEnv(ctx: BenchContext) {
   return { PATH: `${ctx.config.podman.criuBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };

@@ -20,6 +20,7 @@ import { renderReport, type BenchResult, type Row } from './report';
 import { measureRoutes } from './routes';
 import { measureScaling } from './scaling';
 import { measureTeardown } from './teardown';
+import { measureVisitor } from './visitor';
 
 const SECTIONS: Array<[string, (ctx: BenchContext) => Promise<{ rows: Row[]; details: unknown }>]> = [
   ['acquire', measureAcquire],
@@ -27,6 +28,7 @@ const SECTIONS: Array<[string, (ctx: BenchContext) => Promise<{ rows: Row[]; det
   ['teardown', measureTeardown],
   ['scaling', measureScaling],
   ['routes', measureRoutes],
+  ['visitor', measureVisitor],
 ];
 
 /** Releases whatever of ours still runs, puts the pool back and checks that nothing of ours is left. */

@@ -16,7 +16,8 @@ export async function replayWorkflow(client: Client, workflowId: string): Promis
   }
   // The bundler and replay worker log at INFO; an operator wants the verdict only.
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  await Worker.runReplayHistory({ workflowsPath }, history, workflowId);
+  // Histories hold encrypted payloads: replay with the client's own converter (the codec).
+  await Worker.runReplayHistory({ workflowsPath, dataConverter: client.options.dataConverter }, history, workflowId);
   return { workflowId, events: history.events?.length ?? 0 };
 }
 

@@ -4,7 +4,9 @@
  * cancel`, or released gracefully with `dmx release`. `run(argv)` runs one command line in this
  * process (cli/dmx.ts is the executable; tests call `run` directly, without a process per run).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createFirewall } from '../adapters/firewall';
+import { createPodman } from '../adapters/podman';
 import { createRealDeps } from '../adapters/real-deps';
 import {
   ensurePool, extendDemo, listDemos, listPoolTemplates, poolSettings, poolStats, readDemo, refreshPoolTemplate, releaseDemo, resizePool, waitForReadyDemos, withClient,
@@ -88,10 +90,11 @@ function buildProgram(io: CliIO, exitCode: { value: number }): Command {
     .option('--image <ref>', 'image to use (flashlight: e.g. docker.io/prestashop/prestashop-flashlight:8.2.0)', imageRef)
     .option('--force', 'take a new checkpoint even if the current one matches the image')
     .option('--no-checkpoint', 'record the template without a checkpoint (demos boot with podman run)')
-    .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean }) => {
+    .option('--rebuild', "re-read the image's package sources (stand-in: Debian security fixes), rebuild the image if they changed, and checkpoint it")
+    .action(async (name: string, o: { kind: 'standin' | 'flashlight'; image?: string; force?: boolean; checkpoint: boolean; rebuild?: boolean }) => {
       const deps = createRealDeps(config(), 'dmx-checkpoint', 2);
       try {
-        const spec = await checkpointTemplate(deps, { name, kind: o.kind, image: o.image, force: o.force, noCheckpoint: !o.checkpoint });
+        const spec = await checkpointTemplate(deps, { name, kind: o.kind, image: o.image, force: o.force, noCheckpoint: !o.checkpoint, rebuildImage: o.rebuild });
         // A running pool recycles its unclaimed demos of the previous version.
         const told = spec.reused ? false : await withClient(config(), (c) => refreshPoolTemplate(c, config(), name)).catch(() => false);
         printResult(io.out, json(), { ...spec, poolNotified: told }, [
@@ -105,6 +108,18 @@ function buildProgram(io: CliIO, exitCode: { value: number }): Command {
       } finally {
         await deps.close();
       }
+    });
+
+  program
+    .command('firewall')
+    .description("apply (or remove) the profile's demo firewall, an nftables table; the reconciler re-applies it on every pass")
+    .addArgument(new Argument('[action]', 'what to do').choices(['apply', 'remove', 'show']).default('apply'))
+    .action(async (action: 'apply' | 'remove' | 'show') => {
+      const firewall = createFirewall(config(), createPodman({ criuBinDir: config().podman.criuBinDir }));
+      if (action === 'remove') await firewall.remove();
+      if (action === 'show') return void io.out(await firewall.current());
+      const changed = action === 'apply' ? (await firewall.ensure()).changed : true;
+      printResult(io.out, json(), { table: firewall.table, action, changed }, [['table', `inet ${firewall.table}`], ['action', action], ['changed', String(changed)]]);
     });
 
   program

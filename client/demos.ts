@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowStartOptions } from '@temporalio/client';
 import {
   DEMO_WORKFLOW_TYPE, demoIdFromWorkflowId, demoStateQuery, demoWorkflowId, extendDemoUpdate, isDemoStatus, isTemplateName, MAX_LIST_LIMIT,
-  MAX_REASON_LENGTH, releaseDemoSignal, SEARCH_ATTRIBUTES, taskQueuesFor, type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoResult,
+  MAX_REASON_LENGTH, releaseDemoSignal, resetDemoUpdate, SEARCH_ATTRIBUTES, taskQueuesFor, type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoResult,
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { demoLifecycle } from '../workflows/demo-lifecycle';
@@ -98,6 +98,15 @@ export function extendDemo(client: Client, demoId: string, seconds: number, requ
   return call(client, o, `extend ${demoId}`, () =>
     handle.executeUpdate(extendDemoUpdate, { args: [{ seconds, requestId }], updateId: `extend:${requestId}` }),
   );
+}
+
+/**
+ * Back to the template's state (same URL and expiry, new data, container and password); answers when
+ * ready again. The request id is the update id and is remembered: a retry is answered, not redone.
+ */
+export function resetDemo(client: Client, demoId: string, requestId: string = randomUUID(), o: CallOptions = {}): Promise<DemoState> {
+  const handle = demoHandle(client, demoId);
+  return call(client, o, `reset ${demoId}`, () => handle.executeUpdate(resetDemoUpdate, { args: [{ requestId }], updateId: `reset:${requestId}` }));
 }
 
 /**

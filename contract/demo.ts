@@ -12,7 +12,8 @@ export const DEMO_WORKFLOW_TYPE = 'demoLifecycle';
  * `pooled`: ready and waiting in a warm pool, not yet handed to anyone (no TTL running).
  * `recycled`: a pooled demo nobody claimed in time, or of an outdated template version.
  */
-export const DEMO_STATUSES = ['provisioning', 'pooled', 'ready', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed'] as const;
+/** `resetting`: a ready demo going back to its template's state (same URL and expiry); ready again after. */
+export const DEMO_STATUSES = ['provisioning', 'pooled', 'ready', 'resetting', 'tearing_down', 'expired', 'released', 'recycled', 'cancelled', 'failed'] as const;
 export type DemoStatus = (typeof DEMO_STATUSES)[number];
 
 export function isDemoStatus(value: unknown): value is DemoStatus {
@@ -56,12 +57,15 @@ export interface DemoState {
   stepMs: Record<string, number>;
   /** Applied extend request ids, so a retried request with a new update id is not applied twice. */
   extendRequests: string[];
+  /** Applied reset request ids (a retried reset is answered, not repeated); the count is the password generation. */
+  resetRequests?: string[];
   error?: string;
 }
 
 export interface ExtendDemoRequest { seconds: number; requestId?: string }
 export interface ExtendDemoResult { expiresAt: string }
 export interface ReleaseDemoRequest { reason?: string }
+export interface ResetDemoRequest { requestId: string }
 
 export const demoStateQuery = defineQuery<DemoState>('demoState');
 /** Moves the expiry later; refused past the maximum lifetime or when the demo is not ready. */
@@ -73,5 +77,10 @@ export const extendDemoUpdate = defineUpdate<ExtendDemoResult, [ExtendDemoReques
 export const awaitDemoReadyUpdate = defineUpdate<DemoState>('awaitDemoReady');
 /** Ends the demo now; returns the state at the start of teardown. */
 export const releaseDemoUpdate = defineUpdate<DemoState, [ReleaseDemoRequest]>('releaseDemo');
+/**
+ * Back to the template's state: same URL and expiry; container and data restored anew, a new
+ * back-office password. Answers when the demo is ready again; a repeated request id is answered, not redone.
+ */
+export const resetDemoUpdate = defineUpdate<DemoState, [ResetDemoRequest]>('resetDemo');
 /** Fire-and-forget variant of release (for operators' `temporal workflow signal`). */
 export const releaseDemoSignal = defineSignal<[ReleaseDemoRequest]>('releaseDemo');

@@ -26,6 +26,8 @@ export interface Findings {
   /** Live demos whose container is gone from this host: released so they do not serve errors. */
   lostContainers: string[];
   routerRecreated: boolean;
+  /** The demo firewall was missing or altered and has been re-applied. */
+  firewallReasserted: boolean;
 }
 
 export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }

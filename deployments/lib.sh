@@ -38,7 +38,6 @@ export DMX_TEMPORAL_ADDRESS=${DMX_TEMPORAL_ADDRESS:-127.0.0.1:$DMX_TEMPORAL_PORT
 export DMX_TEMPORAL_NAMESPACE=${DMX_TEMPORAL_NAMESPACE:-default}
 export DMX_MARIADB_PORT=${DMX_MARIADB_PORT:-$(_port 3306)}
 export DMX_VALKEY_PORT=${DMX_VALKEY_PORT:-$(_port 6379)}
-export DMX_CADDY_ADMIN_PORT=${DMX_CADDY_ADMIN_PORT:-$(_port 2019)}
 export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-$(_port 8080)}
 export DMX_API_PORT=${DMX_API_PORT:-$(_port 8000)}
 export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
@@ -85,6 +84,21 @@ wait_for() {
     [ "$(date +%s)" -lt "$deadline" ] || return 1
     sleep 0.2
   done
+}
+
+# Caddy's admin API (a unix socket in the 0700 state directory; Caddy wants an empty Host there).
+caddy_admin() { curl -fsS --unix-socket "$DMX_STATE_DIR/caddy/admin.sock" -H 'Host;' "http://localhost$1"; }
+
+# The state directory holds the operator token, the master key, the MariaDB admin password, the
+# Temporal database (workflow payloads) and logs: root only. New files get 0600 (umask), existing
+# ones are tightened on every start.
+lock_down_state() {
+  umask 077
+  mkdir -p "$DMX_STATE_DIR"
+  chmod 700 "$DMX_STATE_DIR"
+  find "$DMX_STATE_DIR" -maxdepth 3 \( -name stack.env -o -name operator-token -o -name secret.key -o -name admin-password \
+    -o -name codec.key -o -name '*.log' -o -name '*.log.1' -o -name 'temporal.db*' -o -name router-probe-id \) -type f -exec chmod 600 {} + 2>/dev/null || true
+  find "$DMX_STATE_DIR" -mindepth 1 -maxdepth 1 -type d -exec chmod 700 {} + 2>/dev/null || true
 }
 
 podman_cmd() { PATH="$DMX_CRIU_BIN_DIR:$PATH" podman --runtime runc "$@"; }

@@ -56,7 +56,6 @@ check_port() { # NAME PORT PIDFILE...
 }
 check_port MARIADB "$DMX_MARIADB_PORT" "$S/mariadb/mariadb.pid"
 check_port VALKEY "$DMX_VALKEY_PORT" "$S/valkey/valkey.pid"
-check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$S/caddy/caddy.pid"
 check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$S/caddy/caddy.pid"
 check_port TEMPORAL "$DMX_TEMPORAL_PORT" "$S/temporal/temporal.pid"
 check_port TEMPORAL_UI "$DMX_TEMPORAL_UI_PORT" "$S/temporal/temporal.pid"

@@ -17,6 +17,8 @@ require_root "$@"
 # alone would pull CNI plugins and neither netavark nor aardvark-dns (no DNS on its networks).
 APT_PACKAGES=(podman netavark aardvark-dns conmon runc caddy mariadb-server mariadb-client redis-server
   debootstrap busybox-static iptables iproute2 procps curl jq ca-certificates uidmap slirp4netns dnsutils)
+# The visitor's journey is tested in a real browser: Debian's chromium, driven by playwright-core.
+APT_PACKAGES+=(chromium fonts-liberation)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -42,6 +44,7 @@ done
 bash "$DMX_ROOT/deployments/podman-backend.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
 bash "$DMX_ROOT/deployments/install-test-server.sh"
+bash "$DMX_ROOT/deployments/setup-security.sh"
 
 if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then
   ok "temporal CLI present: $("$DMX_TEMPORAL_BIN" --version)"

@@ -21,6 +21,19 @@ check_port() { # NAME PORT PIDFILE: fail clearly when another process holds a po
 
 mariadb_sql() { mariadb --no-defaults --socket="$S/mariadb/mariadb.sock" -uroot "$@"; }
 
+# netavark creates the demo bridge (and its gateway address) with the first container and deletes it
+# with the last, but MariaDB can only bind an address that exists. So the bridge is created here
+# when missing, as netavark would (it adopts an existing bridge of its name). A listening socket
+# keeps working when netavark later deletes and re-creates the bridge with the same address.
+ensure_demo_gateway() {
+  local br; br=$(podman network inspect "$DMX_NETWORK" --format '{{.NetworkInterface}}')
+  ip -4 addr show dev "$br" 2>/dev/null | grep -q "inet $DMX_NETWORK_GATEWAY/" && return 0
+  log "creating the demo bridge $br with the gateway $DMX_NETWORK_GATEWAY (MariaDB listens there)"
+  ip link show "$br" >/dev/null 2>&1 || ip link add name "$br" type bridge
+  ip addr add "$DMX_NETWORK_GATEWAY/${DMX_NETWORK_SUBNET#*/}" dev "$br"
+  ip link set "$br" up
+}
+
 up_mariadb() {
   local d=$S/mariadb; mkdir -p "$d"
   if pid_alive "$d/mariadb.pid" && mariadb-admin --no-defaults --socket="$d/mariadb.sock" -uroot ping >/dev/null 2>&1; then
@@ -33,13 +46,14 @@ up_mariadb() {
       --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
       || die "mariadb-install-db failed; see $d/install.log"
   fi
-  log "starting MariaDB on port $DMX_MARIADB_PORT"
-  # Demo containers reach MariaDB at their network's gateway, which exists only once a container is
-  # attached, so it listens on all addresses; accounts are host-restricted (admin: loopback only,
-  # demo accounts: the demo subnet only) and root authenticates by unix socket only.
+  ensure_demo_gateway
+  log "starting MariaDB on port $DMX_MARIADB_PORT (127.0.0.1 and the demo gateway $DMX_NETWORK_GATEWAY)"
+  # Loopback (dmx itself) and the demo network's gateway (demos) only: nothing on the host's other
+  # interfaces. Accounts are host-restricted too (admin: loopback only, demo accounts: the demo
+  # subnet only) and root authenticates by unix socket only.
   # Demo data is disposable, so durability is traded for speed (no binlog, lazy flush).
   setsid mariadbd --no-defaults --datadir="$d/data" --socket="$d/mariadb.sock" --port="$DMX_MARIADB_PORT" \
-    --bind-address=0.0.0.0 --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
+    --bind-address="127.0.0.1,$DMX_NETWORK_GATEWAY" --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
     --log-error="$d/error.log" --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
     --skip-log-bin --max-connections=2000 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     </dev/null >/dev/null 2>&1 &
@@ -71,23 +85,22 @@ up_valkey() {
 up_caddy() {
   local d=$S/caddy; mkdir -p "$d"
   if pid_alive "$d/caddy.pid"; then ok "Caddy already running"; return; fi
-  check_port CADDY_ADMIN "$DMX_CADDY_ADMIN_PORT" "$d/caddy.pid"
   check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$d/caddy.pid"
   # Base config only: the demo router route is owned by the TypeScript Caddy adapter
   # (ensureDemoRouter), which the worker and the reconciler re-apply whenever it is missing; until
   # then every demo host gets a 503 (an empty 200, Caddy's answer without routes, would mislead).
   cat > "$d/caddy.json" <<JSON
-{"admin": {"listen": "127.0.0.1:$DMX_CADDY_ADMIN_PORT"},
+{"admin": {"listen": "unix/$d/admin.sock"},
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"dmx": {"listen": [":$DMX_CADDY_HTTP_PORT"],
    "automatic_https": {"disable": true},
    "routes": [{"@id": "dmx-router-missing", "handle": [{"handler": "static_response", "status_code": 503,
      "headers": {"Retry-After": ["5"]}, "body": "Demo routing is being restored; try again in a few seconds.\n"}]}]}}}}}
 JSON
-  log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin 127.0.0.1:$DMX_CADDY_ADMIN_PORT)"
+  log "starting Caddy (HTTP :$DMX_CADDY_HTTP_PORT, admin unix:$d/admin.sock)"
   XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" setsid caddy run --config "$d/caddy.json" \
     --pidfile "$d/caddy.pid" </dev/null >>"$d/caddy.log" 2>&1 &
-  wait_for Caddy 20 curl -fsS "http://127.0.0.1:$DMX_CADDY_ADMIN_PORT/config/" \
+  wait_for Caddy 20 caddy_admin /config/ \
     || die "Caddy admin API did not answer in 20 s; see $d/caddy.log"
   ok "Caddy ready"
 }
@@ -130,30 +143,13 @@ up_networks() {
     fi
   done
   ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos, DNS)"
-  isolate_demos add
 }
 
-# Demos share two bridges; without these rules one demo could open connections to another.
-# Bridged traffic passes iptables' FORWARD chain (br_netfilter, bridge-nf-call-iptables=1), so
-# dropping bridge-to-bridge forwarding between dmx's bridges cuts demo <-> demo while leaving
-# demo -> host (MariaDB, INPUT chain) and host -> demo (Caddy, OUTPUT chain) alone.
-isolate_demos() { # add|del
-  command -v iptables >/dev/null || { log "iptables not found: demos are not isolated from each other"; return; }
-  local ifs=() n i o
-  for n in "$DMX_NETWORK" "$DMX_EDGE_NETWORK"; do
-    podman network exists "$n" && ifs+=("$(podman network inspect "$n" --format '{{.NetworkInterface}}')")
-  done
-  for i in "${ifs[@]}"; do for o in "${ifs[@]}"; do
-    local rule=(FORWARD -i "$i" -o "$o" -m comment --comment "dmx-$DMX_PROFILE: no demo-to-demo traffic" -j DROP)
-    if [ "$1" = add ]; then
-      iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}"
-    else
-      while iptables -C "${rule[@]}" 2>/dev/null; do iptables -D "${rule[@]}"; done
-    fi
-  done; done
-  [ "$1" = add ] && [ "$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null)" != 1 ] && \
-    log "warning: net.bridge.bridge-nf-call-iptables is not 1; demo-to-demo traffic is not filtered"
-  return 0
+# The demo firewall (lib/firewall.ts: why an nftables table, and what a demo may reach) needs the
+# networks' bridge names and MariaDB's port, so it is applied once stack.env exists, before any demo.
+apply_firewall() {
+  npx --no-install tsx "$DMX_ROOT/cli/dmx.ts" firewall apply >/dev/null || die "could not apply the demo firewall"
+  ok "demo firewall applied (nft list table inet dmx_$DMX_PROFILE)"
 }
 
 # The router probe: a tiny busybox httpd on the edge network under a random demo-shaped alias. It
@@ -218,6 +214,7 @@ write_env() {
     echo "DMX_MARIADB_ADMIN_PASSWORD_FILE=$S/mariadb/admin-password"
     echo "DMX_ROUTER_PROBE_ID=$(probe_id)"
   } > "$S/stack.env"
+  chmod 600 "$S/stack.env"
 }
 
 status() {
@@ -225,7 +222,7 @@ status() {
   pid_alive "$S/temporal/temporal.pid" && temporal_healthy && s=up || s=down; echo "temporal  $s  $DMX_TEMPORAL_ADDRESS  ui http://localhost:$DMX_TEMPORAL_UI_PORT"
   pid_alive "$S/mariadb/mariadb.pid" && s=up || s=down; echo "mariadb   $s  127.0.0.1:$DMX_MARIADB_PORT"
   pid_alive "$S/valkey/valkey.pid" && s=up || s=down; echo "valkey    $s  127.0.0.1:$DMX_VALKEY_PORT"
-  pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin http://127.0.0.1:$DMX_CADDY_ADMIN_PORT"
+  pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin unix:$S/caddy/admin.sock"
   # The visitor's path: Caddy's demo router -> aardvark-dns -> a container on the edge network.
   # Until the worker has installed the router, Caddy answers 503 here.
   s=$(router_probe_answer)
@@ -261,7 +258,12 @@ purge() {
   down
   local ids; ids=$(podman ps -a --filter "label=dmx.profile=$DMX_PROFILE" -q; podman ps -a --filter "name=^dmx-$DMX_PROFILE-" -q)
   if [ -n "$ids" ]; then log "removing the profile's containers"; echo "$ids" | sort -u | xargs podman rm -f -t 0 >/dev/null; fi
-  isolate_demos del
+  nft delete table inet "dmx_$DMX_PROFILE" 2>/dev/null || true
+  # iptables rules of the design before the nftables table, if this profile still has any.
+  local legacy
+  while legacy=$(iptables -S FORWARD 2>/dev/null | grep -m1 -F -- "--comment \"dmx-$DMX_PROFILE: no demo-to-demo traffic\""); do
+    eval "iptables ${legacy/#-A/-D}" || break
+  done
   local n br
   for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
     podman network exists "$n" || continue
@@ -278,8 +280,9 @@ purge() {
 case "${1:-}" in
   up)
     require_root "$@"
+    lock_down_state
     bash "$(dirname "$0")/preflight.sh"
-    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env
+    up_networks; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;

@@ -19,6 +19,7 @@ logs=$(mktemp -d)
 ( log "typecheck"; npm run --silent typecheck && log "lint" && npm run --silent lint ) > "$logs/static.log" 2>&1 &
 static_pid=$!
 bash deployments/stack.sh up
+lock_down_state   # what the tests write into the state directory: root only, as in production
 log "checkpointing the stand-in template for the test stack"
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 static_rc=0; wait "$static_pid" || static_rc=$?

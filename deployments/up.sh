@@ -12,6 +12,7 @@ cd "$DMX_ROOT"
 
 bash deployments/setup.sh
 bash deployments/stack.sh up
+lock_down_state   # the worker's and API's logs and files: root only
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 
 S=$DMX_STATE_DIR
@@ -59,6 +60,7 @@ if ! dmx status >&2; then explain_failure "the API's readiness check failed (see
 cat >&2 <<INFO
 
   demo-multiplexer is serving demos (profile $DMX_PROFILE)
+    Try a demo      ${DMX_PUBLIC_API_URL:-http://localhost:$DMX_API_PORT}/try/standin   (open it in a browser and click)
     HTTP API        http://localhost:$DMX_API_PORT      (OpenAPI: /openapi.json)
     demos           http://<id>.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT/  (via Caddy)
     Temporal UI     http://localhost:$DMX_TEMPORAL_UI_PORT

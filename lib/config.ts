@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
+import { parseEgressAllow, type EgressRule } from './firewall';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,11 +42,16 @@ const schema = z.object({
   DMX_MARIADB_ADMIN_PASSWORD_FILE: z.string().optional(),
   DMX_VALKEY_PORT: port,
   DMX_VALKEY_HOST: z.string().default('127.0.0.1'),
-  DMX_CADDY_ADMIN_PORT: port,
+  /** Unix socket of Caddy's admin API; default $DMX_STATE_DIR/caddy/admin.sock. */
+  DMX_CADDY_ADMIN_SOCKET: z.string().min(1).optional(),
   DMX_CADDY_HTTP_PORT: port,
   /** Alias of the router probe container on the edge network (`stack.sh up` makes it): readiness requests it through Caddy. */
   DMX_ROUTER_PROBE_ID: z.string().regex(DEMO_ID_PATTERN, DEMO_ID_FORMAT).optional(),
   DMX_API_PORT: port,
+  /** Where browsers reach the API (the launcher page, links from the demo bar); default http://localhost:<DMX_API_PORT>. */
+  DMX_PUBLIC_API_URL: z.string().url().refine((u) => /^https?:\/\/[^/]+$/.test(u), 'an origin like https://demos.example.com (no path)').optional(),
+  /** Where visitors land per template: template=storefront:/path or template=backoffice:<page>, comma-separated. */
+  DMX_LANDINGS: z.string().default('standin=backoffice:/module/dmxdemo'),
   DMX_DEMO_DOMAIN: dnsName.default('demo.localhost'),
   DMX_PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   /** Port in the demo URLs handed out; defaults to Caddy's HTTP port. 80/443 leave it out. */
@@ -56,6 +62,8 @@ const schema = z.object({
   DMX_EDGE_NETWORK: safeName,
   DMX_EDGE_GATEWAY: ipv4,
   DMX_CRIU_BIN_DIR: z.string().min(1),
+  /** Outside destinations demos may open TCP connections to (`cidr:port,...`); empty: no egress at all. */
+  DMX_DEMO_EGRESS_ALLOW: z.string().default(''),
   /** `database`: one MariaDB database + account per demo. `prefix`: the seed layout, one shared database, tables prefixed per demo. */
   DMX_DATA_LAYOUT: z.enum(['database', 'prefix']).default('database'),
   DMX_SHARED_DATABASE: safeName.default('dmx_demos'),
@@ -70,8 +78,8 @@ const schema = z.object({
   DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
-  /** Address the HTTP API listens on. */
-  DMX_API_HOST: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address like 0.0.0.0 or ::').default('0.0.0.0'),
+  /** Address the HTTP API listens on: loopback unless an operator exposes it (behind a proxy, or 0.0.0.0). */
+  DMX_API_HOST: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address like 127.0.0.1 or ::').default('127.0.0.1'),
   /** Comma-separated keys that public API callers must send (X-Api-Key or bearer); empty: no key needed. */
   DMX_API_KEYS: z.string().default('').transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)).pipe(
     z.array(z.string().regex(/^[\x21-\x7e]{16,200}$/, 'comma-separated keys of 16-200 printable characters')),
@@ -115,7 +123,7 @@ export interface Config {
   temporal: { address: string; namespace: string; uiUrl: string; queuePrefix: string };
   mariadb: { host: string; port: number; user: string; password: string; demoHost: string; demoAccountHost: string };
   valkey: { host: string; port: number };
-  caddy: { adminUrl: string; httpPort: number; routerProbeId?: string };
+  caddy: { adminSocket: string; httpPort: number; routerProbeId?: string };
   demos: {
     domain: string;
     scheme: 'http' | 'https';
@@ -131,12 +139,14 @@ export interface Config {
     cpus: string;
     pids: number;
   };
-  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string };
+  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[] };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: {
     port: number;
+    publicUrl: string;
+    landings: string;
     host: string;
     operatorToken?: string;
     requireOperatorToken: boolean;
@@ -196,6 +206,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.DMX_REQUIRE_OPERATOR_TOKEN && !c.DMX_OPERATOR_TOKEN && env.DMX_API_STARTING === '1') {
     throw new ConfigError('DMX_OPERATOR_TOKEN must be set (or DMX_REQUIRE_OPERATOR_TOKEN=false)');
   }
+  let egressAllow: EgressRule[];
+  try {
+    egressAllow = parseEgressAllow(c.DMX_DEMO_EGRESS_ALLOW);
+  } catch (err) {
+    throw new ConfigError(`DMX_DEMO_EGRESS_ALLOW: ${(err as Error).message}`);
+  }
   if (c.DMX_WEBHOOK_URL && !c.DMX_WEBHOOK_SECRET) throw new ConfigError('DMX_WEBHOOK_SECRET must be set when DMX_WEBHOOK_URL is (deliveries are signed with it)');
   const uiPort = c.DMX_TEMPORAL_UI_PORT;
   return {
@@ -214,7 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       demoAccountHost: c.DMX_NETWORK_SUBNET.endsWith('/16') ? c.DMX_NETWORK_SUBNET.replace(/0\.0\/16$/, '%') : c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
     },
     valkey: { host: c.DMX_VALKEY_HOST, port: c.DMX_VALKEY_PORT },
-    caddy: { adminUrl: `http://127.0.0.1:${c.DMX_CADDY_ADMIN_PORT}`, httpPort: c.DMX_CADDY_HTTP_PORT, routerProbeId: c.DMX_ROUTER_PROBE_ID },
+    caddy: { adminSocket: c.DMX_CADDY_ADMIN_SOCKET ?? join(c.DMX_STATE_DIR, 'caddy', 'admin.sock'), httpPort: c.DMX_CADDY_HTTP_PORT, routerProbeId: c.DMX_ROUTER_PROBE_ID },
     demos: {
       domain: c.DMX_DEMO_DOMAIN,
       scheme: c.DMX_PUBLIC_SCHEME,
@@ -236,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeNetwork: c.DMX_EDGE_NETWORK,
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
+      egressAllow,
     },
     webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
     reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
@@ -247,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     api: {
       port: c.DMX_API_PORT,
+      publicUrl: c.DMX_PUBLIC_API_URL ?? `http://localhost:${c.DMX_API_PORT}`,
+      landings: c.DMX_LANDINGS,
       host: c.DMX_API_HOST,
       operatorToken: c.DMX_OPERATOR_TOKEN,
       requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN,
@@ -259,6 +278,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,
     },
     logLevel: c.DMX_LOG_LEVEL,
+  };
+}
+
+/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+export function demoRouterOptions(cfg: Config) {
+  return {
+    domain: cfg.demos.domain,
+    edgeGateway: cfg.podman.edgeGateway,
+    barUpstream: `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
   };
 }
 

@@ -9,16 +9,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 import { assertDemoId } from '../contract';
 
-/** `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo. */
-export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token';
+/**
+ * `access-token`: the API's per-demo bearer token (api/access-tokens.ts), handed to whoever created the demo.
+ * `login-key`: the key the shop verifies one-time login links with (lib/login-links.ts); it sits in the
+ * demo's parameters.php, never in a history or a log.
+ */
+export type SecretPurpose = 'db-password' | 'cookie_key' | 'cookie_iv' | 'new_cookie_key' | 'secret' | 'admin-password' | 'access-token' | 'login-key';
 
-export interface SecretDeriver { derive(purpose: SecretPurpose, demoId: string, length?: number): string }
+/** `generation` > 0 gives a different value for the same purpose (a reset demo's new back-office password). */
+export interface SecretDeriver { derive(purpose: SecretPurpose, demoId: string, length?: number, generation?: number): string }
 
 export function createSecretDeriver(masterKey: Buffer): SecretDeriver {
   if (masterKey.length < 32) throw new Error('the master secret key must be at least 32 bytes');
   return {
-    derive(purpose, demoId, length = 32) {
-      const mac = createHmac('sha256', masterKey).update(`${purpose}:${assertDemoId(demoId)}`).digest();
+    derive(purpose, demoId, length = 32, generation = 0) {
+      const mac = createHmac('sha256', masterKey).update(`${purpose}:${assertDemoId(demoId)}${generation ? `:${generation}` : ''}`).digest();
       const text = Buffer.concat([mac, createHmac('sha256', masterKey).update(mac).digest()]).toString('base64url');
       // cookie_iv is 8 characters in PrestaShop; the rest are long alphanumeric strings.
       return text.replace(/[-_]/g, 'x').slice(0, length);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { MariaDb } from '../adapters/mariadb';
+import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
 import { probeHttp, waitForHttp } from '../adapters/http-probe';
 import { templateKinds } from './kinds';
@@ -24,6 +24,8 @@ export interface CheckpointOptions {
   force?: boolean;
   /** Record the template without a checkpoint: demos then use `podman run` (cold boot). */
   noCheckpoint?: boolean;
+  /** Re-read the image's package sources (the stand-in: Debian security fixes) and rebuild when they changed. */
+  rebuildImage?: boolean;
 }
 
 export interface CheckpointDeps { config: Config; podman: Podman; mariadb: MariaDb; log: Logger }
@@ -31,9 +33,10 @@ export interface CheckpointDeps { config: Config; podman: Podman; mariadb: Maria
 export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOptions): Promise<TemplateSpec & { reused: boolean }> {
   const { config, podman, mariadb, log } = deps;
   const kind = templateKinds[o.kind];
-  const image = await kind.prepareImage(o.image);
+  const image = await kind.prepareImage(o.image, { refresh: o.rebuildImage });
   const existing = readTemplateSpec(config.stateDir, o.name);
   if (!o.force && existing && existing.image === image && existing.network === config.podman.network
+    && JSON.stringify(existing.hardening) === JSON.stringify(kind.defaults.hardening)
     && (o.noCheckpoint ? !existing.checkpointArchive : existing.checkpointArchive && existsSync(existing.checkpointArchive))
     && (await mariadb.databaseExists(existing.database))) {
     log.info({ template: o.name, version: existing.version }, 'template checkpoint is current');
@@ -45,6 +48,9 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   const database = templateDatabaseName(o.name);
   const account = database.slice(0, 64);
   const password = randomBytes(18).toString('base64url');
+  // A one-time back-office password: the well-known default would let anyone who reached the
+  // template while it warms up log in and change what every later demo is restored from.
+  const adminPassword = randomBytes(18).toString('base64url');
   const domain = `tpl-${o.name}.${config.demos.domain}`;
   const container = `dmx-${config.profile}-tpl-${o.name}`;
 
@@ -62,9 +68,12 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   if (o.kind === 'standin') {
     await mariadb.applyShopIdentity({
       database, prefix: d.tablePrefix, domain, adminEmail: d.adminEmail,
-      adminPasswordHash: await bcrypt.hash(d.adminPassword, 10),
+      adminPasswordHash: await bcrypt.hash(adminPassword, 10),
     });
   }
+
+  // The data as loaded: checked again before the checkpoint is recorded (below).
+  const loaded = await mariadb.checksumTables(database);
 
   await podman.remove(container);
   log.info({ template: o.name, image, container }, 'starting the template container');
@@ -73,7 +82,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     // Labels and limits are part of the checkpoint: every restored demo inherits them.
     labels: { 'dmx.profile': config.profile, 'dmx.template': o.name, 'dmx.template-version': version, 'dmx.role': 'demo' },
     env: kind.runEnv({ host: config.mariadb.demoHost, port: config.mariadb.port, database, user: account, password, prefix: d.tablePrefix }, domain),
-    memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
+    memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids, hardening: d.hardening,
   });
   try {
     await podman.pinBridgeMac(config.podman.network);
@@ -83,6 +92,8 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const url = `http://${ip}:80`;
     const first = await waitForHttp(`${url}/`, domain, (r) => r.status === 200, d.bootSeconds * 1000, 200);
     if (first.status !== 200) throw new Error(`template ${o.name} did not serve / on ${domain} within ${d.bootSeconds} s (last status ${first.status}: ${first.body.slice(0, 200)})`);
+    // Files the kind adds to every demo of it (e.g. flashlight's one-time login endpoint), before the checkpoint.
+    await kind.prepareContainer?.(container);
     for (const path of d.warmPaths) {
       const r = await probeHttp(`${url}${path}`, domain, { timeoutMs: 30_000 });
       log.info({ path, status: r.status }, 'warmed');
@@ -92,7 +103,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
       const spec: TemplateSpec = {
         name: o.name, kind: o.kind, version, image, database, tablePrefix: d.tablePrefix, appRoot: d.appRoot,
         parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath, adminEmail: d.adminEmail,
-        network: config.podman.network, createdAt: new Date().toISOString(),
+        hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
       };
       writeTemplateSpec(config.stateDir, spec);
       await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
@@ -102,6 +113,11 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     // A checkpoint must hold no DB socket: PHP connects per request, but make sure.
     const [procs] = await mariadb.pool.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [account]);
     for (const p of procs) await mariadb.pool.query('KILL CONNECTION ?', [p.id]);
+
+    const changed = changedTables(loaded, await mariadb.checksumTables(database), d.tablePrefix);
+    if (changed.length > 0) {
+      throw new Error(`template ${o.name}: its database changed while the template ran (${changed.join(', ')}); refusing to record a checkpoint of possibly tampered data`);
+    }
 
     const dir = join(config.stateDir, 'templates', o.name);
     mkdirSync(dir, { recursive: true });
@@ -113,7 +129,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const spec: TemplateSpec = {
       name: o.name, kind: o.kind, version, image, checkpointArchive: archive, database, tablePrefix: d.tablePrefix,
       appRoot: d.appRoot, parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath,
-      adminEmail: d.adminEmail, network: config.podman.network, createdAt: new Date().toISOString(),
+      adminEmail: d.adminEmail, hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
       checkpointSeconds, archiveBytes: statSync(archive).size,
     };
     writeTemplateSpec(config.stateDir, spec);
@@ -128,3 +144,14 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     throw err;
   }
 }
+
+/**
+ * Tables whose content differs from the data as loaded, ignoring the page caches the warm-up fills
+ * (every demo empties them). Anything else changed means something wrote to the template's data.
+ */
+export function changedTables(before: Record<string, string>, after: Record<string, string>, prefix: string): string[] {
+  const caches = new Set(SHOP_CACHE_TABLES.map((t) => prefix + t));
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((t) => !caches.has(t) && before[t] !== after[t]).sort();
+}
+

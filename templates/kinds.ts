@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../lib/config';
+import type { ContainerHardening } from '../adapters/podman';
 
 export type TemplateKindName = 'standin' | 'flashlight';
 
@@ -21,11 +22,14 @@ export interface TemplateLayout {
 }
 
 export interface TemplateDefaults extends TemplateLayout {
+  /** The image's default back-office password: a stand-in template gets a one-time one instead (checkpoint.ts). */
   adminPassword: string;
   /** How long a cold container may take to answer its first request. */
   bootSeconds: number;
   /** Pages requested before the checkpoint so the restored copies start warm. */
   warmPaths: string[];
+  /** Capabilities, read-only root filesystem and writable mounts of its containers. */
+  hardening: ContainerHardening;
 }
 
 export interface TemplateDbAccess { host: string; port: number; database: string; user: string; password: string; prefix: string }
@@ -33,10 +37,12 @@ export interface TemplateDbAccess { host: string; port: number; database: string
 export interface TemplateKind {
   name: TemplateKindName;
   defaults: TemplateDefaults;
-  /** Returns a local image reference, building or pulling it when needed. */
-  prepareImage(image?: string): Promise<string>;
+  /** Returns a local image reference, building or pulling it when needed; `refresh` re-reads the package sources (security fixes). */
+  prepareImage(image?: string, o?: { refresh?: boolean }): Promise<string>;
   /** Fills an empty template database, or leaves it for the container to install into. */
   loadSchema(load: (sql: string) => Promise<void>, prefix: string): Promise<void>;
+  /** Runs once in the started template container before it is warmed and checkpointed (optional). */
+  prepareContainer?(container: string): Promise<void>;
   /** Environment for `podman run` of a template or of a demo without checkpoint. */
   runEnv(db: TemplateDbAccess, domain: string): Record<string, string>;
 }
@@ -55,11 +61,28 @@ export const standinKind: TemplateKind = {
     adminPassword: 'prestashop',
     bootSeconds: 30,
     warmPaths: ['/', '/?page=2', '/product/1', '/admin-dev/login'],
+    // Found by trying (every process runs as root): nginx binds :80 (NET_BIND_SERVICE) and its
+    // worker calls initgroups (SETGID); nothing else. The app writes only its config and caches;
+    // `notmpcopyup` keeps the image's www-data-owned folders out (root without DAC_OVERRIDE could
+    // not write them). 146 MB of tmpfs in all: the demo's disk quota.
+    hardening: {
+      capAdd: ['NET_BIND_SERVICE', 'SETGID'],
+      readOnly: true,
+      tmpfs: [
+        '/run:rw,size=16m,mode=755,notmpcopyup',
+        '/tmp:rw,size=32m,mode=1777,notmpcopyup',
+        '/var/tmp:rw,size=8m,mode=1777,notmpcopyup',
+        '/var/lib/nginx:rw,size=16m,notmpcopyup',
+        '/var/lib/php/sessions:rw,size=8m,mode=1733,notmpcopyup',
+        '/var/www/html/var:rw,size=64m,notmpcopyup',
+        '/var/www/html/app/config:rw,size=2m,notmpcopyup',
+      ],
+    },
   },
-  async prepareImage(image) {
+  async prepareImage(image, o) {
     if (image) return image;
-    // Cached by recipe hash: a no-op when the image for the current recipe exists.
-    const r = await execa('bash', [join(standinDir, 'build-image.sh')], { stderr: 'inherit' });
+    // Cached by recipe hash and security-suite state: a no-op when that image exists.
+    const r = await execa('bash', [join(standinDir, 'build-image.sh'), ...(o?.refresh ? ['--refresh'] : [])], { stderr: 'inherit' });
     const ref = r.stdout.trim().split('\n').pop();
     if (!ref) throw new Error('build-image.sh printed no image reference');
     return ref;
@@ -89,6 +112,10 @@ export const flashlightKind: TemplateKind = {
     adminPassword: 'prestashop',
     bootSeconds: 300,
     warmPaths: ['/', '/admin-dev/index.php'],
+    // Untested here (no registry): PrestaShop writes all over its tree (modules, img, var, cache)
+    // and its workers switch to www-data, so the root filesystem stays writable and the
+    // capabilities of a classic php-fpm + nginx pair are kept.
+    hardening: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'NET_BIND_SERVICE', 'KILL'], readOnly: false, tmpfs: [] },
   },
   async prepareImage(image = 'docker.io/prestashop/prestashop-flashlight:latest') {
     const exists = await execa('podman', ['image', 'exists', image], { reject: false });
@@ -104,6 +131,12 @@ export const flashlightKind: TemplateKind = {
     // flashlight loads its own dump into MYSQL_DATABASE when the container starts.
   },
   runEnv: (db, domain) => ({ ...mysqlEnv(db), PS_DOMAIN: domain, DEBUG_MODE: 'false' }),
+  /** The one-time login endpoint (templates/flashlight/dmx-login.php) into the admin folder, owned by the web user. */
+  async prepareContainer(container) {
+    const target = '/var/www/html/admin-dev/dmx-login.php';
+    await execa('podman', ['cp', join(repoRoot, 'templates', 'flashlight', 'dmx-login.php'), `${container}:${target}`]);
+    await execa('podman', ['exec', container, 'chown', 'www-data:www-data', target]);
+  },
 };
 
 function mysqlEnv(db: TemplateDbAccess): Record<string, string> {

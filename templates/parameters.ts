@@ -16,6 +16,8 @@ export interface ShopParameters {
   cookie_iv: string;
   new_cookie_key: string;
   secret: string;
+  /** Key of the one-time login links (the shop's dmx-login endpoint verifies them with it). */
+  dmx_login_key: string;
 }
 
 const MERGE_PHP = [

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertTemplateName } from '../contract';
+import type { ContainerHardening } from '../adapters/podman';
 import type { TemplateKindName, TemplateLayout } from './kinds';
 
 export type { TemplateKindName };
@@ -20,6 +21,11 @@ export interface TemplateSpec extends TemplateLayout {
   checkpointArchive?: string;
   /** Where demo data is cloned from. */
   database: string;
+  /**
+   * Capabilities and writable mounts the template ran with (a cold `podman run` of a demo uses the
+   * same). Absent in specs recorded before hardening: `dmx checkpoint` then takes a new checkpoint.
+   */
+  hardening?: ContainerHardening;
   /** Network the template ran on: a checkpoint restores onto the same one. */
   network: string;
   createdAt: string;

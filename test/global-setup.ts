@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createCaddy } from '../adapters/caddy';
-import { loadConfig } from '../lib/config';
+import { demoRouterOptions, loadConfig } from '../lib/config';
 import { provideWorkflowBundle } from './helpers/bundle';
 
 export default async function setup(project: TestProject) {
@@ -16,6 +16,6 @@ export default async function setup(project: TestProject) {
     throw new Error(`the real stack is not configured: ${(err as Error).message}. Run the tests with deployments/test.sh, which brings the stack up.`, { cause: err });
   }
   // What the worker does at start: the demo router route in Caddy (readiness requests the router probe through it).
-  await createCaddy(config.caddy.adminUrl).ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+  await createCaddy(config.caddy.adminSocket).ensureDemoRouter(demoRouterOptions(config));
   await provideWorkflowBundle(project, join(config.stateDir, 'run', 'workflow-bundle.js'));
 }

@@ -21,6 +21,8 @@ export interface DmxWorkersOptions {
   /** Queue names prefix for isolated test runs (several suites against one Temporal server). */
   queuePrefix?: string;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Payload encryption (client/connection.ts): the same converter as every client. */
+  dataConverter: WorkerOptions['dataConverter'];
 }
 
 /** The three queues one host serves. */
@@ -34,6 +36,7 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
   const common = {
     connection: o.connection,
     namespace: o.namespace,
+    dataConverter: o.dataConverter,
     shutdownGraceTime: o.shutdownGraceTime ?? '20s',
   } satisfies Partial<WorkerOptions>;
   const workers: Worker[] = [];

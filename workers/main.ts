@@ -2,13 +2,13 @@
  * The dmx worker process: one per host. Runs until SIGINT/SIGTERM, then lets running activities
  * finish (shutdownGraceTime) before exiting; anything cut off is retried by Temporal.
  */
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createQueueActivities } from '../activities';
 import { createRealDeps } from '../adapters/real-deps';
 import { ensureReconcilerSchedule } from '../client/schedules';
-import { loadConfig } from '../lib/config';
+import { demoRouterOptions, loadConfig } from '../lib/config';
+import { connectTemporalClient, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
 
@@ -31,20 +31,20 @@ async function connectWithRetry(): Promise<NativeConnection> {
 async function main(): Promise<void> {
   const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
   try {
-    await deps.caddy.ensureDemoRouter({ domain: config.demos.domain, edgeGateway: config.podman.edgeGateway });
+    await deps.caddy.ensureDemoRouter(demoRouterOptions(config));
   } catch (err) {
     // Not fatal: verifyDemoRouted re-applies it before any demo is handed out.
     log.warn({ err: (err as Error).message }, 'could not ensure the Caddy demo router at start');
   }
   const connection = await connectWithRetry();
   // A client for what activities ask of Temporal itself (the reconciler lists live demos).
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const { client, connection: clientConnection } = await connectTemporalClient(config);
   const workers = await createDmxWorkers({
     connection,
     namespace: config.temporal.namespace,
     hostId: config.hostId,
     queuePrefix: config.temporal.queuePrefix,
+    dataConverter: temporalDataConverter(config),
     activities: createQueueActivities({ ...deps, secrets, temporal: client }),
   });
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');

@@ -62,7 +62,7 @@ async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void>
     }),
     acts.shared.createDemoData(id).then(async (d) => {
       state.database = d.database;
-      access = await acts.shared.applyDemoIdentityInDatabase(id);
+      access = await acts.shared.applyDemoIdentityInDatabase({ ...id, generation: demo.generation });
       return d;
     }),
   ));
@@ -114,7 +114,28 @@ async function hold(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
     log.info(demo.isPooled ? 'pooled demo claimed' : 'demo ready', { demoId: state.demoId, url: state.url, expiresAt: state.expiresAt, stepMs: state.stepMs });
     demo.notify('demo.ready');
   }
-  await demo.untilExpiredOrReleased();
+  for (;;) {
+    await demo.untilExpiredOrReleased();
+    const reset = demo.takeReset();
+    if (!reset) return;
+    await resetToTemplate(demo, acts, reset);
+  }
+}
+
+/**
+ * Back to the template's state for the same holder: container and data removed, then provisioned
+ * again under the same id (same URL), with the next password generation; the expiry is unchanged.
+ */
+async function resetToTemplate(demo: DemoRun, acts: DemoActivityQueues, requestId: string): Promise<void> {
+  const { demoId } = demo.input;
+  demo.beginReset();
+  await Promise.all([
+    demo.state.host ? acts.onHostTeardown(demo.state.host).removeDemoContainer({ demoId }) : acts.restoreTeardown.removeDemoContainer({ demoId }),
+    acts.sharedTeardown.dropDemoData({ demoId }),
+  ]);
+  await provision(demo, acts);
+  demo.resetDone(requestId);
+  log.info('demo reset', { demoId, generation: demo.generation });
 }
 
 /** Route, data, container, index — in that order, each step retried until it succeeds. */

@@ -10,8 +10,8 @@ import type { NotificationActivities } from '../activities';
 import type { WebhookEvent } from '../activities/notifications';
 import {
   awaitDemoReadyUpdate, chainMessage, demoClaimedSignal, demoStateQuery, extendDemoUpdate, FAILURE_TYPES, MAX_REASON_LENGTH, releaseDemoSignal,
-  releaseDemoUpdate, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, SEARCH_ATTRIBUTES,
-  type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoRequest,
+  releaseDemoUpdate, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, resetDemoUpdate, SEARCH_ATTRIBUTES,
+  type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoRequest, type ResetDemoRequest,
 } from '../contract';
 
 export class DemoRun {
@@ -27,6 +27,9 @@ export class DemoRun {
   /** Bumped on every change the TTL wait must notice. */
   private wakeups = 0;
   private readonly deliveries: Promise<unknown>[] = [];
+  /** Reset request ids accepted and not yet carried out (the hold phase does them, in order). */
+  private readonly pendingResets: string[] = [];
+  private resetting = false;
   private deliveriesSent = 0;
 
   constructor(readonly input: DemoLifecycleInput, private readonly notifier: NotificationActivities) {
@@ -51,6 +54,7 @@ export class DemoRun {
       return this.state;
     });
     setHandler(releaseDemoSignal, (req) => this.release(req?.reason));
+    setHandler(resetDemoUpdate, (req) => this.reset(req), { validator: (req) => this.validateReset(req) });
     setHandler(demoClaimedSignal, (claim) => this.onClaimed(claim));
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.kind, value: 'demo' },
@@ -97,6 +101,50 @@ export class DemoRun {
     }
   }
 
+  private validateReset(req: ResetDemoRequest): void {
+    if (!req || typeof req.requestId !== 'string' || !REQUEST_ID_PATTERN.test(req.requestId)) {
+      throw ApplicationFailure.nonRetryable(`requestId must match ${REQUEST_ID_FORMAT}`, FAILURE_TYPES.invalidInput);
+    }
+    if (this.state.resetRequests?.includes(req.requestId) || this.pendingResets.includes(req.requestId)) return; // a retry
+    if ((this.state.status !== 'ready' && this.state.status !== 'resetting') || this.released) {
+      throw ApplicationFailure.nonRetryable(`demo ${this.state.demoId} is ${this.released ? 'released' : this.state.status}, not ready`, FAILURE_TYPES.notReady);
+    }
+  }
+
+  /** Queues the reset for the hold phase and answers once it is done (or the demo ended first). */
+  private async reset(req: ResetDemoRequest): Promise<DemoState> {
+    const done = () => this.state.resetRequests?.includes(req.requestId) ?? false;
+    if (!done() && !this.pendingResets.includes(req.requestId)) {
+      this.pendingResets.push(req.requestId);
+      this.wakeups++;
+    }
+    await condition(() => done() || this.released || this.state.status === 'tearing_down');
+    if (!done()) throw ApplicationFailure.nonRetryable(`demo ${this.state.demoId} ended before its reset`, FAILURE_TYPES.notReady);
+    return this.state;
+  }
+
+  /** The next reset to carry out, if any. */
+  takeReset(): string | undefined {
+    return this.released ? undefined : this.pendingResets[0];
+  }
+
+  beginReset(): void {
+    this.resetting = true;
+    this.setStatus('resetting');
+  }
+
+  resetDone(requestId: string): void {
+    this.pendingResets.splice(this.pendingResets.indexOf(requestId), 1);
+    (this.state.resetRequests ??= []).push(requestId);
+    this.resetting = false;
+    this.setStatus('ready');
+  }
+
+  /** Resets carried out or under way: the back-office password's generation. */
+  get generation(): number {
+    return (this.state.resetRequests?.length ?? 0) + (this.resetting ? 1 : 0);
+  }
+
   private extend(req: ExtendDemoRequest): { expiresAt: string } {
     const { state } = this;
     if (req.requestId && state.extendRequests.includes(req.requestId)) return { expiresAt: state.expiresAt! };
@@ -140,13 +188,13 @@ export class DemoRun {
     await condition(() => this.claimed || this.released, Math.max(0, this.expiresMs - Date.now()));
   }
 
-  /** Until released or expired; sends demo.expiring ahead of each expiry (an extension re-arms it). */
+  /** Until released, expired, or a reset is asked for; sends demo.expiring ahead of each expiry (an extension re-arms it). */
   async untilExpiredOrReleased(): Promise<void> {
     let warnedFor = 0;
     for (;;) {
       const seen = this.wakeups;
       const remaining = this.expiresMs - Date.now();
-      if (this.released || remaining <= 0) return;
+      if (this.released || remaining <= 0 || this.pendingResets.length > 0) return;
       let wait = remaining;
       if (this.webhooks && this.isHeld && warnedFor !== this.expiresMs) {
         const untilWarning = remaining - this.webhooks.expiringSeconds * 1000;

@@ -6,7 +6,7 @@
  */
 import {
   allHandlersFinished, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, condition, continueAsNew, isCancellation, log,
-  ParentClosePolicy, proxyActivities, sleep, startChild, uuid4, workflowInfo,
+  ParentClosePolicy, patched, proxyActivities, proxyLocalActivities, sleep, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import {
@@ -15,6 +15,11 @@ import {
 import { demoLifecycle } from './demo-lifecycle';
 import { PoolRun } from './pool-run';
 
+/**
+ * Patch id: pooled demo ids come from a local activity (node:crypto). The workflow's uuid4() is a
+ * PRNG seeded from the run, so ids made with it could be predicted from a run id (issue 10, item 5).
+ */
+const DEMO_IDS_FROM_CRYPTO = 'demo-ids-from-crypto';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -81,14 +86,23 @@ async function replenish(pool: PoolRun): Promise<void> {
   await provision(pool, Math.min(deficit, room));
 }
 
-function newDemoId(): string {
+/** Only to replay histories recorded before DEMO_IDS_FROM_CRYPTO. */
+function predictableDemoId(): string {
   const hex = uuid4().replace(/-/g, '');
   return demoIdFromBytes(Array.from({ length: 16 }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)));
 }
 
+/** Fresh ids from node:crypto; a few random bytes need no task queue round trip, and the result is recorded in history. */
+const { generateDemoIds } = proxyLocalActivities<SharedActivities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '100ms', maximumInterval: '2s', maximumAttempts: 10 },
+});
+
 async function provision(pool: PoolRun, count: number): Promise<void> {
   const { input } = pool;
-  const ids = Array.from({ length: count }, () => newDemoId());
+  const ids = patched(DEMO_IDS_FROM_CRYPTO)
+    ? await generateDemoIds({ count })
+    : Array.from({ length: count }, () => predictableDemoId());
   for (const demoId of ids) pool.provisioning.push({ demoId, startedAt: new Date().toISOString() });
   pool.counters.started += ids.length;
   const self = workflowInfo();

@@ -13,6 +13,7 @@ import {
   ExtendDemoRequest,
   ExtendDemoResponse,
   IdempotencyHeaders,
+  LoginLink,
   ListDemosQuery,
   ReleaseDemoResponse,
 } from '../schemas';
@@ -41,7 +42,7 @@ export function scopedIdempotencyKey(caller: { kind: string; keyIndex?: number }
 
 export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
   const { deps, publicGuard, operatorGuard, demoGuard } = ctx;
-  const { demos, limiter, metrics, log, config, accessTokens } = deps;
+  const { demos, limiter, metrics, log, config, accessTokens, loginLinks } = deps;
 
   const create = createRoute({
     method: 'post',
@@ -111,7 +112,8 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     log.info({ reqId: c.get('requestId'), demoId: state.demoId, template: state.template, status: state.status, source, idempotencyKey: key, ms: Math.round(performance.now() - t0) }, 'demo handed out');
     c.header('Location', `/v1/demos/${state.demoId}`);
     c.header('Cache-Control', 'no-store');
-    const view = { ...toDemoView(state), accessToken: accessTokens.issue(state.demoId) };
+    const link = loginLinks.forDemo(state);
+    const view = { ...toDemoView(state), accessToken: accessTokens.issue(state.demoId), ...(link ? { loginUrl: link.loginUrl } : {}) };
     return state.status === 'ready' ? c.json(view, 201) : c.json(view, 202);
   });
 
@@ -162,6 +164,57 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     await limiter.setDemoExpiry(id, Date.parse(expiresAt)).catch((err: Error) => log.warn({ err: err.message, demoId: id }, 'could not move the live-demo expiry'));
     log.info({ demoId: id, seconds, expiresAt, idempotencyKey: key }, 'demo extended');
     return c.json({ id, expiresAt }, 200);
+  });
+
+  const loginLink = createRoute({
+    method: 'post',
+    path: '/v1/demos/{id}/login-link',
+    summary: 'A one-time back-office login link',
+    description: "Single use, valid for 60 s, bound to this demo; lands logged in on the template's chosen back-office page. " +
+      'A used, expired or foreign link shows the visitor a page saying so. 409 when the demo is not ready. ' +
+      "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
+    tags: ['demos'],
+    security: demoSecurity,
+    middleware: demoGuard,
+    request: { params: DemoIdParams },
+    responses: {
+      200: { description: 'a fresh login link', content: { 'application/json': { schema: LoginLink } } },
+      ...errorResponses(400, 401, 404, 409, 429, 503),
+    },
+  });
+  app.openapi(loginLink, async (c) => {
+    const { id } = c.req.valid('param');
+    const link = loginLinks.forDemo(await demos.get(id));
+    if (!link) throw new ApiError(409, 'demo_not_ready', `demo ${id} is not ready`);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ id, ...link }, 200);
+  });
+
+  const reset = createRoute({
+    method: 'post',
+    path: '/v1/demos/{id}/reset',
+    summary: "Back to the template's state",
+    description: 'Same URL and expiry; container and data restored anew and a new back-office password (in the answer, with a fresh ' +
+      '`loginUrl`). Answers when the demo is ready again (seconds). An `Idempotency-Key` makes a retried reset answer instead of resetting again. ' +
+      "409 when the demo is not ready. Needs the demo's access token (or the operator token).",
+    tags: ['demos'],
+    security: demoSecurity,
+    middleware: demoGuard,
+    request: { params: DemoIdParams, headers: IdempotencyHeaders },
+    responses: {
+      200: { description: 'the demo, ready again, with its new credentials', content: { 'application/json': { schema: CreatedDemo.omit({ accessToken: true }) } } },
+      ...errorResponses(400, 401, 404, 409, 429, 503),
+    },
+  });
+  app.openapi(reset, async (c) => {
+    const { id } = c.req.valid('param');
+    const key = c.req.valid('header')['idempotency-key'];
+    if (!demos.reset) throw new ApiError(409, 'update_rejected', 'reset is not available');
+    const state = await demos.reset(id, key ?? randomUUID());
+    const link = loginLinks.forDemo(state);
+    log.info({ demoId: id }, 'demo reset');
+    c.header('Cache-Control', 'no-store');
+    return c.json({ ...toDemoView(state), ...(link ? { loginUrl: link.loginUrl } : {}) }, 200);
   });
 
   const release = createRoute({

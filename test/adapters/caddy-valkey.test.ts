@@ -1,8 +1,9 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCaddy, DEMO_ROUTER_ID } from '../../adapters/caddy';
+import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID } from '../../adapters/caddy';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { testConfig } from '../helpers/stack';
+import { demoRouterOptions } from '../../lib/config';
 
 let deps: RealDeps;
 beforeAll(() => {
@@ -12,39 +13,50 @@ afterAll(async () => {
   await deps.close();
 });
 
-async function get(host: string) {
-  const res = await request(`http://127.0.0.1:${deps.config.caddy.httpPort}/`, { headers: { host } });
+async function get(host: string, path = '/') {
+  const res = await request(`http://127.0.0.1:${deps.config.caddy.httpPort}${path}`, { headers: { host }, reset: true });
   return { status: res.statusCode, body: await res.body.text() };
 }
 
 describe('caddy adapter (real Caddy admin API)', () => {
-  const opts = () => ({ domain: deps.config.demos.domain, edgeGateway: deps.config.podman.edgeGateway });
+  const opts = () => demoRouterOptions(deps.config);
 
   it('installs the demo router once, and again after it was lost', async () => {
     await deps.caddy.ensureDemoRouter(opts());
     expect(await deps.caddy.ensureDemoRouter(opts())).toBe(false);
-    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_ROUTER_ID, 'dmx-not-found']);
+    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
 
     expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(true);
     expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(false);
     expect(await deps.caddy.ensureDemoRouter(opts())).toBe(true);
-    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_ROUTER_ID, 'dmx-not-found']);
+    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
   });
 
   it('routes only demo-shaped hosts; anything else gets a 404', async () => {
     await deps.caddy.ensureDemoRouter(opts());
     const d = deps.config.demos.domain;
     // Unknown demo (name does not resolve) and non-demo names on the edge network alike.
-    for (const host of [`aaaaaaaaaaaaaaaa.${d}`, `dmx-${deps.config.profile}-tpl-standin.${d}`, `x.${d}`, 'localhost', `127.0.0.1:${deps.config.caddy.adminUrl.split(':').pop()}`]) {
+    for (const host of [`aaaaaaaaaaaaaaaa.${d}`, `dmx-${deps.config.profile}-tpl-standin.${d}`, `x.${d}`, 'localhost', '127.0.0.1:2019']) {
       const r = await get(host);
       expect(r.status, host).toBe(404);
       expect(r.body).toMatch(/does not exist or has expired/);
     }
   });
 
+  it("sends /__dmx/ on a demo's host to the API (the demo bar), and only there", async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    const d = deps.config.demos.domain;
+    // No API listens on the test stack's API port: Caddy says the demo service is unreachable (not "demo ended").
+    const bar = await get(`aaaaaaaaaaaaaaaa.${d}`, '/__dmx/state');
+    expect(bar.status).toBe(503);
+    expect(bar.body).toMatch(/demo service is not reachable/);
+    expect((await get(`aaaaaaaaaaaaaaaa.${d}`, '/__dmxx')).status).toBe(404);
+    expect((await get('localhost', '/__dmx/state')).status).toBe(404);
+  });
+
   it('reports an unreachable admin API with its address', async () => {
-    const dead = createCaddy('http://127.0.0.1:1');
-    await expect(dead.ping()).rejects.toThrow(/Caddy admin API at http:\/\/127\.0\.0\.1:1 unreachable/);
+    const dead = createCaddy('/nonexistent/caddy-admin.sock');
+    await expect(dead.ping()).rejects.toThrow(/Caddy admin API at unix:\/nonexistent\/caddy-admin\.sock unreachable/);
   });
 });
 

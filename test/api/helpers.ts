@@ -35,11 +35,12 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serveApi(config: Config): Promise<Served> {
+/** Port 0: an ephemeral port; the configured API port when Caddy must reach it (the demo bar). */
+export async function serveApi(config: Config, listenPort = 0): Promise<Served> {
   const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn') });
   const app = createApp(deps);
   const server = createApiServer(app.fetch);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,

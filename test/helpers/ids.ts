@@ -1,8 +1,5 @@
 /** Ids for tests and the history recorder (no vitest here: the recorder runs outside it). */
-import { randomBytes } from 'node:crypto';
-import { demoIdFromBytes } from '../../contract';
+import { randomDemoId } from '../../lib/random-ids';
 
-/** A fresh demo id. */
-export function newDemoId(): string {
-  return demoIdFromBytes(randomBytes(16));
-}
+/** A fresh demo id, made the way the API and the pool make them. */
+export const newDemoId = randomDemoId;

@@ -2,7 +2,7 @@
  * Access to the real stack for tests: configuration, real clients, activities, and in-process
  * workers on a per-suite task queue prefix (so a suite never takes another suite's tasks).
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -11,6 +11,7 @@ import { createHostActivities } from '../../activities/host';
 import { createSharedActivities } from '../../activities/shared';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
+import { connectTemporalClient, temporalDataConverter } from '../../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 import { inActivityContext } from './activity-context';
@@ -50,8 +51,7 @@ export async function startHarness(queuePrefix: string, opts: { activities?: Dmx
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   const activities = opts.activities ?? createQueueActivities({ ...deps, secrets: secretsOf(deps), temporal: client });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const workers: Worker[] = await createDmxWorkers({
@@ -60,6 +60,7 @@ export async function startHarness(queuePrefix: string, opts: { activities?: Dmx
     hostId: config.hostId,
     activities,
     queuePrefix,
+    dataConverter: temporalDataConverter(config),
     workflowBundle: { codePath: inject('workflowBundlePath') },
     shutdownGraceTime: '2s',
   });

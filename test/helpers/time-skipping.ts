@@ -5,6 +5,7 @@
  * files may run in parallel without skipping each other's time.
  */
 import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { temporalDataConverter } from '../../client';
 import { SEARCH_ATTRIBUTES } from '../../contract';
 import { loadConfig, type Config } from '../../lib/config';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
@@ -86,11 +88,11 @@ async function startTestServer(): Promise<{ address: string; stop(): Promise<voi
  * existing one; its own `create` takes both, and is reached here by name (@temporalio/testing is
  * pinned to an exact version in package.json).
  */
-function timeSkippingEnvironmentAt(address: string): Promise<TestWorkflowEnvironment> {
+function timeSkippingEnvironmentAt(address: string, dataConverter: DataConverter): Promise<TestWorkflowEnvironment> {
   const factory = TestWorkflowEnvironment as unknown as {
-    create(opts: { server: { type: 'existing' }; address: string; namespace: string; supportsTimeSkipping: boolean }): Promise<TestWorkflowEnvironment>;
+    create(opts: { server: { type: 'existing' }; address: string; namespace: string; supportsTimeSkipping: boolean; client: { dataConverter: DataConverter } }): Promise<TestWorkflowEnvironment>;
   };
-  return factory.create({ server: { type: 'existing' }, address, namespace: 'default', supportsTimeSkipping: true });
+  return factory.create({ server: { type: 'existing' }, address, namespace: 'default', supportsTimeSkipping: true, client: { dataConverter } });
 }
 
 const SEARCH_ATTRIBUTE_TYPES = { KEYWORD: 2, DATETIME: 6 } as const; // temporal.api.enums.v1.IndexedValueType
@@ -117,8 +119,11 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
     runtimeInstalled = true;
     Runtime.install({ logger: new DefaultLogger('WARN') });
   }
+  const config = productionConfig();
+  // Payloads encrypted as in production (the codec's key lives in the config's state folder).
+  const dataConverter = temporalDataConverter(config);
   const server = await startTestServer();
-  const env = await timeSkippingEnvironmentAt(server.address).catch(async (err) => {
+  const env = await timeSkippingEnvironmentAt(server.address, dataConverter).catch(async (err) => {
     await server.stop();
     throw err;
   });
@@ -127,10 +132,9 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, SEARCH_ATTRIBUTE_TYPES[k.type as keyof typeof SEARCH_ATTRIBUTE_TYPES]])),
   });
-  const config = productionConfig();
   let workers: Worker[] = [];
   let running: Array<Promise<void>> = [];
-  const lockedClient = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+  const lockedClient = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });
   return {
     env,
     resultOf: (workflowId) => lockedClient.workflow.getHandle(workflowId).result(),
@@ -139,7 +143,7 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
     async startWorkers(activities) {
       workers = await createDmxWorkers({
         connection: env.nativeConnection, namespace: env.namespace ?? 'default', hostId: config.hostId, activities,
-        workflowBundle: { codePath: inject('workflowBundlePath') }, shutdownGraceTime: '1s',
+        workflowBundle: { codePath: inject('workflowBundlePath') }, shutdownGraceTime: '1s', dataConverter,
       });
       running = workers.map((w) => w.run());
     },

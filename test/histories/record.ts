@@ -31,6 +31,9 @@ async function withWorkers<T>(config: Config, fn: (client: Client, sharedQueue: 
   const workers = await createDmxWorkers({
     connection: native, namespace: config.temporal.namespace, hostId: config.hostId, queuePrefix: config.temporal.queuePrefix,
     activities: createQueueActivities({ ...deps, secrets, temporal: client }), shutdownGraceTime: '2s',
+    // Fixtures are replayed on any machine, without this stack's codec.key: recorded unencrypted
+    // (this client is unencrypted too, so worker and client agree).
+    dataConverter: undefined,
   });
   const running = workers.map((w) => w.run());
   try {

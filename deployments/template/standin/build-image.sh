@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Builds the stand-in shop image localhost/dmx-standin:<recipe-hash> from Debian packages.
-# Idempotent: does nothing when the image for the current recipe already exists.
+# Builds the stand-in shop image localhost/dmx-standin:<hash> from Debian packages, bookworm with its
+# security and updates suites (apt-get upgrade inside). <hash> covers the recipe (this folder) AND the
+# state of the security/updates suites when they were last read, so fixed packages make a new image.
+# The suites are read on the first build and again with --refresh (`dmx checkpoint standin
+# --rebuild`); otherwise the last state read is reused (no rebuild, nor network, on every up.sh).
+# Images stay tagged by hash: stacks checkpointed from an older one keep working.
+# Idempotent: does nothing when the image for the current recipe and suite state exists.
 # Progress goes to stderr; the last line on stdout is the image reference.
 set -euo pipefail
 
@@ -22,7 +27,18 @@ recipe_hash() {
     done) | sha256sum | cut -c1-12
 }
 
-HASH="$(recipe_hash)"
+SECURITY_MIRROR="${DMX_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+SUITE_STATE="$CACHE_DIR/suite-state"   # sha256 of the security + updates InRelease files last read
+mkdir -p "$CACHE_DIR"
+if [ "${1:-}" = --refresh ] || [ ! -s "$SUITE_STATE" ]; then
+  log "reading the state of $SUITE-security and $SUITE-updates"
+  state=$( { curl -fsS -m 30 "$SECURITY_MIRROR/dists/$SUITE-security/InRelease" && curl -fsS -m 30 "$MIRROR/dists/$SUITE-updates/InRelease"; } | sha256sum | cut -c1-12) \
+    || { log "cannot read the security suite from $SECURITY_MIRROR"; exit 1; }
+  echo "$state" > "$SUITE_STATE.tmp" && mv "$SUITE_STATE.tmp" "$SUITE_STATE"
+fi
+SUITES_KEY="$(cat "$SUITE_STATE")"
+
+HASH="$(printf '%s|%s' "$(recipe_hash)" "$SUITES_KEY" | sha256sum | cut -c1-12)"
 REF="${IMAGE_NAME}:${HASH}"
 
 if podman image exists "$REF"; then
@@ -37,7 +53,7 @@ exec 9>"$CACHE_DIR/.lock"
 flock 9
 if podman image exists "$REF"; then echo "$REF"; exit 0; fi   # built by a concurrent run
 
-BASE_KEY="$(printf '%s|%s|%s|%s' "$SUITE" "$MIRROR" "$PACKAGES" "$BASE_CLEANUP_VERSION" | sha256sum | cut -c1-12)"
+BASE_KEY="$(printf '%s|%s|%s|%s|%s|%s' "$SUITE" "$MIRROR" "$SECURITY_MIRROR" "$PACKAGES" "$BASE_CLEANUP_VERSION" "$SUITES_KEY" | sha256sum | cut -c1-12)"
 BASE_TAR="$CACHE_DIR/base-$BASE_KEY.tar"
 
 WORK="$(mktemp -d "$CACHE_DIR/work.XXXXXX")"
@@ -49,6 +65,22 @@ if [ ! -s "$BASE_TAR" ]; then
   t0=$(date +%s)
   debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$WORK/base" "$MIRROR" >&2
   log "debootstrap took $(( $(date +%s) - t0 )) s"
+  # The security and updates suites, then an upgrade: debootstrap alone installs the release's
+  # original versions (php8.2, nginx, openssl older than their security fixes).
+  cat > "$WORK/base/etc/apt/sources.list" <<SOURCES
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+SOURCES
+  rm -f "$WORK/base/etc/resolv.conf"; cp /etc/resolv.conf "$WORK/base/etc/resolv.conf"
+  # No service may start inside the chroot (php8.2-fpm's postinst would try).
+  printf '#!/bin/sh\nexit 101\n' > "$WORK/base/usr/sbin/policy-rc.d"; chmod 755 "$WORK/base/usr/sbin/policy-rc.d"
+  chroot "$WORK/base" apt-get -qq update >&2
+  DEBIAN_FRONTEND=noninteractive chroot "$WORK/base" apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade >&2
+  chroot "$WORK/base" dpkg-query -W -f='${Package} ${Version}\n' | sort > "$WORK/base/usr/share/dmx-packages.txt"
+  log "upgraded from the security suite: $(grep -E '^(php8.2-fpm|nginx-light|libssl3|openssl) ' "$WORK/base/usr/share/dmx-packages.txt" | tr '\n' ' ')"
+  : > "$WORK/base/etc/resolv.conf"
+  rm -f "$WORK/base/usr/sbin/policy-rc.d"
   # Slim down: package caches, docs, man pages, the distro's default site and page.
   rm -rf "$WORK/base/var/cache/apt/archives/"*.deb "$WORK/base/var/lib/apt/lists/"* \
          "$WORK/base/usr/share/doc/"* "$WORK/base/usr/share/man/"* "$WORK/base/usr/share/info/"* \

@@ -54,6 +54,13 @@ CREATE TABLE `{prefix}smarty_lazy_cache` (
   PRIMARY KEY (`template_hash`,`cache_id`,`compile_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- Nonces of used one-time login links (dmx-login): a link works once.
+CREATE TABLE `{prefix}dmx_login_token` (
+  `nonce` varchar(64) NOT NULL,
+  `used_at` datetime NOT NULL,
+  PRIMARY KEY (`nonce`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE `{prefix}employee` (
   `id_employee` int(11) unsigned NOT NULL AUTO_INCREMENT,
   `id_profile` int(11) unsigned NOT NULL,
