@@ -44,7 +44,7 @@ describe('readiness through the demo router', () => {
       expect(dns.exitCode).toBe(1);
       expect(dns.stderr).toMatch(/aardvark-dns on dmx-\S+-edge \(udp\/[\d.]+:53\) does not resolve the router probe/);
       const status = await execa('bash', ['deployments/stack.sh', 'status'], { cwd: repoRoot });
-      expect(status.stdout).toMatch(/^router\s+down \(no: This demo does not exist/m);
+      expect(status.stdout).toMatch(/^router\s+down \(no: .*This demo has ended/m);
     } finally {
       await breakEdgeDns(gateway, '-D');
     }

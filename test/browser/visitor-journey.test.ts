@@ -81,7 +81,7 @@ describe('the visitor journey', () => {
     const hostBefore = new URL(page.url()).host;
     await page.click('#reset');
     await expect.poll(() => page.locator('#dmx-message').textContent(), { timeout: 60_000 }).toBe('Reset.');
-    expect(await page.locator('#shop').getAttribute('src')).not.toBe(linkBeforeReset);
+    await expect.poll(() => page.locator('#shop').getAttribute('src'), { timeout: 15_000 }).not.toBe(linkBeforeReset);
     await expect.poll(() => shop.locator('#module-title').textContent(), { timeout: 15_000 }).toBe('Configure dmxdemo');
     expect(new URL(page.url()).host).toBe(hostBefore);
     expect(await carts()).toBe(cartsBefore);
