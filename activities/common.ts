@@ -43,41 +43,26 @@ export function withHeartbeats<T extends Record<string, (...args: never[]) => Pr
   const wrapped = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(acts)) {
     wrapped[name] = async (...args: never[]) => {
-      let inActivity = true;
-      try {
-        Context.current();
-      } catch {
-        inActivity = false; // a direct call from a test: nothing to heartbeat to
-      }
-      const timer = inActivity ? setInterval(() => heartbeat(), 1_000) : undefined;
+      const timer = setInterval(() => heartbeat(), 1_000);
       try {
         return await fn(...args);
       } finally {
-        if (timer) clearInterval(timer);
+        clearInterval(timer);
       }
     };
   }
   return wrapped as T;
 }
 
+/** Activities run in an activity context (tests call them in a MockActivityEnvironment). */
 export function logFor(deps: Pick<ActivityDeps, 'log'>, demoId: string) {
-  let info: { activityType?: string; attempt?: number } = {};
-  try {
-    const i = Context.current().info;
-    info = { activityType: i.activityType, attempt: i.attempt };
-  } catch {
-    // Called outside an activity context (a direct call in a test): no activity info to add.
-  }
-  return deps.log.child({ demoId, ...info });
+  const { activityType, attempt } = Context.current().info;
+  return deps.log.child({ demoId, activityType, attempt });
 }
 
 export function retryInfo(): { attempt: number; maximumAttempts: number } {
-  try {
-    const i = Context.current().info;
-    return { attempt: i.attempt, maximumAttempts: i.retryPolicy?.maximumAttempts ?? 0 };
-  } catch {
-    return { attempt: 1, maximumAttempts: 0 };
-  }
+  const { attempt, retryPolicy } = Context.current().info;
+  return { attempt, maximumAttempts: retryPolicy?.maximumAttempts ?? 0 };
 }
 
 /** The template's spec; a missing one is permanent (TemplateMissing) until `dmx checkpoint` runs. */

@@ -54,6 +54,9 @@ export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-$(_gateway "$DMX_EDGE_SUBNET")}
 export DMX_CRIU_BIN_DIR=${DMX_CRIU_BIN_DIR:-$DMX_CACHE_DIR/criu/bin}
 export DMX_TEMPORAL_BIN=${DMX_TEMPORAL_BIN:-$(command -v temporal 2>/dev/null || echo "$DMX_CACHE_DIR/go-bin/temporal")}
 export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}
+# The Java SDK's time-skipping test server (Maven Central) for the fast workflow tests.
+export DMX_TEMPORAL_TEST_SERVER_VERSION=${DMX_TEMPORAL_TEST_SERVER_VERSION:-1.35.0}
+export DMX_TEMPORAL_TEST_SERVER_BIN=${DMX_TEMPORAL_TEST_SERVER_BIN:-$DMX_CACHE_DIR/temporal-test-server/$DMX_TEMPORAL_TEST_SERVER_VERSION/bin/temporal-test-server}
 unset _slot _net; unset -f _port
 
 # Custom search attributes, registered with the dev server at start (name=type).

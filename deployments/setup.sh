@@ -7,6 +7,7 @@
 #   - podman set to the netavark backend, also on a machine where it had chosen CNI before
 #   - CRIU >= 4.2 in a private folder when the system's `criu check` fails (deployments/install-criu.sh)
 #   - the `temporal` CLI (dev server + Web UI), built from the Go module proxy into $DMX_CACHE_DIR
+#   - the Temporal time-skipping test server (Java, from Maven Central) for the fast workflow tests
 #   - npm dependencies from the lockfile
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -42,6 +43,7 @@ done
 
 bash "$DMX_ROOT/deployments/podman-backend.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
+bash "$DMX_ROOT/deployments/install-test-server.sh"
 bash "$DMX_ROOT/deployments/setup-security.sh"
 
 if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then

@@ -14,12 +14,27 @@ bash deployments/setup.sh
 # A run that was killed may have left its stack behind: start from nothing, end with nothing.
 bash deployments/stack.sh purge
 trap 'bash deployments/stack.sh purge' EXIT
+# The typecheck and the lint need no stack: they run while it comes up.
+logs=$(mktemp -d)
+( log "typecheck"; npm run --silent typecheck && log "lint" && npm run --silent lint ) > "$logs/static.log" 2>&1 &
+static_pid=$!
 bash deployments/stack.sh up
 lock_down_state   # what the tests write into the state directory: root only, as in production
 log "checkpointing the stand-in template for the test stack"
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
+static_rc=0; wait "$static_pid" || static_rc=$?
+cat "$logs/static.log"
+[ "$static_rc" = 0 ] || die "typecheck or lint failed"
 
-log "typecheck"; npm run --silent typecheck
-log "lint"; npm run --silent lint
-log "tests"
-npx --no-install vitest run "$@"
+# Two vitest processes at once (vitest.config.ts): the fast suites (no real service: units,
+# workflows on the time-skipping server, activities in a mock context) beside the real-stack
+# suites, which run one file at a time. The fast output follows the stack output.
+log "tests: the real-stack suites, and the fast suites beside them"
+npx --no-install vitest run --project fast --passWithNoTests "$@" > "$logs/fast.log" 2>&1 &
+fast_pid=$!
+stack_rc=0; npx --no-install vitest run --project stack --passWithNoTests "$@" || stack_rc=$?
+fast_rc=0; wait "$fast_pid" || fast_rc=$?
+log "the fast suites (ran beside the real-stack suites):"
+cat "$logs/fast.log"
+rm -rf "$logs"
+[ "$fast_rc" = 0 ] && [ "$stack_rc" = 0 ] || die "tests failed (real-stack suites: exit $stack_rc, fast suites: exit $fast_rc)"

@@ -13,6 +13,7 @@ import {
   awaitDemoReadyUpdate, demoResourceNames, demoWorkflowId, reconcilerFindingsKey, type DemoLifecycleInput, type DemoState, type ReconcileResult,
 } from '../contract';
 import { demoTraces, expectNoTraces } from './helpers/leaks';
+import { inActivityContext } from './helpers/activity-context';
 import { newDemoId, realActivities, startHarness, testConfig, type Harness } from './helpers/stack';
 
 const PREFIX = 't-rec-';
@@ -94,7 +95,7 @@ describe('reconciler', () => {
     const b = await startDemo();
     await h.deps.caddy.deleteRoute(DEMO_ROUTER_ID);
     expect(await viaCaddy(a.state.url!)).toBe(404);
-    const acts = createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client });
+    const acts = inActivityContext(createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client }));
     expect((await acts.findOrphans({ graceSeconds: 3600 })).routerRecreated).toBe(true);
     expect(await viaCaddy(a.state.url!)).toBe(200);
 

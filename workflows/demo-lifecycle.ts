@@ -53,7 +53,7 @@ async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void>
   let access: { url: string; adminPassword: string } | undefined;
   // Container and data do not depend on each other; the data's identity (domain, password,
   // caches) is applied in the data branch, so only the container's own step waits for the restore.
-  const [restored] = await demo.step('restoreAndCloneData', () => Promise.all([
+  const [restored] = await demo.step('restoreAndCloneData', () => bothEnded(
     acts.restore.restoreDemoContainer(id).then((r) => {
       // Recorded as soon as it is known, so teardown reaches the right host even if cloning fails.
       state.host = r.host;
@@ -65,14 +65,14 @@ async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void>
       access = await acts.shared.applyDemoIdentityInDatabase({ ...id, generation: demo.generation });
       return d;
     }),
-  ]));
+  ));
   state.restoreMethod = restored.method;
   demo.publish();
   const host = acts.onHost(restored.host);
   if (restored.method === 'criu') {
     // The route goes up while the app is configured: nobody knows the demo's name yet, and the
     // check through Caddy below is the same Host check as verifyDemoServes, end to end.
-    await demo.step('applyIdentityAndRoute', () => Promise.all([host.configureDemoApp(id), host.connectDemoRoute({ demoId: input.demoId })]));
+    await demo.step('applyIdentityAndRoute', () => bothEnded(host.configureDemoApp(id), host.connectDemoRoute({ demoId: input.demoId })));
   } else {
     // A cold boot (podman run) may take a while before its first answer: check it before routing.
     await demo.step('applyIdentity', () => host.configureDemoApp(id));
@@ -85,6 +85,18 @@ async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void>
   state.url = access.url;
   state.adminUrl = `${access.url.replace(/\/$/, '')}${template.adminPath}/`;
   state.credentials = { email: template.adminEmail, password: access.adminPassword };
+}
+
+/**
+ * Both results, like Promise.all, but a failure is thrown only once the other step has ended too:
+ * teardown must not start while a step still runs (a restore finishing after its container was
+ * removed would leak the container).
+ */
+async function bothEnded<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
 
 /** A pooled demo waits for its claim (or its release); then, held by someone, until expiry or release. */

@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../../lib/config';
 import { connectTemporalClient, temporalDataConverter } from '../../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
+import { inActivityContext } from './activity-context';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, DMX_LOG_LEVEL: process.env.DMX_LOG_LEVEL ?? 'warn', ...overrides });
@@ -23,10 +24,10 @@ function secretsOf(deps: RealDeps) {
   return createSecretDeriver(loadOrCreateMasterKey(join(deps.config.stateDir, 'secret.key')));
 }
 
-/** The demo activities of every queue in one object, for calling them directly. */
+/** The demo activities of every queue in one object, for calling them directly (each in an activity context). */
 export function realActivities(deps: RealDeps) {
   const secrets = secretsOf(deps);
-  return { secrets, activities: { ...createSharedActivities({ ...deps, secrets }), ...createHostActivities({ ...deps, secrets }) } };
+  return { secrets, activities: inActivityContext({ ...createSharedActivities({ ...deps, secrets }), ...createHostActivities({ ...deps, secrets }) }) };
 }
 
 export interface Harness {

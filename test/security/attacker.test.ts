@@ -12,6 +12,7 @@ import { createReconcilerActivities } from '../../activities/reconciler';
 import { demoResourceNames } from '../../contract';
 import type { DemoState } from '../../contract';
 import { releaseDemos, startDemos } from '../helpers/demos';
+import { inActivityContext } from '../helpers/activity-context';
 import { newDemoId, realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
 import { interfacesOf, linkLocalAddresses, phpIn, probeFrom, type ProbeTarget } from './attack';
 
@@ -135,7 +136,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
 
       // A deleted table comes back with the next reconciler pass.
       await fw.remove();
-      const acts = createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client });
+      const acts = inActivityContext(createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client }));
       expect((await acts.findOrphans({ graceSeconds: 3600 })).firewallReasserted).toBe(true);
       await expectIsolated('after the reconciler pass');
       expect((await fw.ensure()).changed, 'a second apply changes nothing').toBe(false);
@@ -176,7 +177,7 @@ describe('data: a demo reaches only its own database', () => {
   it('the reconciler finds databases and accounts named like a demo\'s that no live demo owns', async () => {
     const ghost = newDemoId();
     const names = [`dmx_d_${ghost}`, `dmx0d0${ghost}`, `dmx_d_${ghost}_extra`];
-    const acts = createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client });
+    const acts = inActivityContext(createReconcilerActivities({ ...h.deps, secrets: realActivities(h.deps).secrets, temporal: h.client }));
     try {
       for (const n of names) await h.deps.mariadb.pool.query(`CREATE DATABASE \`${n}\``);
       await h.deps.mariadb.pool.query(`CREATE USER \`dmx0d0${ghost}\`@'%' IDENTIFIED BY 'x'`);

@@ -1,0 +1,71 @@
+/**
+ * Fake activities for workflow tests (real-stack server or time-skipping server): every call is
+ * recorded per demo, any call can be made to fail, and the template a fake describes is settable.
+ */
+import type { QueueActivities } from '../../activities';
+import type { WebhookInput } from '../../activities/notifications';
+
+export type Calls = Array<[string, string]>;
+
+/** `fault(demoId, call)` returns the error the call number `call` (1-based, per demo) throws, or nothing. */
+export type Fault = (demoId: string, call: number) => Error | undefined;
+
+export interface FakeOptions {
+  hostId: string;
+  faults?: Record<string, Fault>;
+  /** What describeTemplate answers (read on every call, so a test can change the version). */
+  template?: { version: string; webhooks?: { expiringSeconds: number } };
+  /** Webhook deliveries, in the order they were sent. */
+  webhooks?: WebhookInput[];
+}
+
+export function fakeActivities(calls: Calls, o: FakeOptions) {
+  const seen: Record<string, number> = {};
+  const template = o.template ?? { version: 'v1' };
+  const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string } | string) => {
+    const demoId = typeof input === 'string' ? input : (input.demoId ?? '');
+    calls.push([name, demoId]);
+    const n = (seen[`${name}:${demoId}`] = (seen[`${name}:${demoId}`] ?? 0) + 1);
+    const err = o.faults?.[name]?.(demoId, n);
+    if (err) throw err;
+    return result(typeof input === 'string' ? {} : input);
+  };
+  return {
+    describeTemplate: act('describeTemplate', () => ({ name: 'standin', version: template.version, hasCheckpoint: true, adminPath: '/admin-dev', adminEmail: 'a@b.c', ...(template.webhooks ? { webhooks: template.webhooks } : {}) })),
+    restoreDemoContainer: act('restoreDemoContainer', ({ demoId }) => ({ host: o.hostId, container: `c-${demoId}`, method: 'criu' as const, templateVersion: template.version, seconds: 0.1 })),
+    createDemoData: act('createDemoData', ({ demoId }) => ({ database: `db_${demoId}`, tablePrefix: 'ps_', account: `u_${demoId}` })),
+    applyDemoIdentityInDatabase: act('applyDemoIdentityInDatabase', ({ demoId }) => ({ url: `http://${demoId}.demo.localhost/`, adminPassword: 'pw' })),
+    configureDemoApp: act('configureDemoApp', () => undefined),
+    verifyDemoServes: act('verifyDemoServes', () => ({ status: 200 })),
+    connectDemoRoute: act('connectDemoRoute', () => undefined),
+    verifyDemoRouted: act('verifyDemoRouted', () => ({ status: 200 })),
+    disconnectDemoRoute: act('disconnectDemoRoute', () => undefined),
+    dropDemoData: act('dropDemoData', () => undefined),
+    removeDemoContainer: act('removeDemoContainer', () => ({ removed: true })),
+    recordDemo: act('recordDemo', () => undefined),
+    forgetDemo: act('forgetDemo', () => undefined),
+    // Recorded in `webhooks` only: deliveries run beside teardown, so `calls` keeps the steps' order.
+    sendWebhook: async (input: WebhookInput) => {
+      o.webhooks?.push(input);
+      return { status: 200 };
+    },
+  };
+}
+
+type Fakes = ReturnType<typeof fakeActivities>;
+
+/** The fakes split the way the real sets are: each queue's worker registers its own. */
+export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } {
+  const pick = (...names: Array<keyof Fakes>) => Object.fromEntries(names.map((n) => [n, fakes[n]]));
+  return {
+    shared: pick('describeTemplate', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook'),
+    restore: pick('restoreDemoContainer', 'removeDemoContainer'),
+    host: pick('restoreDemoContainer', 'configureDemoApp', 'verifyDemoServes', 'connectDemoRoute', 'disconnectDemoRoute', 'removeDemoContainer'),
+  };
+}
+
+/** The teardown steps, in order, of a demo whose host was recorded. */
+export const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 'forgetDemo'];
+
+/** The activity names one demo called, in order. */
+export const callsOf = (calls: Calls, demoId: string) => calls.filter(([, d]) => d === demoId).map(([n]) => n);

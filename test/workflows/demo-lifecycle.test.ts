@@ -1,0 +1,219 @@
+/**
+ * demoLifecycle on the time-skipping server with fake activities, at production values (the
+ * configuration's defaults: TTL 1 h, lifetime 24 h, expiry warning 5 min before): expiry, warnings,
+ * extend caps, release, cancel and failures, each ending in the full teardown.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebhookInput } from '../../activities/notifications';
+import { demoStartOptions, extendDemo, releaseDemo } from '../../client';
+import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoState } from '../../contract';
+import { byQueue, callsOf, fakeActivities, TEARDOWN, type Calls } from '../helpers/fake-activities';
+import { newDemoId } from '../helpers/ids';
+import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
+
+let ts: TimeSkipping;
+const calls: Calls = [];
+const webhooks: WebhookInput[] = [];
+/** Demos whose faults the fakes apply (each test picks its own demo ids). */
+const flakyDb = new Set<string>();
+const brokenRestore = new Set<string>();
+const missingTemplate = new Set<string>();
+
+
+beforeAll(async () => {
+  ts = await startTimeSkipping();
+  const fakes = fakeActivities(calls, {
+    hostId: ts.config.hostId,
+    template: { version: 'v1', webhooks: { expiringSeconds: ts.config.webhook.expiringSeconds } },
+    webhooks,
+    faults: {
+      // Transient: a MariaDB outage for the first two attempts of one step.
+      applyDemoIdentityInDatabase: (id, n) => (flakyDb.has(id) && n <= 2 ? new Error('connect ECONNREFUSED 127.0.0.1:3306') : undefined),
+      // Permanent: CRIU and the `podman run` fallback both fail.
+      restoreDemoContainer: (id) => (brokenRestore.has(id) ? new Error('criu failed: restore') : undefined),
+      createDemoData: (id) => (missingTemplate.has(id) ? ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing') : undefined),
+    },
+  });
+  await ts.startWorkers(byQueue(fakes));
+}, 60_000);
+
+afterAll(async () => {
+  await ts?.stop();
+});
+
+
+function start(demoId = newDemoId(), ttlSeconds = ts.config.demos.defaultTtlSeconds) {
+  return ts.env.client.workflow.start('demoLifecycle', demoStartOptions(ts.config, { demoId, template: 'standin', ttlSeconds }));
+}
+
+async function startReady(ttlSeconds?: number): Promise<{ demoId: string; handle: Awaited<ReturnType<typeof start>>; ready: DemoState }> {
+  const demoId = newDemoId();
+  const handle = await start(demoId, ttlSeconds);
+  const ready = await handle.executeUpdate(awaitDemoReadyUpdate);
+  expect(ready.status).toBe('ready');
+  return { demoId, handle, ready };
+}
+
+const nowMs = () => ts.env.currentTimeMs();
+/**
+ * The events delivered for a demo, once per delivery id (deliveries are at least once: a retried
+ * delivery keeps its id, and receivers dedupe on it).
+ */
+const eventsOf = (demoId: string) => [...new Map(webhooks.filter((w) => w.demo.id === demoId).map((w) => [w.deliveryId, w.event])).values()];
+
+describe('expiry', () => {
+  it('expires after the default TTL (1 h), not before, and tears everything down in order', async () => {
+    const { demoId, handle, ready } = await startReady();
+    expect(ts.config.demos.defaultTtlSeconds).toBe(3600);
+    expect(Date.parse(ready.expiresAt!) - Date.parse(ready.readyAt!)).toBeGreaterThanOrEqual(3600_000 - 1000);
+    const t0 = await nowMs();
+    await ts.env.sleep('59m');
+    expect((await nowMs()) - t0).toBeGreaterThanOrEqual(59 * 60_000);
+    expect((await handle.query(demoStateQuery)).status).toBe('ready');
+    await ts.env.sleep('2m');
+    const final = await ts.resultOf<DemoState>(handle.workflowId);
+    expect(final.status).toBe('expired');
+    expect(Date.parse(final.endedAt!)).toBeGreaterThanOrEqual(Date.parse(ready.expiresAt!));
+    expect(Date.parse(final.endedAt!)).toBeLessThanOrEqual(Date.parse(ready.expiresAt!) + 2 * 60_000);
+    const c = callsOf(calls, demoId);
+    expect(c).toContain('recordDemo');
+    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(eventsOf(demoId)).toEqual(['demo.ready', 'demo.expiring', 'demo.expired']);
+    expect(webhooks.find((w) => w.demo.id === demoId && w.event === 'demo.expired')?.demo.outcome).toBe('expired');
+  });
+
+  it('warns 5 min before expiry, again after an extension, and not before its time', async () => {
+    const { demoId, handle } = await startReady();
+    const warnAt = 3600 - ts.config.webhook.expiringSeconds;
+    await ts.env.sleep(`${warnAt - 60}s`);
+    expect(eventsOf(demoId)).toEqual(['demo.ready']);
+    await ts.env.sleep('120s');
+    expect(eventsOf(demoId)).toEqual(['demo.ready', 'demo.expiring']);
+    // 4 min left; +30 min: the next warning is due 5 min before the new expiry, ~29 min from now.
+    await extendDemo(ts.env.client, demoId, 1800);
+    await ts.env.sleep('28m');
+    expect(eventsOf(demoId)).toEqual(['demo.ready', 'demo.expiring']);
+    await ts.env.sleep('2m');
+    expect(eventsOf(demoId)).toEqual(['demo.ready', 'demo.expiring', 'demo.expiring']);
+    await ts.env.sleep('6m');
+    expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('expired');
+    // One delivery id per event sent: the two warnings are two deliveries.
+    expect(new Set(webhooks.filter((w) => w.demo.id === demoId).map((w) => w.deliveryId)).size).toBe(4);
+  });
+});
+
+describe('extend', () => {
+  it('extends up to the maximum lifetime (24 h) and refuses past it; a retried request applies once', async () => {
+    const { demoId, handle, ready } = await startReady();
+    const maxExpires = Date.parse(ready.maxExpiresAt);
+    expect(maxExpires - Date.parse(ready.createdAt)).toBe(ts.config.demos.maxLifetimeSeconds * 1000);
+    const first = await extendDemo(ts.env.client, demoId, 4 * 3600, 'req-1');
+    const again = await extendDemo(ts.env.client, demoId, 4 * 3600, 'req-1');
+    expect(again.expiresAt).toBe(first.expiresAt);
+    expect(Date.parse(first.expiresAt) - Date.parse(ready.expiresAt!)).toBe(4 * 3600_000);
+    // Let 4 h pass, then go as far as the cap allows, in 4 h steps.
+    await ts.env.sleep('4h');
+    let expiresAt = Date.parse(first.expiresAt);
+    for (let i = 2; expiresAt + 4 * 3600_000 <= maxExpires; i++) {
+      expiresAt = Date.parse((await extendDemo(ts.env.client, demoId, 4 * 3600, `req-${i}`)).expiresAt);
+    }
+    await expect(extendDemo(ts.env.client, demoId, 4 * 3600, 'req-past-cap')).rejects.toThrow();
+    expect(Date.parse((await handle.query(demoStateQuery)).expiresAt!)).toBe(expiresAt);
+    expect(expiresAt).toBeLessThanOrEqual(maxExpires);
+    await ts.env.sleep(expiresAt - (await nowMs()) + 60_000);
+    const final = await ts.resultOf<DemoState>(handle.workflowId);
+    expect(final.status).toBe('expired');
+    expect(Date.parse(final.endedAt!)).toBeGreaterThanOrEqual(expiresAt);
+    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+  });
+});
+
+describe('release and cancel', () => {
+  it('a release ends the demo at once, with the full teardown', async () => {
+    const { demoId, handle } = await startReady();
+    await ts.env.sleep('10m');
+    expect(await releaseDemo(ts.env.client, demoId, 'done')).toBe('tearing_down');
+    expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
+    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(eventsOf(demoId)).toEqual(['demo.ready', 'demo.expired']);
+  });
+
+  it('an operator cancel while ready runs the same teardown and ends as cancelled', async () => {
+    const { demoId, handle } = await startReady();
+    // In its hold, once the demo.ready delivery has ended (see the note below on cancelling a running activity).
+    await ts.env.sleep('10m');
+    await handle.cancel();
+    const err = await ts.resultOf<DemoState>(handle.workflowId).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+  });
+  // A cancel during provisioning is tested on the real stack (test/lifecycle.test.ts): the time-skipping
+  // server answers ACTIVITY_UNKNOWN when a workflow cancels an activity that is running, and the run hangs.
+});
+
+describe('failures', () => {
+  it('retries a failing restore three times, then fails the workflow after cleaning up everything', async () => {
+    const demoId = newDemoId();
+    brokenRestore.add(demoId);
+    const handle = await start(demoId);
+    const err = await ts.resultOf<DemoState>(handle.workflowId).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/could not be provisioned: .*criu failed/);
+    const c = callsOf(calls, demoId);
+    expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
+    // No host was recorded (no route can exist): the container removal went to the restore queue.
+    expect(c.slice(-3)).toEqual(['dropDemoData', 'removeDemoContainer', 'forgetDemo']);
+    expect(c).not.toContain('recordDemo');
+  });
+
+  it('rides out a transient database outage and hands out the demo only when every step succeeded', async () => {
+    const demoId = newDemoId();
+    flakyDb.add(demoId);
+    const handle = await start(demoId);
+    expect((await handle.executeUpdate(awaitDemoReadyUpdate)).status).toBe('ready');
+    const c = callsOf(calls, demoId);
+    expect(c.filter((n) => n === 'applyDemoIdentityInDatabase')).toHaveLength(3);
+    expect(c.indexOf('verifyDemoRouted')).toBeGreaterThan(c.lastIndexOf('applyDemoIdentityInDatabase'));
+    await releaseDemo(ts.env.client, demoId, 'done');
+    expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
+    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+  });
+
+  it('a non-retryable failure fails at once, waits for the restore beside it, and cleans up both', async () => {
+    const demoId = newDemoId();
+    missingTemplate.add(demoId);
+    const handle = await start(demoId);
+    await expect(ts.resultOf(handle.workflowId)).rejects.toThrow(WorkflowFailedError);
+    const c = callsOf(calls, demoId);
+    expect(c.filter((n) => n === 'createDemoData')).toHaveLength(1);
+    expect(c.slice(-4)).toEqual(TEARDOWN);
+  });
+
+  it('rejects malformed input without touching anything', async () => {
+    const handle = await ts.env.client.workflow.start('demoLifecycle', {
+      taskQueue: ts.queues.shared, workflowId: `demo-bad-${newDemoId()}`,
+      args: [{ demoId: "x'; DROP TABLE", template: 'standin', ttlSeconds: 60, maxLifetimeSeconds: 120 }],
+    });
+    const err = await ts.resultOf<DemoState>(handle.workflowId).catch((e) => e);
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput' });
+    expect(calls.filter(([, d]) => d.includes('DROP'))).toEqual([]);
+  });
+});
+
+describe('pooled demo without its pool', () => {
+  it('is released at once when its pool is gone, and torn down', async () => {
+    const demoId = newDemoId();
+    const handle = await ts.env.client.workflow.start('demoLifecycle', {
+      taskQueue: ts.queues.shared, workflowId: demoWorkflowId(demoId),
+      args: [{ demoId, template: 'standin', ttlSeconds: 3600, maxLifetimeSeconds: 24 * 3600, pool: { workflowId: 'pool-that-does-not-exist' } }],
+    });
+    const final = await ts.resultOf<DemoState>(handle.workflowId);
+    expect(final.status).toBe('recycled');
+    const c = callsOf(calls, demoId);
+    expect(c).not.toContain('recordDemo');
+    expect(c.slice(-4)).toEqual(TEARDOWN);
+  });
+});
