@@ -6,20 +6,15 @@
  */
 import {
   allHandlersFinished, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, condition, continueAsNew, isCancellation, log,
-  ParentClosePolicy, patched, proxyActivities, proxyLocalActivities, sleep, startChild, uuid4, workflowInfo,
+  ParentClosePolicy, proxyActivities, proxyLocalActivities, sleep, startChild, workflowInfo,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import {
-  chainMessage, demoIdFromBytes, demoWorkflowId, FAILURE_TYPES, isTemplateName, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
+  chainMessage, demoWorkflowId, FAILURE_TYPES, isTemplateName, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
 } from '../contract';
 import { demoLifecycle } from './demo-lifecycle';
 import { PoolRun } from './pool-run';
 
-/**
- * Patch id: pooled demo ids come from a local activity (node:crypto). The workflow's uuid4() is a
- * PRNG seeded from the run, so ids made with it could be predicted from a run id (issue 10, item 5).
- */
-const DEMO_IDS_FROM_CRYPTO = 'demo-ids-from-crypto';
 /** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
 const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
@@ -86,12 +81,6 @@ async function replenish(pool: PoolRun): Promise<void> {
   await provision(pool, Math.min(deficit, room));
 }
 
-/** Only to replay histories recorded before DEMO_IDS_FROM_CRYPTO. */
-function predictableDemoId(): string {
-  const hex = uuid4().replace(/-/g, '');
-  return demoIdFromBytes(Array.from({ length: 16 }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)));
-}
-
 /** Fresh ids from node:crypto; a few random bytes need no task queue round trip, and the result is recorded in history. */
 const { generateDemoIds } = proxyLocalActivities<SharedActivities>({
   startToCloseTimeout: '5s',
@@ -100,9 +89,8 @@ const { generateDemoIds } = proxyLocalActivities<SharedActivities>({
 
 async function provision(pool: PoolRun, count: number): Promise<void> {
   const { input } = pool;
-  const ids = patched(DEMO_IDS_FROM_CRYPTO)
-    ? await generateDemoIds({ count })
-    : Array.from({ length: count }, () => predictableDemoId());
+  // Never the workflow's uuid4(): it is a PRNG seeded from the run id, so ids would be predictable.
+  const ids = await generateDemoIds({ count });
   for (const demoId of ids) pool.provisioning.push({ demoId, startedAt: new Date().toISOString() });
   pool.counters.started += ids.length;
   const self = workflowInfo();
