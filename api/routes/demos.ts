@@ -117,14 +117,15 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return state.status === 'ready' ? c.json(view, 201) : c.json(view, 202);
   });
 
-  const get = createRoute({
+  /** One demo's endpoint: its access token (or the operator token), then the rate limit. */
+  const demoRoute = <R extends Omit<Parameters<typeof createRoute>[0], 'tags' | 'security' | 'middleware'>>(route: R) =>
+    createRoute({ ...route, tags: ['demos'], security: demoSecurity, middleware: demoGuard });
+
+  const get = demoRoute({
     method: 'get',
     path: '/v1/demos/{id}',
     summary: 'A demo and its lifecycle status',
     description: "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
-    tags: ['demos'],
-    security: demoSecurity,
-    middleware: demoGuard,
     request: { params: DemoIdParams },
     responses: {
       200: { description: 'the demo', content: { 'application/json': { schema: Demo } } },
@@ -137,15 +138,12 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.json(toDemoView(state), 200);
   });
 
-  const extend = createRoute({
+  const extend = demoRoute({
     method: 'post',
     path: '/v1/demos/{id}/extend',
     summary: 'Move the expiry later',
     description: 'Refused (409) past the maximum lifetime or when the demo is not ready. An `Idempotency-Key` makes retries apply once. ' +
       "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
-    tags: ['demos'],
-    security: demoSecurity,
-    middleware: demoGuard,
     request: {
       params: DemoIdParams,
       headers: IdempotencyHeaders,
@@ -166,16 +164,13 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.json({ id, expiresAt }, 200);
   });
 
-  const loginLink = createRoute({
+  const loginLink = demoRoute({
     method: 'post',
     path: '/v1/demos/{id}/login-link',
     summary: 'A one-time back-office login link',
     description: "Single use, valid for 60 s, bound to this demo; lands logged in on the template's chosen back-office page. " +
       'A used, expired or foreign link shows the visitor a page saying so. 409 when the demo is not ready. ' +
       "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
-    tags: ['demos'],
-    security: demoSecurity,
-    middleware: demoGuard,
     request: { params: DemoIdParams },
     responses: {
       200: { description: 'a fresh login link', content: { 'application/json': { schema: LoginLink } } },
@@ -190,16 +185,13 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.json({ id, ...link }, 200);
   });
 
-  const reset = createRoute({
+  const reset = demoRoute({
     method: 'post',
     path: '/v1/demos/{id}/reset',
     summary: "Back to the template's state",
     description: 'Same URL and expiry; container and data restored anew and a new back-office password (in the answer, with a fresh ' +
       '`loginUrl`). Answers when the demo is ready again (seconds). An `Idempotency-Key` makes a retried reset answer instead of resetting again. ' +
       "409 when the demo is not ready. Needs the demo's access token (or the operator token).",
-    tags: ['demos'],
-    security: demoSecurity,
-    middleware: demoGuard,
     request: { params: DemoIdParams, headers: IdempotencyHeaders },
     responses: {
       200: { description: 'the demo, ready again, with its new credentials', content: { 'application/json': { schema: CreatedDemo.omit({ accessToken: true }) } } },
@@ -217,15 +209,12 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     return c.json({ ...toDemoView(state), ...(link ? { loginUrl: link.loginUrl } : {}) }, 200);
   });
 
-  const release = createRoute({
+  const release = demoRoute({
     method: 'delete',
     path: '/v1/demos/{id}',
     summary: 'End a demo now',
     description: 'Teardown starts (202). Repeating it is harmless (202 again, or 404 once the demo is forgotten). ' +
       "Needs the demo's access token (or the operator token): 401 without one, 404 with another demo's token.",
-    tags: ['demos'],
-    security: demoSecurity,
-    middleware: demoGuard,
     request: { params: DemoIdParams },
     responses: {
       202: { description: 'teardown started (or had already run)', content: { 'application/json': { schema: ReleaseDemoResponse } } },

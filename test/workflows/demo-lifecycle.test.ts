@@ -112,7 +112,7 @@ describe('expiry', () => {
   // (about 1 full-file run in 4, even on a quiet machine) — the server skips time while activities
   // are pending. The same warnings, re-armed by an extension, are tested on the real stack in
   // test/webhooks.test.ts; this stays as the production-value scenario to revive with a newer server.
-  it.skip('warns 5 min before expiry, again after an extension, and not before its time', async () => {
+  it.skip('warns 5 min before expiry, again after an extension, and not before its time (skipped: the time-skipping server loses pending deliveries ~1 run in 4; on the real stack in test/webhooks.test.ts)', async () => {
     const { demoId, handle } = await startReady();
     const warnAt = 3600 - ts.config.webhook.expiringSeconds;
     await skip(`${warnAt - 60}s`);
@@ -171,7 +171,7 @@ describe('release and cancel', () => {
   // Skipped: the time-skipping server sometimes never completes the cancelled run (60 s timeout,
   // about 1 full-file run in 6). Operator cancel is tested on the real stack (test/lifecycle.test.ts,
   // test/worker-crash.test.ts).
-  it.skip('an operator cancel while ready runs the same teardown and ends as cancelled', async () => {
+  it.skip('an operator cancel while ready runs the same teardown and ends as cancelled (skipped: the time-skipping server sometimes never completes the cancelled run; on the real stack in test/lifecycle.test.ts)', async () => {
     const { demoId, handle } = await startReady();
     // In its hold, once the demo.ready delivery has ended (see the note below on cancelling a running activity).
     await skip('10m');
