@@ -10,6 +10,7 @@ import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
 import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
 import { demoHostFor, demoRouterOptions } from '../lib/config';
+import { adminPasswordFor } from '../lib/secrets';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
 
 export function createSharedActivities(deps: ActivityDeps) {
@@ -65,7 +66,7 @@ function sharedActivities(deps: ActivityDeps) {
       const s = spec(input.template);
       const ref = dataRef(deps, demoId, s);
       const domain = demoHostFor(config, demoId);
-      const adminPassword = secrets.derive('admin-password', demoId, 16, input.generation ?? 0);
+      const adminPassword = adminPasswordFor(secrets, demoId, input.generation ?? 0);
       await mariadb.applyShopIdentity({
         database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
         adminPasswordHash: await bcrypt.hash(adminPassword, 10),

@@ -1,10 +1,10 @@
 /**
- * What is left of a demo on this host: container, database, prefixed tables, account, Valkey key,
+ * What is left of a demo on this host: container, database, prefixed tables, account, Valkey keys,
  * and what Caddy answers for its host. Tests assert it is all gone after teardown; the benchmark
  * counts leaks with it.
  */
 import { request, type Dispatcher } from 'undici';
-import { demoResourceNames } from '../contract';
+import { claimKeys, demoResourceNames } from '../contract';
 import { demoHostFor } from '../lib/config';
 import type { AdapterDeps } from './real-deps';
 
@@ -13,6 +13,7 @@ export interface DemoFootprint {
   database: boolean;
   prefixedTables: number;
   accounts: number;
+  /** Its index key or its claim-store record (this deployment's). */
   valkeyKey: boolean;
   /** Caddy's answer for the demo's host: 404 once the route is gone. */
   routeStatus: number;
@@ -41,7 +42,7 @@ export async function demoFootprint(deps: AdapterDeps, demoId: string, dispatche
     mariadb.databaseExists(n.database),
     mariadb.tablesWithPrefix(config.demos.sharedDatabase, n.tablePrefix).then((t) => t.length),
     mariadb.listAccounts(n.account).then((a) => a.length),
-    valkey.exists(n.valkeyKey).then((x) => x === 1),
+    valkey.exists(n.valkeyKey, claimKeys(config.profile, config.temporal.queuePrefix).record(demoId)).then((x) => x > 0),
     statusThroughCaddy(deps, demoId, dispatcher),
   ]);
   return { container, database, prefixedTables, accounts, valkeyKey, routeStatus };

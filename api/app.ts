@@ -15,6 +15,7 @@ import { REQUEST_ID_PATTERN } from '../contract';
 import type { AppDeps } from './app-deps';
 import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
+import { ipBucket } from './quotas';
 import { ApiError, errorBody, sendError } from './errors';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
 import { registerCodecRoutes } from './routes/codec';
@@ -126,7 +127,7 @@ export function createApp(deps: AppDeps): ApiApp {
     let decision;
     try {
       decision = await Promise.race([
-        limiter.hit(ip),
+        limiter.hit(ipBucket(ip)),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('rate limiter timed out')), 1_000).unref()),
       ]);
     } catch (err) {

@@ -9,6 +9,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import {
   countLiveDemos, demoHandle, demoStartOptions, describeDemo, extendDemo, isWorkflowGone, listDemos, readDemo, releaseDemo, resetDemo, withDeadline,
+  type Claimer,
   type DemoListFilter, type DemoSummary,
 } from '../client';
 import {
@@ -31,20 +32,19 @@ export interface AcquireRequest {
   wait: boolean;
   /** Who asked, for the operators' view (never a secret). */
   requestedBy: string;
-  /**
-   * A retried request with the same key gets the same demo (sources that can dedupe: the pool).
-   * Already scoped to the caller and safe for a Temporal update id.
-   */
-  idempotencyKey?: string;
+  /** Hashed owner scope of the caller (api/quotas.ts): who may see this demo's secrets again. */
+  owner: string;
+  /** Hash of the Idempotency-Key: a retry gets the same demo (sources that can dedupe: the pool). */
+  idempotencyKeyHash?: string;
   /** The HTTP request id, for correlation. */
   requestId?: string;
 }
 
-export interface Acquired {
-  state: DemoState;
-  /** Which source handed it out (metrics label): `pool` or `fresh`. */
-  source: string;
-}
+/** A demo handed out, and which source handed it out (metrics label): `pool` or `fresh`. */
+export interface Handed { state: DemoState; source: string; replay?: undefined; valkeyMs?: number }
+
+/** Handed out now, or an Idempotency-Key used before (by `owner`): the caller answers with that demo, or refuses. */
+export type Acquired = Handed | { source: string; replay: { demoId: string; owner: string }; state?: undefined };
 
 /** Something that hands out demos. Errors are ApiErrors (or Temporal errors the service maps). */
 export interface DemoSource {
@@ -55,7 +55,7 @@ export type ListFilter = Omit<DemoListFilter, 'runningOnly'>;
 export type { DemoSummary };
 
 export interface DemoService {
-  acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; idempotencyKey?: string; requestId?: string }): Promise<Acquired>;
+  acquire(req: { template?: string; ttlSeconds?: number; wait?: boolean; requestedBy: string; owner: string; idempotencyKeyHash?: string; requestId?: string }): Promise<Acquired>;
   get(id: string): Promise<DemoState>;
   extend(id: string, seconds: number, idempotencyKey?: string): Promise<{ expiresAt: string }>;
   /** Back to the template's state: same URL and expiry, fresh data, container and back-office password. */
@@ -65,6 +65,8 @@ export interface DemoService {
   list(filter: ListFilter): Promise<{ demos: DemoSummary[]; truncated: boolean }>;
   /** Running demo workflows of this deployment (metrics). */
   countLive(): Promise<number>;
+  /** The earlier claim of an Idempotency-Key (its hash), if any. */
+  replayOf(keyHash: string): Promise<{ demoId: string; owner: string } | undefined>;
 }
 
 export interface TemporalDemoDeps {
@@ -74,10 +76,12 @@ export interface TemporalDemoDeps {
   metrics?: ApiMetrics;
   /** Per-call deadline for short calls (query, describe, signal, update), ms. */
   callTimeoutMs?: number;
+  /** Pooled demos claimed in Valkey: presented as ready and told of their claim before an extend or release. */
+  claimer?: Claimer;
 }
 
 /** A fresh demo per request: start `demoLifecycle` and wait for it to be ready, in one call. */
-export function createFreshDemoSource(deps: TemporalDemoDeps): DemoSource {
+export function createFreshDemoSource(deps: TemporalDemoDeps): { acquire(req: AcquireRequest): Promise<Handed> } {
   const { client, config, log, metrics } = deps;
   return {
     async acquire(req) {
@@ -163,17 +167,26 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < min || ttlSeconds > max) {
         throw new ApiError(400, 'invalid_ttl', `ttlSeconds must be an integer between ${min} and ${max}`);
       }
-      return source.acquire({ template, ttlSeconds, wait: req.wait ?? true, requestedBy: req.requestedBy, idempotencyKey: req.idempotencyKey, requestId: req.requestId });
+      return source.acquire({ template, ttlSeconds, wait: req.wait ?? true, requestedBy: req.requestedBy, owner: req.owner, idempotencyKeyHash: req.idempotencyKeyHash, requestId: req.requestId });
     },
 
     async get(id) {
       checkId(id);
-      return call(id, () => readDemo(client, id, { deadlineMs: callMs }));
+      // Claimed moments ago: Valkey knows everything there is to know, no workflow query needed.
+      const fresh = await deps.claimer?.presentUnacknowledged(id).catch((err: Error) => {
+        deps.log.warn({ demoId: id, err: err.message }, 'claim store unavailable; reading the demo from its workflow');
+        return undefined;
+      });
+      if (fresh) return fresh;
+      const state = await call(id, () => readDemo(client, id, { deadlineMs: callMs }));
+      return deps.claimer ? deps.claimer.presentClaimed(state) : state;
     },
 
     async extend(id, seconds, idempotencyKey) {
       checkId(id);
       try {
+        // Signal first (idempotent): the demo knows it is claimed before the extend reaches it.
+        await deps.claimer?.ensureDelivered(id);
         return await extendDemo(client, id, seconds, idempotencyKey, { deadlineMs: callMs, retry: { attempts: 4, firstDelayMs: 100 } });
       } catch (err) {
         if (isWorkflowGone(err)) {
@@ -188,6 +201,8 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
     async reset(id, requestId) {
       checkId(id);
       try {
+        // The demo knows it is claimed before the reset reaches it (a pooled demo refuses resets).
+        await deps.claimer?.ensureDelivered(id);
         // A reset restores container and data anew: seconds, like a cold provision.
         return await resetDemo(client, id, requestId, { deadlineMs: 120_000, retry: { attempts: 4, firstDelayMs: 100 } });
       } catch (err) {
@@ -198,11 +213,19 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
 
     async release(id, reason) {
       checkId(id);
+      // Listed: off the ready list before the release is acknowledged, so it is never handed out
+      // after this answer. Claimed and not yet acknowledged: the claim reaches the demo first, so it
+      // ends `released`, never `recycled`.
+      await call(id, async () => deps.claimer?.prepareRelease(id));
       return call(id, () => releaseDemo(client, id, reason, { deadlineMs: callMs }));
     },
 
     async list(filter) {
       return call(undefined, () => listDemos(client, config, filter, { deadlineMs: callMs }));
+    },
+
+    async replayOf(keyHash) {
+      return deps.claimer?.store.idempotent(keyHash);
     },
 
     async countLive() {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createCaddy } from '../adapters/caddy';
 import { createMariaDb, createMariaDbPool } from '../adapters/mariadb';
 import { createValkey } from '../adapters/valkey';
-import { temporalConnection } from '../client';
+import { createClaimer, startRedelivery, temporalConnection, type Claimer } from '../client';
 import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
 import { payloadCodec, temporalClient } from '../client';
@@ -26,6 +26,8 @@ import { createMetrics, type ReconcilerSnapshot } from './metrics';
 
 export interface ApiDeps extends AppDeps {
   client: Client;
+  /** Claims in Valkey (tests and the benchmark look at its store). */
+  claimer: Claimer;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,8 @@ export interface ApiDepsOptions {
   isDraining?: () => boolean;
   /** Replaces the access tokens derived from $DMX_STATE_DIR/secret.key (tests). */
   accessTokens?: AccessTokens;
+  /** How often unacknowledged claims are re-delivered (also once at start); 0: never (tests of the loss itself). */
+  redeliverEveryMs?: number;
 }
 
 export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
@@ -75,8 +79,15 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     },
   });
   const base = { client, config, log, metrics };
-  const source = o.source?.({ client, config, log }) ?? createPoolDemoSource(base, createFreshDemoSource(base));
-  const demos = o.demos ?? createTemporalDemoService({ ...base, source });
+  const claimer = createClaimer({
+    client, config, valkey, secrets, log,
+    onSignal: (ms, ok) => metrics.claimSignalSeconds.observe({ outcome: ok ? 'delivered' : 'failed' }, ms / 1000),
+  });
+  const source = o.source?.({ client, config, log }) ?? createPoolDemoSource({ ...base, claimer }, createFreshDemoSource(base));
+  const demos = o.demos ?? createTemporalDemoService({ ...base, source, claimer });
+  // Every replica re-delivers (idempotent by claim id): a claim recorded by a replica that died
+  // before its signal still reaches its demo.
+  const stopRedelivery = o.redeliverEveryMs === 0 ? () => undefined : startRedelivery(claimer, o.redeliverEveryMs ?? 2_000, log);
   const pools = createPoolService(base);
   service.current = demos;
   service.pools = pools;
@@ -90,6 +101,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
     config,
     log,
     client,
+    claimer,
     demos,
     pools,
     limiter,
@@ -111,6 +123,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
       demoRouter: () => checkDemoRouter(config),
     },
     async close() {
+      stopRedelivery();
       await Promise.allSettled([connection.close(), pool.end(), valkey.quit().catch(() => valkey.disconnect())]);
     },
   };

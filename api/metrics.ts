@@ -10,6 +10,9 @@ export interface ApiMetrics {
   claims: Counter<'template' | 'source' | 'outcome'>;
   /** Time from request to a ready demo, by source (`pool` or `fresh`). */
   claimSeconds: Histogram<'template' | 'source'>;
+  /** The claim's steps beside the whole request: the Valkey script, and the demoClaimed signal sent after the answer. */
+  claimValkeySeconds: Histogram<'template'>;
+  claimSignalSeconds: Histogram<'outcome'>;
   /** Fresh provisionings (not from a pool), by outcome. */
   provisions: Counter<'template' | 'outcome'>;
   httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -121,6 +124,14 @@ export function createMetrics(o: MetricsOptions = {}): ApiMetrics {
       // Pool claims take milliseconds, cold provisions about a second.
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120],
       registers: [registry],
+    }),
+    claimValkeySeconds: new Histogram({
+      name: 'dmx_api_claim_valkey_seconds', help: 'Seconds of the claim script in Valkey (one round trip)', labelNames: ['template'],
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1], registers: [registry],
+    }),
+    claimSignalSeconds: new Histogram({
+      name: 'dmx_api_claim_signal_seconds', help: 'Seconds of the demoClaimed signal to the demo (after the answer)', labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry],
     }),
     provisions: new Counter({ name: 'dmx_api_demo_provisions_total', help: 'Fresh demo provisionings by outcome', labelNames: ['template', 'outcome'], registers: [registry] }),
     httpRequests: new Counter({ name: 'dmx_api_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] }),

@@ -1,15 +1,14 @@
 /**
- * The API's side of the warm pools: claiming a demo from a template's pool (a `DemoSource` that
- * falls back to a fresh demo when the template has no pool), and the operators' view of the pools
+ * The API's side of the warm pools: claiming a demo from a template's ready list (a `DemoSource`
+ * that falls back to a fresh demo when the template has no pool), and the operators' view of the pools
  * (list, stats, resize / start), presented as ApiErrors. The Temporal calls are the client module's.
  */
 import { type Client } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
 import {
-  claimFromPool, demoHandle, ensurePool, isWorkflowGone, listPoolTemplates, poolHandle, poolSettings, poolStats, resizePool, retryAfterOf,
-  runningPoolStats, withDeadline,
+  ensurePool, isWorkflowGone, listPoolTemplates, poolHandle, poolSettings, poolStats, resizePool, runningPoolStats, withDeadline,
+  type ClaimAnswer, type Claimer,
 } from '../client';
-import { FAILURE_TYPES, failureType, isTemplateName, releaseDemoSignal, type DemoState, type PoolStats } from '../contract';
+import { isTemplateName, type PoolStats } from '../contract';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { readTemplateSpec } from '../templates/spec';
@@ -27,55 +26,58 @@ export interface PoolDeps {
 }
 
 /**
- * Claims from the template's pool when one runs; otherwise hands the request to `fallback` (a fresh
- * demo). The claim's update id makes retries safe: the same `idempotencyKey` (already scoped to the
- * caller) returns the same demo for as long as the pool's workflow run lasts.
+ * Claims from the template's Valkey ready list (client/claims.ts: one script, then a signal to the
+ * demo, never a workflow task of the pool). An empty list: with `wait`, waits for the next listed
+ * demo in order of arrival (telling the pool there is demand); without, 503 + Retry-After. Only
+ * when the template has no running pool does the request go to `fallback` (a fresh demo); whether
+ * a pool runs is asked of Temporal on that empty-list path only, and remembered for 1 s (a burst
+ * against an empty pool asks once).
  */
-export function createPoolDemoSource(deps: PoolDeps, fallback: DemoSource): DemoSource {
-  const { client, config, log } = deps;
+export function createPoolDemoSource(deps: PoolDeps & { claimer: Claimer }, fallback: DemoSource): DemoSource {
+  const { client, config, log, claimer } = deps;
+  const poolRunning = new Map<string, { at: number; running: boolean }>();
+  async function hasPool(template: string): Promise<boolean> {
+    const known = poolRunning.get(template);
+    if (known && Date.now() - known.at < 1_000) return known.running;
+    let running: boolean;
+    try {
+      running = (await withDeadline(client, 5_000, () => poolHandle(client, config, template).describe())).status.name === 'RUNNING';
+    } catch (err) {
+      if (!isWorkflowGone(err)) throw temporalToApiError(err) ?? err;
+      running = false;
+    }
+    poolRunning.set(template, { at: Date.now(), running });
+    return running;
+  }
+
   return {
     async acquire(req: AcquireRequest) {
-      const waitSeconds = req.wait ? config.pool.claimWaitSeconds : 0;
-      const updateId = req.idempotencyKey ? `claim:${req.idempotencyKey}` : `claim-req:${req.requestId ?? 'none'}:${randomBytes(6).toString('hex')}`;
-      let state: DemoState;
+      const input = {
+        template: req.template, ttlSeconds: req.ttlSeconds, owner: req.owner, requestedBy: req.requestedBy,
+        idempotencyKeyHash: req.idempotencyKeyHash, idempotencyTtlSeconds: config.api.idempotencyTtlSeconds,
+      };
+      let out: ClaimAnswer;
       try {
-        // The update id makes a retried claim the same claim (transient failures applied nothing).
-        state = await claimFromPool(client, config, req.template, { ttlSeconds: req.ttlSeconds, waitSeconds, requestedBy: req.requestedBy }, updateId, {
-          deadlineMs: (waitSeconds + 10) * 1000,
-          retry: { attempts: 4, firstDelayMs: 100, onRetry: (r) => log.warn(r, 'transient Temporal failure; retrying') },
-        });
+        out = await claimer.claim(input);
+        if (out.kind === 'empty') {
+          if (!(await hasPool(req.template))) return fallback.acquire(req);
+          if (req.wait && config.pool.claimWaitSeconds > 0) out = await claimer.claim({ ...input, waitMs: config.pool.claimWaitSeconds * 1000 });
+        }
       } catch (err) {
-        if (isWorkflowGone(err)) return fallback.acquire(req);
-        if (failureType(err) === FAILURE_TYPES.noCapacity) {
-          const retryAfter = retryAfterOf(err);
-          log.info({ template: req.template, waitSeconds, retryAfter }, 'pool has no ready demo');
-          throw ApiError.unavailable('no_capacity', waitSeconds
-            ? `no ${req.template} demo became ready within ${waitSeconds} s; try again later`
-            : `no ready ${req.template} demo right now; try again later, or ask with "wait": true`, retryAfter);
-        }
-        const mapped = temporalToApiError(err);
-        if (mapped?.status === 503 && !req.idempotencyKey) {
-          // The claim may still complete after we gave up: if it did, nobody will get that demo.
-          void giveBackLateClaim(updateId, req.template);
-        }
-        if (mapped && mapped.status < 500 && mapped.code !== 'update_rejected' && mapped.code !== 'not_found') throw mapped;
-        if (mapped?.status === 503) throw mapped;
-        log.error({ template: req.template, err: (err as Error).message }, 'claim from the pool failed');
-        throw ApiError.unavailable('unavailable', 'the demo pool did not answer as expected; try again later', 10);
+        if (err instanceof ApiError) throw err;
+        log.error({ template: req.template, err: (err as Error).message }, 'claim from the ready list failed');
+        throw ApiError.unavailable('unavailable', 'demos cannot be claimed now (Valkey unreachable); try again shortly', 2);
       }
-      return { source: 'pool', state };
+      if (out.kind === 'replay') return { source: 'pool', replay: { demoId: out.demoId, owner: out.owner } };
+      if (out.kind === 'empty') {
+        log.info({ template: req.template, wait: req.wait }, 'pool has no ready demo');
+        throw ApiError.unavailable('no_capacity', req.wait
+          ? `no ${req.template} demo became ready within ${config.pool.claimWaitSeconds} s; try again later`
+          : `no ready ${req.template} demo right now; try again later, or ask with "wait": true`, 2);
+      }
+      return { source: 'pool', state: out.state, valkeyMs: out.valkeyMs };
     },
   };
-
-  async function giveBackLateClaim(updateId: string, template: string): Promise<void> {
-    try {
-      const late = await withDeadline(client, 5_000, () => poolHandle(client, config, template).getUpdateHandle<DemoState>(updateId).result());
-      await withDeadline(client, 5_000, () => demoHandle(client, late.demoId).signal(releaseDemoSignal, { reason: 'api: claim answered too late' }));
-      log.warn({ demoId: late.demoId, template }, 'released a demo whose claim answered after the request gave up');
-    } catch {
-      // Not completed (then the pool answers nobody and keeps its demo) or unreachable: its TTL ends it.
-    }
-  }
 }
 
 export interface PoolView { stats: PoolStats; started: boolean }

@@ -7,6 +7,7 @@ import {
   DEMO_ID_FORMAT, DEMO_ID_PATTERN, DEMO_STATUSES, MAX_EXTEND_SECONDS, MAX_LIST_LIMIT, MAX_POOL_TARGET, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN,
 } from '../contract';
 import { ACCESS_TOKEN_PATTERN } from './access-tokens';
+import { IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_KEY_PATTERN, VISITOR_PATTERN } from './quotas';
 
 export const ErrorCode = z.enum([
   'bad_request',
@@ -29,6 +30,8 @@ export const ErrorCode = z.enum([
   'update_rejected',
   'rate_limited',
   'too_many_live_demos',
+  'too_many_claims',
+  'idempotency_key_reused',
   'no_capacity',
   'provisioning_failed',
   'temporal_unavailable',
@@ -67,6 +70,18 @@ export const ExtendDemoRequest = z
     seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS).openapi({ description: 'seconds to add to the expiry', example: 600 }),
   })
   .openapi('ExtendDemoRequest');
+
+/** POST /v1/demos: a high-entropy Idempotency-Key (it can bring the demo's secrets back), and the visitor an API key acts for. */
+export const CreateDemoHeaders = z.object({
+  'idempotency-key': z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().openapi({
+    param: { name: 'idempotency-key', in: 'header' },
+    description: `a retry with the same key, by the same caller, gets the same demo (${IDEMPOTENCY_KEY_FORMAT})`,
+  }),
+  'x-dmx-visitor': z.string().regex(VISITOR_PATTERN).optional().openapi({
+    param: { name: 'x-dmx-visitor', in: 'header' },
+    description: 'with an API key: the end visitor this request is for; the per-visitor limits apply to it (ignored without an API key)',
+  }),
+});
 
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z.string().regex(REQUEST_ID_PATTERN).optional().openapi({

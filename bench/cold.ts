@@ -39,7 +39,7 @@ export interface ColdSample { demoId: string; totalMs: number; apiMs: number; fi
 
 export async function coldProvision(ctx: BenchContext, ttlSeconds = 600): Promise<ColdSample> {
   const t0 = performance.now();
-  const { state } = await ctx.fresh.acquire({ template: ctx.opts.template, ttlSeconds, wait: true, requestedBy: 'bench' });
+  const { state } = await ctx.fresh.acquire({ template: ctx.opts.template, ttlSeconds, wait: true, requestedBy: 'bench', owner: 'bench' });
   ctx.demos.add(state.demoId);
   const apiMs = performance.now() - t0;
   let status = 0;

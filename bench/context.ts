@@ -11,7 +11,7 @@ import type { Pool } from 'mysql2/promise';
 import { demoFootprint, isClean, statusThroughCaddy, type DemoFootprint } from '../adapters/footprint';
 import { createMariaDbPool } from '../adapters/mariadb';
 import { createRealDeps, type RealDeps } from '../adapters/real-deps';
-import { createFreshDemoSource, type DemoSource } from '../api/demo-service';
+import { createFreshDemoSource } from '../api/demo-service';
 import { demoHandle, poolStats } from '../client';
 import { connectTemporalClient } from '../client';
 import { releaseDemoSignal, type DemoState, type PoolStats } from '../contract';
@@ -87,6 +87,7 @@ export async function startBenchApi(config: Config): Promise<BenchApi> {
       DMX_API_HOST: '127.0.0.1',
       DMX_RATE_LIMIT_PER_MINUTE: '0',
       DMX_MAX_LIVE_DEMOS_PER_IP: '0',
+      DMX_CLAIMS_PER_HOUR_PER_IP: '0',
       DMX_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -131,7 +132,7 @@ export interface BenchContext {
   /** HTTP client with enough connections for the highest concurrency. */
   http: Agent;
   /** Fresh (cold) demos, the same code path the API uses for a template without a pool. */
-  fresh: DemoSource;
+  fresh: ReturnType<typeof createFreshDemoSource>;
   /** Every demo this run obtained: released and leak-checked at the end. */
   demos: Set<string>;
   log: ReturnType<typeof createLogger>;

@@ -1,15 +1,15 @@
 /**
  * The warm pools over Temporal (CLI, API, main command, benchmark): start a pool if it is not
- * running, claim from it, resize it, read its stats, list the running ones.
+ * running, resize it, read its stats, list the running ones.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
-  assertTemplateName, claimDemoUpdate, isTemplateName, POOL_WORKFLOW_TYPE, poolStatsQuery, poolWorkflowId, refreshTemplateSignal, SEARCH_ATTRIBUTES,
-  setPoolTargetUpdate, taskQueuesFor, type ClaimDemoRequest, type DemoState, type PoolInput, type PoolSettings, type PoolStats,
+  assertTemplateName, isTemplateName, POOL_WORKFLOW_TYPE, poolStatsQuery, poolWorkflowId, refreshTemplateSignal, SEARCH_ATTRIBUTES,
+  setPoolTargetUpdate, taskQueuesFor, type PoolInput, type PoolSettings, type PoolStats,
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { templatePool } from '../workflows/template-pool';
-import { call, retryTransient, type CallOptions } from './retry';
+import { retryTransient } from './retry';
 
 export function poolSettings(config: Config, template: string, target = config.pool.size, overrides: Partial<PoolSettings> = {}): PoolSettings {
   return {
@@ -63,13 +63,6 @@ export async function runningPoolStats(client: Client, config: Config, template:
 export async function resizePool(client: Client, config: Config, template: string, target: number, requestId?: string): Promise<PoolStats> {
   // Setting a target is idempotent, so a retry after a transient failure cannot over-apply.
   return retryTransient(`pool ${template} resize`, () => poolHandle(client, config, template).executeUpdate(setPoolTargetUpdate, { args: [{ target }], updateId: requestId }));
-}
-
-/** Takes one ready demo from the pool; the update id makes a retried claim the same claim. */
-export async function claimFromPool(
-  client: Client, config: Config, template: string, req: ClaimDemoRequest, updateId?: string, o: CallOptions = {},
-): Promise<DemoState> {
-  return call(client, o, `claim ${template}`, () => poolHandle(client, config, template).executeUpdate(claimDemoUpdate, { args: [req], updateId }));
 }
 
 /** Tells a running pool that the template may have a new checkpoint version; no-op without a pool. */

@@ -64,7 +64,11 @@ export interface DemoState {
 
 export interface ExtendDemoRequest { seconds: number; requestId?: string }
 export interface ExtendDemoResult { expiresAt: string }
-export interface ReleaseDemoRequest { reason?: string }
+export interface ReleaseDemoRequest {
+  reason?: string;
+  /** The pool recycling an unclaimed demo: a claim recorded before the demo's withdraw wins over it. */
+  recycle?: boolean;
+}
 export interface ResetDemoRequest { requestId: string }
 
 export const demoStateQuery = defineQuery<DemoState>('demoState');

@@ -4,6 +4,7 @@
  * bottom of the import graph: it imports nothing of dmx's, and everything else may import it.
  * Deterministic-safe (workflows import it).
  */
+export * from './claims';
 export * from './demo';
 export * from './failures';
 export * from './ids';

@@ -3,6 +3,7 @@
  * between the pool and its demos. Deterministic-safe.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DemoClaim } from './claims';
 import type { DemoState, DemoStatus } from './demo';
 
 /** The workflow type name (clients start it by name). */
@@ -33,6 +34,8 @@ export interface PoolInput extends PoolSettings {
 export interface PoolCarriedState {
   ready: DemoState[];
   provisioning: Array<{ demoId: string; startedAt: string }>;
+  /** Demos told to recycle and not ended yet: counted as recycled when they end so (a claim may beat it). */
+  recycling?: string[];
   templateVersion?: string;
   counters: PoolCounters;
   claimWaitBuckets: number[];
@@ -41,9 +44,10 @@ export interface PoolCarriedState {
   lastError?: string;
 }
 
+/** `noCapacity`: waiting claims (`wait: true` on an empty pool) that got no demo in time, as the API reports them. */
 export interface PoolCounters { started: number; claimed: number; failed: number; recycled: number; noCapacity: number }
 
-/** Upper bounds (ms) of the claim wait histogram buckets; the last bucket is everything above. */
+/** Upper bounds (ms) of the claim delivery histogram buckets; the last bucket is everything above. */
 export const CLAIM_WAIT_BUCKETS_MS = [1, 10, 100, 1_000, 5_000, 30_000] as const;
 
 export interface PoolStats extends PoolSettings {
@@ -52,33 +56,35 @@ export interface PoolStats extends PoolSettings {
   /** Ids of the pooled (ready, unclaimed) demos, oldest first. */
   readyDemoIds: string[];
   provisioning: number;
+  /** Requests waiting for a demo (`wait: true` on an empty list), as the API announced them. */
   waitingClaims: number;
   counters: PoolCounters;
   consecutiveFailures: number;
   backoffUntil?: string;
   lastError?: string;
-  /** Claim wait (from the claim reaching the pool to its answer) per bucket, `le` in ms. */
+  /** Claim delivery (from the claim in Valkey to the demo's acknowledgement) per bucket, `le` in ms. */
   claimWait: Array<{ le: number | '+Inf'; count: number }>;
-}
-
-export interface ClaimDemoRequest {
-  ttlSeconds: number;
-  /** How long to wait for a cold provision when nothing is ready; 0 answers NoCapacity at once. */
-  waitSeconds?: number;
-  requestedBy?: string;
 }
 
 export interface PoolDemoEnded { demoId: string; outcome: DemoStatus; error?: string; wasReady: boolean }
 
-/** Hands one ready demo to one caller, starting its TTL. Fails with NoCapacity when none is ready in time. */
-export const claimDemoUpdate = defineUpdate<DemoState, [ClaimDemoRequest]>('claimDemo');
 export const setPoolTargetUpdate = defineUpdate<PoolStats, [{ target: number }]>('setPoolTarget');
 export const poolStatsQuery = defineQuery<PoolStats>('poolStats');
 /** Demo -> pool: provisioned and waiting to be claimed. */
 export const demoPooledSignal = defineSignal<[DemoState]>('demoPooled');
 /** Demo -> pool: it is being torn down (claimed or not). */
 export const demoEndedSignal = defineSignal<[PoolDemoEnded]>('demoEnded');
-/** Pool -> demo: claimed; the TTL runs until `expiresAt`. */
-export const demoClaimedSignal = defineSignal<[{ expiresAt: string; maxExpiresAt: string; requestedBy?: string }]>('demoClaimed');
+/**
+ * Claimer (API, or whoever re-delivers) -> demo: claimed in Valkey; the TTL runs until `expiresAt`.
+ * Never sent to the pool: claims do not go through a workflow task of the pool.
+ */
+export const demoClaimedSignal = defineSignal<[DemoClaim]>('demoClaimed');
+/** Demo -> pool: it applied its claim (out of the pool's ready demos; refill follows). */
+export const demoClaimAckedSignal = defineSignal<[{ demoId: string; deliveryMs: number }]>('demoClaimAcked');
+/**
+ * API -> pool: a request waits for a demo of this template (`until` ms), or stopped waiting
+ * (`done`, `served` or not), so the pool provisions for the demand beyond its target.
+ */
+export const poolDemandSignal = defineSignal<[{ requestId: string; until?: number; done?: boolean; served?: boolean }]>('poolDemand');
 /** `dmx checkpoint` -> pool: a new template version may exist. */
 export const refreshTemplateSignal = defineSignal('refreshTemplate');

@@ -69,7 +69,8 @@ const schema = z.object({
   DMX_SHARED_DATABASE: safeName.default('dmx_demos'),
   DMX_DEFAULT_TEMPLATE: safeName.default('standin'),
   DMX_DEFAULT_TTL_SECONDS: seconds.default(3600),
-  DMX_MIN_TTL_SECONDS: seconds.default(1),
+  /** Minutes, not seconds: with a short TTL one client could cycle through the pool (claim, expire, claim). */
+  DMX_MIN_TTL_SECONDS: seconds.default(300),
   DMX_MAX_TTL_SECONDS: seconds.default(4 * 3600),
   DMX_MAX_LIFETIME_SECONDS: seconds.default(24 * 3600),
   DMX_DEMO_MEMORY: z.string().regex(/^\d+[kmg]$/i, 'a size like 256m').default('384m'),
@@ -88,8 +89,16 @@ const schema = z.object({
   DMX_TRUSTED_PROXY_HEADER: z.string().regex(/^$|^[a-z0-9-]{1,64}$/i, 'a header name like x-forwarded-for').default('').transform((v) => v.toLowerCase()),
   /** API requests per client IP per minute; 0 turns the limit off. */
   DMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
-  /** Live demos per client IP; 0 turns the limit off. */
+  /** Live demos per anonymous client (IPv4 address, IPv6 /64) or per X-Dmx-Visitor of an API key; 0 turns the limit off. */
   DMX_MAX_LIVE_DEMOS_PER_IP: z.coerce.number().int().min(0).default(3),
+  /** Demos handed out per anonymous client (or visitor) per hour; DELETE does not give any back. 0: off. */
+  DMX_CLAIMS_PER_HOUR_PER_IP: z.coerce.number().int().min(0).default(20),
+  /** Live demos per API key (all its visitors together); 0: off. */
+  DMX_API_KEY_MAX_LIVE_DEMOS: z.coerce.number().int().min(0).default(500),
+  /** Demos handed out per API key per hour; 0: off. */
+  DMX_API_KEY_CLAIMS_PER_HOUR: z.coerce.number().int().min(0).default(5000),
+  /** How long an Idempotency-Key of POST /v1/demos is remembered (in Valkey, hashed). */
+  DMX_IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
   /** Largest request body the API accepts, in bytes. */
   DMX_API_BODY_LIMIT_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
   /** How long POST /v1/demos waits for a demo to become ready before answering 503. */
@@ -154,6 +163,10 @@ export interface Config {
     trustedProxyHeader: string;
     rateLimitPerMinute: number;
     maxLiveDemosPerIp: number;
+    claimsPerHourPerIp: number;
+    keyMaxLiveDemos: number;
+    keyClaimsPerHour: number;
+    idempotencyTtlSeconds: number;
     bodyLimitBytes: number;
     acquireTimeoutSeconds: number;
     shutdownGraceSeconds: number;
@@ -273,6 +286,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustedProxyHeader: c.DMX_TRUSTED_PROXY_HEADER,
       rateLimitPerMinute: c.DMX_RATE_LIMIT_PER_MINUTE,
       maxLiveDemosPerIp: c.DMX_MAX_LIVE_DEMOS_PER_IP,
+      claimsPerHourPerIp: c.DMX_CLAIMS_PER_HOUR_PER_IP,
+      keyMaxLiveDemos: c.DMX_API_KEY_MAX_LIVE_DEMOS,
+      keyClaimsPerHour: c.DMX_API_KEY_CLAIMS_PER_HOUR,
+      idempotencyTtlSeconds: c.DMX_IDEMPOTENCY_TTL_SECONDS,
       bodyLimitBytes: c.DMX_API_BODY_LIMIT_BYTES,
       acquireTimeoutSeconds: c.DMX_API_ACQUIRE_TIMEOUT_SECONDS,
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,

@@ -31,6 +31,15 @@ export function createSecretDeriver(masterKey: Buffer): SecretDeriver {
   };
 }
 
+/**
+ * A demo's back-office password: derived, so the worker that sets it and the API that hands it out
+ * with a claim agree without passing it around (and it never sits in a workflow history). Each reset
+ * of the demo is a new generation, so a reset gives a new password.
+ */
+export function adminPasswordFor(secrets: SecretDeriver, demoId: string, generation = 0): string {
+  return secrets.derive('admin-password', demoId, 16, generation);
+}
+
 /** Reads the master key file, creating it (0600, 32 random bytes) on first use. */
 export function loadOrCreateMasterKey(path: string): Buffer {
   if (!existsSync(path)) {

@@ -33,7 +33,7 @@ describe('bench options', () => {
     expect(q.quick).toBe(true);
     expect(q.out).toMatch(/latest-quick\.json$/);
     const full = parseOptions([]);
-    expect(full.acquireConcurrency).toEqual([1, 10, 50]);
+    expect(full.acquireConcurrency).toEqual([1, 10, 50, 200]);
     expect(full.out).toMatch(/latest\.json$/);
     const custom = parseOptions(['--concurrency', '2,4', '--only', 'acquire,cold', '--cold-samples', '3']);
     expect(custom).toMatchObject({ acquireConcurrency: [2, 4], only: ['acquire', 'cold'], coldSamples: 3 });

@@ -4,7 +4,7 @@
  */
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import { FAILURE_TYPES, queuePrefixOf, taskQueuesFor } from '../contract';
-import type { HostActivities, NotificationActivities, RestoreActivities, SharedActivities } from '../activities';
+import type { ClaimActivities, HostActivities, NotificationActivities, RestoreActivities, SharedActivities } from '../activities';
 
 /** Provisioning gives up after a bounded time and cleans up, rather than handing out a broken demo. */
 const provisioning: ActivityOptions = {
@@ -36,6 +36,11 @@ export function activityQueues() {
       retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing] },
     }),
     sharedTeardown: proxy<SharedActivities>(teardown, queues.shared),
+    /**
+     * The claim store in Valkey: quick scripts, retried until they succeed (a withdraw must happen
+     * before teardown, an acknowledgement stops re-deliveries), like teardown steps.
+     */
+    claims: proxy<ClaimActivities>({ ...teardown, startToCloseTimeout: '10s' }, queues.shared),
     /** CRIU restore: three tries, the last one with `podman run` (see restoreDemoContainer). */
     restore: proxy<RestoreActivities>({ ...provisioning, startToCloseTimeout: '90s', retry: { ...provisioning.retry, maximumAttempts: 3, initialInterval: '1s' } }, queues.restore),
     restoreTeardown: proxy<RestoreActivities>(teardown, queues.restore),

@@ -5,9 +5,10 @@
  * operator cancel) in a non-cancellable scope; every step is idempotent, so a repeated or resumed
  * teardown is harmless. State and message handlers live in DemoRun (demo-run.ts).
  */
-import { ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import {
-  chainMessage, demoEndedSignal, demoPooledSignal, FAILURE_TYPES, isDemoId, isTemplateName, type DemoLifecycleInput, type DemoState, type DemoStatus,
+  chainMessage, demoClaimAckedSignal, demoEndedSignal, demoPooledSignal, FAILURE_TYPES, isDemoId, isTemplateName, queuePrefixOf,
+  type DemoLifecycleInput, type DemoState, type DemoStatus,
 } from '../contract';
 import { activityQueues, type DemoActivityQueues } from './demo-activity-proxies';
 import { DemoRun } from './demo-run';
@@ -99,13 +100,32 @@ async function bothEnded<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   return [ra.value, rb.value];
 }
 
-/** A pooled demo waits for its claim (or its release); then, held by someone, until expiry or release. */
+/**
+ * A pooled demo is listed in Valkey, then waits for its claim (or its release); then, held by
+ * someone, until expiry or release. Claims never reach the pool: the claimer pops the demo off the
+ * ready list in Valkey and signals this workflow (demoClaimed); this workflow acknowledges it (no
+ * more re-deliveries) and then tells the pool, whose stats and refill follow.
+ */
 async function hold(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
   const { state } = demo;
   if (demo.isPooled) {
     demo.becomePooled();
-    if (!(await demo.notifyPool(demoPooledSignal, { ...state }))) demo.release('pool gone');
+    // Listed first, then the pool is told: a demo the pool counts as ready is claimable. When the
+    // pool is gone the demo withdraws itself below (a claim in between wins).
+    await acts.claims.publishPooledDemo({
+      queuePrefix: claimScope(), demoId: state.demoId, template: state.template, templateVersion: state.templateVersion,
+      createdAt: state.createdAt, readyAt: state.readyAt!, maxExpiresAt: state.maxExpiresAt,
+    });
+    if (!(await demo.notifyPool(demoPooledSignal, { ...state }))) demo.release('pool gone', true);
     await demo.waitForClaim();
+    // Released (recycled, pool gone) or at the lifetime cap while listed: off the list before
+    // anything is torn down, so it is never handed out while being torn down.
+    if (!demo.claimed) await withdrawFromReadyList(demo, acts);
+    if (demo.claimed) {
+      const claim = demo.claim!;
+      await acts.claims.acknowledgeClaim({ queuePrefix: claimScope(), demoId: state.demoId, claimId: claim.claimId });
+      await demo.notifyPool(demoClaimAckedSignal, { demoId: state.demoId, deliveryMs: Math.max(0, Date.now() - Date.parse(claim.claimedAt)) });
+    }
   } else {
     demo.startTtl();
   }
@@ -120,6 +140,21 @@ async function hold(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
     if (!reset) return;
     await resetToTemplate(demo, acts, reset);
   }
+}
+
+/** The claim store's keys are this deployment's (test suites share one Valkey): its task queue prefix. */
+function claimScope(): string {
+  return queuePrefixOf(workflowInfo().taskQueue);
+}
+
+/**
+ * Invariant withdraw-before-teardown: a pooled demo leaves the ready list (atomically, in Valkey)
+ * before anything else happens to it. When a claim got there first it wins: the claim is applied.
+ */
+async function withdrawFromReadyList(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
+  const w = await acts.claims.withdrawPooledDemo({ queuePrefix: claimScope(), demoId: demo.input.demoId, template: demo.input.template });
+  if (w.state === 'claimed' && w.claim && !demo.claimed) demo.applyClaim(w.claim);
+  demo.withdrawn = true;
 }
 
 /**
@@ -142,6 +177,10 @@ async function resetToTemplate(demo: DemoRun, acts: DemoActivityQueues, requestI
 async function teardown(demo: DemoRun, acts: DemoActivityQueues, outcome: DemoStatus): Promise<void> {
   const { input, state } = demo;
   const { demoId } = input;
+  // Cancelled while listed (operator cancel): off the ready list first. The cancel counts as
+  // acknowledged once the status leaves `pooled` below; no claim can take the demo after that.
+  if (demo.isPooled && state.status === 'pooled' && !demo.withdrawn) await withdrawFromReadyList(demo, acts);
+  demo.withdrawn = true;
   const wasReady = state.readyAt !== undefined;
   demo.setStatus('tearing_down');
   // Tell the pool while the route comes down, not before: a busy pool must not delay teardown.
@@ -154,6 +193,8 @@ async function teardown(demo: DemoRun, acts: DemoActivityQueues, outcome: DemoSt
   // took it; the restore queue reaches a host that can remove it (single-host installs: this one).
   await (state.host ? acts.onHostTeardown(state.host) : acts.restoreTeardown).removeDemoContainer({ demoId });
   await acts.sharedTeardown.forgetDemo({ demoId });
+  // The claim record and any pending delivery go with the demo (the leak check looks for them).
+  if (demo.isPooled) await acts.claims.forgetPooledDemo({ queuePrefix: claimScope(), demoId });
   state.stepMs.teardown = Date.now() - t0;
   state.endedAt = new Date().toISOString();
   if (outcome === 'released') log.info('demo released', { demoId, reason: demo.releaseReason });

@@ -11,7 +11,7 @@ import type { WebhookEvent } from '../activities/notifications';
 import {
   awaitDemoReadyUpdate, chainMessage, demoClaimedSignal, demoStateQuery, extendDemoUpdate, FAILURE_TYPES, MAX_REASON_LENGTH, releaseDemoSignal,
   releaseDemoUpdate, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, resetDemoUpdate, SEARCH_ATTRIBUTES,
-  type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoRequest, type ResetDemoRequest,
+  type DemoClaim, type DemoLifecycleInput, type DemoState, type DemoStatus, type ExtendDemoRequest, type ResetDemoRequest,
 } from '../contract';
 
 export class DemoRun {
@@ -19,8 +19,14 @@ export class DemoRun {
   /** Set by `release` (update or signal), or when the owning pool is gone. */
   released = false;
   releaseReason = '';
-  /** A pooled demo the pool handed out: its TTL runs from the claim. */
+  /** A pooled demo someone claimed (in Valkey, then signalled here): its TTL runs from the claim. */
   claimed = false;
+  /** The claim applied (re-deliveries of the same claim id are ignored). */
+  claim?: DemoClaim;
+  /** Off the ready list (or teardown began): no claim applies after that. */
+  withdrawn = false;
+  /** The only release asked for is a recycle (pool's recycle, pool gone): a claim recorded before the withdraw overrides it. */
+  private recycleOnly = false;
   /** Lifecycle webhooks, when configured (decided by describeTemplate, recorded in history). */
   webhooks?: { expiringSeconds: number };
   private expiresMs = 0;
@@ -50,10 +56,10 @@ export class DemoRun {
     });
     setHandler(extendDemoUpdate, (req) => this.extend(req), { validator: (req) => this.validateExtend(req) });
     setHandler(releaseDemoUpdate, (req) => {
-      this.release(req?.reason);
+      this.release(req?.reason, req?.recycle);
       return this.state;
     });
-    setHandler(releaseDemoSignal, (req) => this.release(req?.reason));
+    setHandler(releaseDemoSignal, (req) => this.release(req?.reason, req?.recycle));
     setHandler(resetDemoUpdate, (req) => this.reset(req), { validator: (req) => this.validateReset(req) });
     setHandler(demoClaimedSignal, (claim) => this.onClaimed(claim));
     upsertSearchAttributes([
@@ -72,9 +78,15 @@ export class DemoRun {
     return !this.isPooled || this.claimed;
   }
 
-  release(reason?: string): void {
-    if (this.released) return;
+  /** `recycle`: the pool takes back an unclaimed demo; a claim recorded in Valkey before the withdraw wins over it. */
+  release(reason?: string, recycle = false): void {
+    if (this.released) {
+      // A real release (the holder, an operator) after a recycle stands even against a claim.
+      if (!recycle) this.recycleOnly = false;
+      return;
+    }
     this.released = true;
+    this.recycleOnly = recycle;
     this.releaseReason = (reason ?? 'released').slice(0, MAX_REASON_LENGTH);
     this.wakeups++;
   }
@@ -154,13 +166,30 @@ export class DemoRun {
     return { expiresAt: state.expiresAt! };
   }
 
-  private onClaimed(claim: { expiresAt: string; maxExpiresAt: string }): void {
-    // Only the pool claims, and only demos it holds as pooled; anything else is a stale signal.
-    if (!this.isPooled || this.claimed || this.released || this.state.status !== 'pooled') {
-      log.warn('ignoring a claim', { demoId: this.input.demoId, status: this.state.status, released: this.released });
+  /**
+   * A claim recorded in Valkey, delivered by the claimer or re-delivered (idempotent by claim id).
+   * Invariant (with adapters/claim-store.ts): Valkey's claim and withdraw scripts are atomic against
+   * each other, so a claim signal only ever comes for a claim recorded before this demo's withdraw;
+   * it is applied while the demo is pooled and not yet withdrawn, even after a recycle was asked
+   * for (the claim wins: a claimed demo never ends `recycled`).
+   */
+  private onClaimed(claim: DemoClaim): void {
+    if (this.claim?.claimId === claim.claimId) return; // a re-delivery of the claim already applied
+    if (!this.isPooled || this.claimed || this.withdrawn || this.state.status !== 'pooled') {
+      log.warn('ignoring a claim', { demoId: this.input.demoId, status: this.state.status, claimed: this.claimed, withdrawn: this.withdrawn });
       return;
     }
+    this.applyClaim(claim);
+  }
+
+  /** Held from now on by whoever claimed it in Valkey; the TTL runs from the claim, not from this delivery. */
+  applyClaim(claim: DemoClaim): void {
     this.claimed = true;
+    this.claim = claim;
+    if (this.recycleOnly) {
+      this.released = false;
+      this.recycleOnly = false;
+    }
     this.state.maxExpiresAt = claim.maxExpiresAt;
     this.setExpiry(Date.parse(claim.expiresAt));
     this.setStatus('ready');

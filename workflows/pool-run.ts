@@ -1,14 +1,19 @@
 /**
  * One template pool's state and the messages it answers (the shape of Temporal's
- * safe-message-handlers sample): ready and provisioning demos, counters, backoff; the claim and
- * resize Updates, the stats Query, and the signals its demos send. Handlers change state and wake
- * the pool's loop (template-pool.ts), which does the provisioning and recycling.
+ * safe-message-handlers sample): ready and provisioning demos, counters, backoff; the resize
+ * Update, the stats Query, and the signals its demos and the API send. Handlers change state and
+ * wake the pool's loop (template-pool.ts), which does the provisioning and recycling.
+ *
+ * Claims never go through this workflow: each pooled demo lists itself in Valkey, a claim pops it
+ * there (client/claims.ts) and signals the demo, and the demo tells the pool afterwards
+ * (demoClaimAcked) so stats and refill follow. A recycle is a release signal to the demo, which
+ * takes itself off the ready list first; when a claim got there first, the claim wins.
  */
 import { ApplicationFailure, condition, getExternalWorkflowHandle, log, setHandler } from '@temporalio/workflow';
 import {
-  CLAIM_WAIT_BUCKETS_MS, claimDemoUpdate, demoClaimedSignal, demoEndedSignal, demoPooledSignal, demoWorkflowId, FAILURE_TYPES, MAX_CLAIM_WAIT_SECONDS,
-  MAX_POOL_TARGET, poolStatsQuery, refreshTemplateSignal, releaseDemoSignal, setPoolTargetUpdate,
-  type ClaimDemoRequest, type DemoState, type PoolCarriedState, type PoolCounters, type PoolDemoEnded, type PoolInput, type PoolStats,
+  CLAIM_WAIT_BUCKETS_MS, demoClaimAckedSignal, demoEndedSignal, demoPooledSignal, demoWorkflowId, FAILURE_TYPES,
+  MAX_POOL_TARGET, poolDemandSignal, poolStatsQuery, refreshTemplateSignal, releaseDemoSignal, setPoolTargetUpdate,
+  type DemoState, type PoolCarriedState, type PoolCounters, type PoolDemoEnded, type PoolInput, type PoolStats,
 } from '../contract';
 
 /** Backoff while provisioning keeps failing: 2 s, 4 s, ... up to 5 min. */
@@ -25,7 +30,10 @@ export class PoolRun {
   backoffUntil?: string;
   lastError?: string;
   target: number;
-  waitingClaims = 0;
+  /** Demos told to recycle and not ended yet: counted as recycled when they end so (a claim may beat the recycle). */
+  recycling: string[];
+  /** Requests waiting for a demo (request id -> until ms), announced by the API; not carried (they are seconds long). */
+  private readonly demand = new Map<string, number>();
   /** The template must be (re-)read before provisioning: at start, or told a new checkpoint exists. */
   needTemplate: boolean;
   private wakeups = 0;
@@ -34,6 +42,7 @@ export class PoolRun {
     const carried = input.carried;
     this.ready = carried?.ready ?? [];
     this.provisioning = carried?.provisioning ?? [];
+    this.recycling = carried?.recycling ?? [];
     this.templateVersion = carried?.templateVersion;
     this.counters = carried?.counters ?? { started: 0, claimed: 0, failed: 0, recycled: 0, noCapacity: 0 };
     this.claimWaitBuckets = carried?.claimWaitBuckets ?? Array(CLAIM_WAIT_BUCKETS_MS.length + 1).fill(0);
@@ -61,7 +70,36 @@ export class PoolRun {
         }
       },
     });
-    setHandler(claimDemoUpdate, (req) => this.claim(req), { validator: (req) => this.validateClaim(req) });
+    setHandler(demoClaimAckedSignal, ({ demoId, deliveryMs }) => {
+      this.ready = this.ready.filter((d) => d.demoId !== demoId);
+      this.recycling = this.recycling.filter((id) => id !== demoId);
+      this.counters.claimed++;
+      this.observeClaimDelivery(deliveryMs);
+      this.wake();
+    });
+    setHandler(poolDemandSignal, ({ requestId, until, done, served }) => {
+      if (done) {
+        if (this.demand.delete(requestId) && !served) this.counters.noCapacity++;
+      } else if (until !== undefined) {
+        this.demand.set(requestId, until);
+      }
+      this.wake();
+    });
+  }
+
+  /** Requests waiting for a demo now (expired announcements dropped). */
+  get waitingClaims(): number {
+    return this.demand.size;
+  }
+
+  /** Drops the waits whose time is up; answers the earliest still running (ms), if any. */
+  expireDemand(now: number): number | undefined {
+    let next: number | undefined;
+    for (const [requestId, until] of this.demand) {
+      if (until <= now) this.demand.delete(requestId);
+      else next = Math.min(next ?? until, until);
+    }
+    return next;
   }
 
   wake(): void {
@@ -95,7 +133,7 @@ export class PoolRun {
   /** What continue-as-new carries into the next run. */
   toCarried(): PoolCarriedState {
     return {
-      ready: this.ready, provisioning: this.provisioning, templateVersion: this.templateVersion, counters: this.counters,
+      ready: this.ready, provisioning: this.provisioning, recycling: this.recycling, templateVersion: this.templateVersion, counters: this.counters,
       claimWaitBuckets: this.claimWaitBuckets, consecutiveFailures: this.consecutiveFailures, backoffUntil: this.backoffUntil, lastError: this.lastError,
     };
   }
@@ -112,6 +150,12 @@ export class PoolRun {
   }
 
   private onEnded(e: PoolDemoEnded): void {
+    // Counted when it ends: a recycle that a claim beat is a claim, not a recycle. Only this
+    // pool's recycles (an earlier run's demos may still report to this workflow id).
+    if (this.recycling.includes(e.demoId)) {
+      this.recycling = this.recycling.filter((id) => id !== e.demoId);
+      if (e.outcome === 'recycled') this.counters.recycled++;
+    }
     const wasProvisioning = this.provisioning.some((p) => p.demoId === e.demoId);
     this.provisioning = this.provisioning.filter((p) => p.demoId !== e.demoId);
     this.ready = this.ready.filter((d) => d.demoId !== e.demoId);
@@ -124,88 +168,25 @@ export class PoolRun {
     this.wake();
   }
 
-  /** Synchronous: the SDK ignores a promise returned by a validator. */
-  private validateClaim(req: ClaimDemoRequest): void {
-    const { minTtlSeconds, maxTtlSeconds } = this.input;
-    if (!req || !Number.isInteger(req.ttlSeconds) || req.ttlSeconds < minTtlSeconds || req.ttlSeconds > maxTtlSeconds) {
-      throw ApplicationFailure.nonRetryable(`ttlSeconds must be an integer from ${minTtlSeconds} to ${maxTtlSeconds}`, FAILURE_TYPES.invalidInput);
-    }
-    if (req.waitSeconds !== undefined && (!Number.isInteger(req.waitSeconds) || req.waitSeconds < 0 || req.waitSeconds > MAX_CLAIM_WAIT_SECONDS)) {
-      throw ApplicationFailure.nonRetryable(`waitSeconds must be an integer from 0 to ${MAX_CLAIM_WAIT_SECONDS}`, FAILURE_TYPES.invalidInput);
-    }
-    if (!req.waitSeconds && this.ready.length === 0) {
-      // Refused before it is accepted: nothing is written to the history, so a burst of claims
-      // against an empty pool costs the pool almost nothing. (Not counted here: a validator must
-      // not change state; the API counts these answers.)
-      throw this.noCapacity(req);
-    }
-  }
-
-  /**
-   * Hands out the oldest ready demo, waiting up to `waitSeconds` for one. Answers at once: the
-   * claim signal to the demo is not awaited (that cost two workflow tasks per claim). A pooled demo
-   * ends unclaimed only when an operator cancels it, and its demoEnded signal takes it out of
-   * `ready` within milliseconds; a claim inside that window gets a demo being torn down (logged).
-   */
-  private async claim(req: ClaimDemoRequest): Promise<DemoState> {
-    const started = Date.now();
-    const deadline = started + (req.waitSeconds ?? 0) * 1000;
-    this.waitingClaims++;
-    this.wake();
-    try {
-      // Several waiting claims wake for the same demo: each looks again before taking one.
-      while (this.ready.length === 0) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || !(await condition(() => this.ready.length > 0, remaining))) {
-          this.counters.noCapacity++;
-          throw this.noCapacity(req);
-        }
-      }
-      const demo = this.ready.shift()!;
-      const claimedAt = Date.now();
-      const expiresAt = new Date(claimedAt + req.ttlSeconds * 1000).toISOString();
-      const maxExpiresAt = new Date(claimedAt + this.input.maxLifetimeSeconds * 1000).toISOString();
-      getExternalWorkflowHandle(demoWorkflowId(demo.demoId))
-        .signal(demoClaimedSignal, { expiresAt, maxExpiresAt, requestedBy: req.requestedBy })
-        .catch((err) => log.warn('claim signal not delivered: the demo had ended', { demoId: demo.demoId, error: String(err) }));
-      this.counters.claimed++;
-      this.observeClaimWait(Date.now() - started);
-      this.wake();
-      return { ...demo, status: 'ready', expiresAt, maxExpiresAt };
-    } finally {
-      this.waitingClaims--;
-    }
-  }
-
-  private noCapacity(req: ClaimDemoRequest): ApplicationFailure {
-    return ApplicationFailure.create({
-      type: FAILURE_TYPES.noCapacity,
-      nonRetryable: true,
-      message: `no ready ${this.input.template} demo${req.waitSeconds ? ` within ${req.waitSeconds} s` : ''}`,
-      details: [{ retryAfterSeconds: this.retryAfterSeconds() }],
-    });
-  }
-
-  private observeClaimWait(ms: number): void {
+  /** From the claim in Valkey to the demo's acknowledgement. */
+  private observeClaimDelivery(ms: number): void {
     const i = CLAIM_WAIT_BUCKETS_MS.findIndex((le) => ms <= le);
     this.claimWaitBuckets[i === -1 ? CLAIM_WAIT_BUCKETS_MS.length : i]!++;
   }
 
-  private retryAfterSeconds(): number {
-    if (this.backoffUntil) return Math.max(1, Math.ceil((Date.parse(this.backoffUntil) - Date.now()) / 1000));
-    return this.provisioning.length > 0 ? 2 : 5;
-  }
-
-  /** Tells a demo to tear itself down (fire and forget: a failed signal means it is gone already). */
+  /**
+   * Tells an unclaimed demo to tear itself down (fire and forget: a failed signal means it is gone
+   * already). The demo takes itself off the ready list first; a claim recorded before that wins.
+   */
   release(demoId: string, reason: string): Promise<void> {
     return getExternalWorkflowHandle(demoWorkflowId(demoId))
-      .signal(releaseDemoSignal, { reason })
+      .signal(releaseDemoSignal, { reason, recycle: true })
       .catch((err) => log.warn('release signal failed', { demoId, reason, error: String(err) }));
   }
 
   recycle(demo: DemoState, why: string): void {
     this.ready = this.ready.filter((d) => d.demoId !== demo.demoId);
-    this.counters.recycled++;
+    this.recycling.push(demo.demoId);
     log.info('recycling a pooled demo', { demoId: demo.demoId, why });
     void this.release(demo.demoId, `recycled: ${why}`);
   }

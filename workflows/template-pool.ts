@@ -1,12 +1,13 @@
 /**
- * A warm pool per template: keeps `target` demos provisioned and pooled, hands each to one claim,
- * recycles what aged out or is outdated, backs off while provisioning fails, and continues-as-new
+ * A warm pool per template: keeps `target` demos provisioned and pooled (each lists itself on the
+ * template's Valkey ready list, where claims take it without this workflow), refills as its demos
+ * report their claims, recycles what aged out or is outdated, backs off while provisioning fails, and continues-as-new
  * before its history grows large. The loop reads: refresh the template -> recycle -> replenish ->
  * (continue-as-new) -> wait for a change. State and message handlers live in PoolRun (pool-run.ts).
  */
 import {
   allHandlersFinished, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, condition, continueAsNew, isCancellation, log,
-  ParentClosePolicy, proxyActivities, proxyLocalActivities, sleep, startChild, workflowInfo,
+  ParentClosePolicy, proxyActivities, proxyLocalActivities, startChild, workflowInfo,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import {
@@ -40,7 +41,7 @@ export async function templatePool(input: PoolInput): Promise<void> {
       pool.recycleStaleAndSurplus(Date.now());
       await replenish(pool);
       if (workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested) {
-        // Updates cannot cross a continue-as-new: let running claims finish first.
+        // Updates cannot cross a continue-as-new: let running resizes finish first.
         await condition(allHandlersFinished);
         await continueAsNew<typeof templatePool>({ ...input, target: pool.target, carried: pool.toCarried() });
       }
@@ -70,14 +71,12 @@ async function refreshTemplate(pool: PoolRun, describeTemplate: DescribeTemplate
 /** Starts the provisions the target and waiting claims need, within the concurrency cap and outside a backoff. */
 async function replenish(pool: PoolRun): Promise<void> {
   const now = Date.now();
+  pool.expireDemand(now);
   pool.provisioning = pool.provisioning.filter((p) => now - Date.parse(p.startedAt) < PROVISION_STALE_MS);
   const backingOff = pool.backoffUntil !== undefined && Date.parse(pool.backoffUntil) > now;
   const deficit = pool.target + pool.waitingClaims - pool.ready.length - pool.provisioning.length;
   const room = pool.input.maxConcurrentProvisions - pool.provisioning.length;
   if (backingOff || !pool.templateVersion || deficit <= 0 || room <= 0) return;
-  // Start the replacements in the next workflow task: the server writes a child workflow per
-  // start before it completes the task, and the claim that caused them waits for that task.
-  await sleep(1);
   await provision(pool, Math.min(deficit, room));
 }
 
@@ -121,10 +120,12 @@ async function provision(pool: PoolRun, count: number): Promise<void> {
   }));
 }
 
-/** The next moment something is due: a pooled demo ages out, a backoff ends, or the idle wake. */
+/** The next moment something is due: a pooled demo ages out, a backoff ends, a wait for a demo ends, or the idle wake. */
 function nextWakeMs(pool: PoolRun): number {
   const timers = [IDLE_WAKE_MS];
   if (pool.backoffUntil) timers.push(Date.parse(pool.backoffUntil) - Date.now());
+  const demandEnds = pool.expireDemand(Date.now());
+  if (demandEnds !== undefined) timers.push(demandEnds - Date.now() + 1);
   for (const d of pool.ready) timers.push(Date.parse(d.readyAt!) + pool.input.unclaimedMaxAgeSeconds * 1000 - Date.now() + 1);
   return Math.max(10, Math.min(...timers));
 }

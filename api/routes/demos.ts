@@ -1,10 +1,13 @@
 /** /v1/demos: get a demo, look at it, extend it, end it; operators list them. */
 import { createRoute } from '@hono/zod-openapi';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { isTemplateName } from '../../contract';
+import { spendLimits } from '../claim-limits';
 import { ApiError } from '../errors';
+import { callerScope, idempotencyKeyHash } from '../quotas';
 import { toDemoView } from '../demo-service';
 import {
+  CreateDemoHeaders,
   CreateDemoRequest,
   CreatedDemo,
   Demo,
@@ -31,15 +34,6 @@ function requestedBy(caller: { kind: string; keyIndex?: number }, ip: string): s
   return `api@${ip}`;
 }
 
-/**
- * An Idempotency-Key scoped to whoever sent it, so two callers that happen to pick the same key
- * never share a demo (the key names the pool's claim update, whose answer holds the demo's login).
- */
-export function scopedIdempotencyKey(caller: { kind: string; keyIndex?: number }, ip: string, key: string): string {
-  const scope = caller.kind === 'operator' ? 'operator' : caller.kind === 'key' ? `key#${caller.keyIndex}` : `ip:${ip}`;
-  return createHash('sha256').update(`${scope}\n${key}`, 'utf8').digest('base64url').slice(0, 32);
-}
-
 export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
   const { deps, publicGuard, operatorGuard, demoGuard } = ctx;
   const { demos, limiter, metrics, log, config, accessTokens, loginLinks } = deps;
@@ -52,66 +46,88 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
       'Hands out a ready demo shop (201), from the template\'s warm pool when one runs (a fresh demo otherwise). ' +
       'With `wait: false`: 201 when the pool has a ready demo, 503 `no_capacity` (Retry-After) when it has none, 202 while a fresh demo ' +
       'provisions when the template has no pool. With `wait: true` (default) an empty pool provisions one and answers when it is ready. ' +
-      'A retried request with the same `Idempotency-Key` (same caller, same template) gets the same pooled demo. ' +
+      'A retried request with the same `Idempotency-Key` (22+ characters of [A-Za-z0-9_-]) from the same caller (API key, its visitor, ' +
+      'or the anonymous address, IPv6 per /64) gets the same demo with its real status, before any limit is checked; another caller ' +
+      'gets 409 `idempotency_key_reused` and nothing of that demo. Limits: 429 `too_many_live_demos` or `too_many_claims` (per hour, ' +
+      'not given back by DELETE), per anonymous address, per API key, and per `X-Dmx-Visitor` of an API key. ' +
+      'Claims come from a Valkey ready list: the answer does not wait for Temporal. ' +
       'The answer carries the demo\'s `accessToken`, which GET, extend and DELETE of this demo require.',
     tags: ['demos'],
     security: publicSecurity,
     middleware: publicGuard,
-    request: { headers: IdempotencyHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
+    request: { headers: CreateDemoHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
     responses: {
+      200: { description: 'a replay (same Idempotency-Key, same caller) of a demo that is no longer ready: its real status', content: { 'application/json': { schema: CreatedDemo } } },
       201: { description: 'a ready demo, with its access token', content: { 'application/json': { schema: CreatedDemo } } },
       202: { description: 'provisioning has started (`wait: false`); the access token is valid already', content: { 'application/json': { schema: CreatedDemo } } },
-      ...errorResponses(400, 401, 413, 415, 429, 503),
+      ...errorResponses(400, 401, 409, 413, 415, 429, 503),
     },
   });
 
   app.openapi(create, async (c) => {
     const body = c.req.valid('json') ?? {};
-    const key = c.req.valid('header')['idempotency-key'];
+    const headers = c.req.valid('header');
+    const key = headers['idempotency-key'];
     const caller = c.get('caller');
     const ip = c.get('clientIp');
     const t0 = performance.now();
     const templateLabel = isTemplateName(body.template) ? body.template : config.demos.defaultTemplate;
-    const limited = caller.kind !== 'operator' && config.api.maxLiveDemosPerIp > 0;
-    const slot = `pending:${randomUUID()}`;
+    const scope = callerScope(config, caller, ip, caller.kind === 'key' ? headers['x-dmx-visitor'] : undefined);
+    const keyHash = key ? idempotencyKeyHash(key) : undefined;
+    c.header('Cache-Control', 'no-store');
+
+    /** A key used before: the same demo, with its real status, to the same caller scope only. */
+    const answerReplay = async (prev: { demoId: string; owner: string }) => {
+      metrics.claims.inc({ template: templateLabel, source: 'none', outcome: 'replay' });
+      if (prev.owner !== scope.owner) {
+        throw new ApiError(409, 'idempotency_key_reused', 'this Idempotency-Key was used by another caller; use a new random key');
+      }
+      const state = await demos.get(prev.demoId);
+      c.header('Location', `/v1/demos/${state.demoId}`);
+      return c.json({ ...toDemoView(state), accessToken: accessTokens.issue(state.demoId) }, state.status === 'ready' ? 201 : 200);
+    };
+    // Replays are answered before any limit: a retry at the limit gets its original answer.
+    if (keyHash) {
+      const prev = await demos.replayOf(keyHash).catch((err: Error) => {
+        log.error({ err: err.message }, 'idempotency keys unavailable (Valkey)');
+        throw ApiError.unavailable('unavailable', 'cannot check the Idempotency-Key now; try again shortly');
+      });
+      if (prev) return answerReplay(prev);
+    }
+
     const ttl = body.ttlSeconds ?? config.demos.defaultTtlSeconds;
-    if (limited) {
-      let decision;
-      try {
-        decision = await limiter.reserveSlot(ip, slot, Date.now() + (config.api.acquireTimeoutSeconds + Math.min(Math.max(ttl, 1), config.demos.maxTtlSeconds)) * 1000);
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'live-demo limit unavailable (Valkey)');
-        throw ApiError.unavailable('unavailable', 'cannot check the live-demo limit now; try again shortly');
-      }
-      if (!decision.allowed) {
-        metrics.claims.inc({ template: templateLabel, source: 'none', outcome: 'too_many_live_demos' });
-        throw new ApiError(429, 'too_many_live_demos', `at most ${config.api.maxLiveDemosPerIp} live demos per client; end one (DELETE) or wait`, {
-          'Retry-After': String(decision.retryAfterSeconds),
-        });
-      }
+    const holdUntil = Date.now() + (config.api.acquireTimeoutSeconds + Math.min(Math.max(ttl, 1), config.demos.maxTtlSeconds)) * 1000;
+    let spent;
+    try {
+      spent = await spendLimits(limiter, log, scope.buckets, holdUntil);
+    } catch (err) {
+      metrics.claims.inc({ template: templateLabel, source: 'none', outcome: err instanceof ApiError ? err.code : 'error' });
+      throw err;
     }
     let acquired;
     try {
       acquired = await demos.acquire({
         template: body.template, ttlSeconds: body.ttlSeconds, wait: body.wait, requestedBy: requestedBy(caller, ip),
-        idempotencyKey: key ? scopedIdempotencyKey(caller, ip, key) : undefined, requestId: c.get('requestId'),
+        owner: scope.owner, idempotencyKeyHash: keyHash, requestId: c.get('requestId'),
       });
     } catch (err) {
-      if (limited) await limiter.cancelSlot(ip, slot).catch(() => undefined);
-      const outcome = err instanceof ApiError ? err.code : 'error';
-      metrics.claims.inc({ template: templateLabel, source: 'none', outcome });
+      await spent.giveBack();
+      metrics.claims.inc({ template: templateLabel, source: 'none', outcome: err instanceof ApiError ? err.code : 'error' });
       throw err;
     }
-    const { state, source } = acquired;
-    if (limited) {
-      const until = state.expiresAt ? Date.parse(state.expiresAt) : Date.now() + (config.api.acquireTimeoutSeconds + ttl) * 1000;
-      await limiter.bindSlot(ip, slot, state.demoId, until).catch((err: Error) => log.warn({ err: err.message, demoId: state.demoId }, 'could not record the live demo'));
+    if (acquired.replay) {
+      // The same key in a concurrent request: the other one took the demo.
+      await spent.giveBack();
+      return answerReplay(acquired.replay);
     }
+    const { state, source } = acquired;
+    await spent.bind(state.demoId, state.expiresAt ? Date.parse(state.expiresAt) : holdUntil);
     metrics.claims.inc({ template: state.template, source, outcome: state.status === 'ready' ? 'ready' : 'started' });
     if (state.status === 'ready') metrics.claimSeconds.observe({ template: state.template, source }, (performance.now() - t0) / 1000);
-    log.info({ reqId: c.get('requestId'), demoId: state.demoId, template: state.template, status: state.status, source, idempotencyKey: key, ms: Math.round(performance.now() - t0) }, 'demo handed out');
+    if (acquired.valkeyMs !== undefined) metrics.claimValkeySeconds.observe({ template: state.template }, acquired.valkeyMs / 1000);
+    // Never the Idempotency-Key: it brings the demo's secrets back.
+    log.info({ reqId: c.get('requestId'), demoId: state.demoId, template: state.template, status: state.status, source, ms: Math.round(performance.now() - t0) }, 'demo handed out');
     c.header('Location', `/v1/demos/${state.demoId}`);
-    c.header('Cache-Control', 'no-store');
     const link = loginLinks.forDemo(state);
     const view = { ...toDemoView(state), accessToken: accessTokens.issue(state.demoId), ...(link ? { loginUrl: link.loginUrl } : {}) };
     return state.status === 'ready' ? c.json(view, 201) : c.json(view, 202);
@@ -160,7 +176,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     const key = c.req.valid('header')['idempotency-key'];
     const { expiresAt } = await demos.extend(id, seconds, key);
     await limiter.setDemoExpiry(id, Date.parse(expiresAt)).catch((err: Error) => log.warn({ err: err.message, demoId: id }, 'could not move the live-demo expiry'));
-    log.info({ demoId: id, seconds, expiresAt, idempotencyKey: key }, 'demo extended');
+    log.info({ demoId: id, seconds, expiresAt }, 'demo extended');
     return c.json({ id, expiresAt }, 200);
   });
 

@@ -22,6 +22,8 @@ export function apiTestConfig(overrides: Record<string, string> = {}): Config {
     DMX_MAX_LIFETIME_SECONDS: '60',
     DMX_RATE_LIMIT_PER_MINUTE: '0',
     DMX_MAX_LIVE_DEMOS_PER_IP: '0',
+    DMX_CLAIMS_PER_HOUR_PER_IP: '0',
+    DMX_MIN_TTL_SECONDS: '1',
     DMX_TRUSTED_PROXY_HEADER: 'x-forwarded-for',
     DMX_API_ACQUIRE_TIMEOUT_SECONDS: '60',
     ...overrides,

@@ -11,8 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { createQueueActivities } from '../../activities';
-import { createRealDeps } from '../../adapters/real-deps';
-import { demoHandle, ensurePool, claimFromPool, poolHandle, poolSettings, poolStats, resizePool } from '../../client';
+import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
+import { createClaimer, demoHandle, ensurePool, poolHandle, poolSettings, poolStats, resizePool } from '../../client';
 import { awaitDemoReadyUpdate, DEMO_WORKFLOW_TYPE, demoWorkflowId, extendDemoUpdate, releaseDemoUpdate, type DemoLifecycleInput } from '../../contract';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
@@ -22,7 +22,7 @@ import { newDemoId } from '../helpers/ids';
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const dir = import.meta.dirname;
 
-async function withWorkers<T>(config: Config, fn: (client: Client, sharedQueue: string) => Promise<T>): Promise<T> {
+async function withWorkers<T>(config: Config, fn: (client: Client, sharedQueue: string, deps: RealDeps) => Promise<T>): Promise<T> {
   const deps = createRealDeps(config, 'dmx-record');
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -37,7 +37,7 @@ async function withWorkers<T>(config: Config, fn: (client: Client, sharedQueue: 
   });
   const running = workers.map((w) => w.run());
   try {
-    return await fn(client, queueNames(config.hostId, config.temporal.queuePrefix).shared);
+    return await fn(client, queueNames(config.hostId, config.temporal.queuePrefix).shared, deps);
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.allSettled(running);
@@ -107,10 +107,14 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 120_0
 }
 
 async function poolScenario(config: Config): Promise<void> {
-  await withWorkers(config, async (client) => {
+  await withWorkers(config, async (client, _queue, deps) => {
+    const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
+    const claimer = createClaimer({ client, config, valkey: deps.valkey, secrets });
     await ensurePool(client, config, poolSettings(config, 'standin', 1, { unclaimedMaxAgeSeconds: 600 }));
     await until('a ready pooled demo', async () => (await poolStats(client, config, 'standin')).ready === 1);
-    const claimed = await claimFromPool(client, config, 'standin', { ttlSeconds: 60, requestedBy: 'record' });
+    const out = await claimer.claim({ template: 'standin', ttlSeconds: 60, owner: 'record', requestedBy: 'record' });
+    if (out.kind !== 'claimed') throw new Error(`no pooled demo to claim (${out.kind})`);
+    const claimed = out.state;
     await until('the pool refilled', async () => (await poolStats(client, config, 'standin')).ready === 1);
     const [recycledId] = (await poolStats(client, config, 'standin')).readyDemoIds;
     await resizePool(client, config, 'standin', 0);

@@ -1,0 +1,247 @@
+/**
+ * Claiming a pooled demo at memory speed (API, tests, benchmark): one Valkey script takes the
+ * oldest listed demo and records the claim (adapters/claim-store.ts); the answer is built from the
+ * demo's record and derived values (URL from the id, back-office password HMAC-derived from the
+ * master key), with no Temporal round trip; the demo's own workflow is then signalled
+ * `demoClaimed` (never the pool).
+ *
+ * Delivery guarantees, enforced here:
+ * - a claim stays in Valkey's `pending` set until the demo acknowledges it; `redeliver` signals
+ *   every claim older than CLAIM_REDELIVER_AFTER_SECONDS again (at start and periodically), so a
+ *   claimer killed between the script and the signal still gives the demo its TTL (which runs from
+ *   the claim's `expiresAt`, not from the delivery);
+ * - `ensureDelivered` signals an unacknowledged claim before the claimer's extend or release is
+ *   sent, so those reach a demo that already knows it is claimed (signals are idempotent by claim
+ *   id, and Temporal keeps one client's signals in order);
+ * - a claimed demo whose workflow has not applied the claim yet is presented as ready with the
+ *   claim's expiry (`presentClaimed`).
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'iovalkey';
+import { createClaimStore, type PooledDemoRecord } from '../adapters/claim-store';
+import { CLAIM_REDELIVER_AFTER_SECONDS, demoClaimedSignal, poolDemandSignal, type DemoClaim, type DemoState } from '../contract';
+import { demoHostFor, type Config } from '../lib/config';
+import { adminPasswordFor, type SecretDeriver } from '../lib/secrets';
+import { readTemplateSpec, type TemplateSpec } from '../templates/spec';
+import { demoHandle } from './demos';
+import { poolHandle } from './pools';
+import { call, type CallOptions } from './retry';
+
+export interface ClaimerDeps {
+  client: Client;
+  config: Config;
+  valkey: Redis;
+  secrets: SecretDeriver;
+  log?: { warn(obj: object, msg: string): void };
+  /** Told how long each background claim signal took (metrics, benchmark). */
+  onSignal?: (ms: number, ok: boolean) => void;
+}
+
+export interface ClaimDemoInput {
+  template: string;
+  ttlSeconds: number;
+  /** Hash of the caller's scope: only this scope sees the demo's secrets again on a replay. */
+  owner: string;
+  requestedBy: string;
+  idempotencyKeyHash?: string;
+  /** Wait this long for the next listed demo when none is (in order of arrival); 0: answer at once. */
+  waitMs?: number;
+}
+
+export type ClaimAnswer =
+  | { kind: 'claimed'; state: DemoState; claim: DemoClaim; valkeyMs: number }
+  | { kind: 'empty' }
+  | { kind: 'replay'; demoId: string; owner: string };
+
+const SIGNAL_DEADLINE_MS = 5_000;
+
+export type Claimer = ReturnType<typeof createClaimer>;
+
+export function createClaimer(deps: ClaimerDeps) {
+  const { client, config, valkey, secrets, log } = deps;
+  const store = createClaimStore(valkey, { profile: config.profile, queuePrefix: config.temporal.queuePrefix });
+  const specs = new Map<string, { readAt: number; spec: TemplateSpec | undefined }>();
+
+  /** Template login details, read from disk at most once a second per template. */
+  function specOf(template: string): TemplateSpec | undefined {
+    const cached = specs.get(template);
+    if (cached && Date.now() - cached.readAt < 1_000) return cached.spec;
+    const spec = readTemplateSpec(config.stateDir, template);
+    specs.set(template, { readAt: Date.now(), spec });
+    return spec;
+  }
+
+  /** The claim answer: what the demo's workflow would answer once it applies the claim. */
+  function present(demo: PooledDemoRecord, claim: DemoClaim): DemoState {
+    const url = `${config.demos.scheme}://${demoHostFor(config, demo.demoId)}/`;
+    const spec = specOf(demo.template);
+    return {
+      demoId: demo.demoId, template: demo.template, templateVersion: demo.templateVersion, status: 'ready',
+      url, adminUrl: `${url.replace(/\/$/, '')}${spec?.adminPath ?? '/admin-dev'}/`,
+      credentials: { email: spec?.adminEmail ?? 'admin@prestashop.com', password: adminPasswordFor(secrets, demo.demoId) },
+      createdAt: demo.createdAt, readyAt: demo.readyAt, expiresAt: claim.expiresAt, maxExpiresAt: claim.maxExpiresAt,
+      stepMs: {}, extendRequests: [],
+    };
+  }
+
+  /** Signals the claim to its demo; `gone` when the workflow has ended (nothing left to deliver). */
+  async function signalClaim(demoId: string, claim: DemoClaim, o: CallOptions = { deadlineMs: SIGNAL_DEADLINE_MS }): Promise<'delivered' | 'gone'> {
+    const t0 = performance.now();
+    try {
+      await call(client, o, `claim signal ${demoId}`, () => demoHandle(client, demoId).signal(demoClaimedSignal, claim));
+      deps.onSignal?.(performance.now() - t0, true);
+      return 'delivered';
+    } catch (err) {
+      deps.onSignal?.(performance.now() - t0, false);
+      if (err instanceof WorkflowNotFoundError) {
+        await store.dropPending(demoId);
+        return 'gone';
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Delivered before the claimer's extend, reset or release: once the signal is accepted it is in
+   * the demo's history, so the record is marked acknowledged (no re-delivery, and reads go to the
+   * workflow from now on, which then knows of every change the API made).
+   */
+  async function deliverNow(demoId: string, claim: DemoClaim): Promise<void> {
+    const delivered = await signalClaim(demoId, claim, { deadlineMs: SIGNAL_DEADLINE_MS, retry: { attempts: 3, firstDelayMs: 100 } });
+    if (delivered === 'delivered') await store.acknowledge(demoId, claim.claimId);
+  }
+
+  const deliverInBackground = (demoId: string, claim: DemoClaim) => {
+    signalClaim(demoId, claim).catch((err: Error) => log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered'));
+  };
+
+  const demand = (template: string, body: { requestId: string; until?: number; done?: boolean; served?: boolean }) =>
+    poolHandle(client, config, template).signal(poolDemandSignal, body)
+      .catch((err: Error) => log?.warn({ template, err: err.message }, 'could not tell the pool about waiting demand'));
+
+  /** Waits for listed demos in order of arrival, on a connection of its own (BLMOVE blocks it). */
+  async function claimWaiting(input: ClaimDemoInput, claimId: string, deadline: number): Promise<ClaimAnswer> {
+    const requestId = randomUUID();
+    void demand(input.template, { requestId, until: deadline });
+    const blocking = valkey.duplicate();
+    let served = false;
+    try {
+      while (Date.now() < deadline) {
+        const list = await store.waitForListed(blocking, input.template, requestId, deadline - Date.now());
+        if (!list) break;
+        const out = await store.claim({ ...input, claimId, maxLifetimeSeconds: config.demos.maxLifetimeSeconds, fromList: list });
+        await store.doneWaiting(list);
+        if (out.kind !== 'empty') {
+          served = out.kind === 'claimed';
+          return out.kind === 'claimed' ? answer(out.demo, out.claim, 0) : out;
+        }
+        // The demo taken was withdrawn meanwhile (recycled, cancelled): wait for the next one.
+      }
+      return { kind: 'empty' };
+    } finally {
+      blocking.disconnect();
+      void demand(input.template, { requestId, done: true, served });
+    }
+  }
+
+  function answer(demo: PooledDemoRecord, claim: DemoClaim, valkeyMs: number): ClaimAnswer {
+    deliverInBackground(demo.demoId, claim);
+    return { kind: 'claimed', state: present(demo, claim), claim, valkeyMs };
+  }
+
+  return {
+    store,
+
+    /** One claim; the answer does not wait for the demo's workflow (see the guarantees above). */
+    async claim(input: ClaimDemoInput): Promise<ClaimAnswer> {
+      const claimId = randomUUID();
+      const t0 = performance.now();
+      const out = await store.claim({ ...input, claimId, maxLifetimeSeconds: config.demos.maxLifetimeSeconds });
+      const valkeyMs = performance.now() - t0;
+      if (out.kind === 'claimed') return answer(out.demo, out.claim, valkeyMs);
+      if (out.kind === 'replay' || !input.waitMs) return out;
+      return claimWaiting(input, randomUUID(), Date.now() + input.waitMs);
+    },
+
+    /** Before a claimer's extend: its demo has been told it is claimed. */
+    async ensureDelivered(demoId: string): Promise<void> {
+      const r = await store.read(demoId);
+      if (r?.state === 'claimed' && r.claim && !r.acknowledged) await deliverNow(demoId, r.claim);
+    },
+
+    /**
+     * Before a release: a listed demo is withdrawn first (never handed out once the release is
+     * acknowledged); a claimed one (or one whose withdraw lost to a claim) is told of its claim first.
+     */
+    async prepareRelease(demoId: string): Promise<void> {
+      const r = await store.read(demoId);
+      let claim = r?.state === 'claimed' && !r.acknowledged ? r.claim : undefined;
+      if (r?.state === 'listed') claim = (await store.withdraw(demoId, r.demo.template)).claim;
+      if (claim) await deliverNow(demoId, claim);
+    },
+
+    /**
+     * A demo claimed moments ago, read from Valkey without asking its workflow (the demo bar's
+     * first call right after the launcher's claim): until the claim is acknowledged nothing but
+     * the claim can have changed it through the API (extend, reset and release deliver the claim
+     * first, which acknowledges it). Undefined for anything else: ask the workflow.
+     */
+    async presentUnacknowledged(demoId: string): Promise<DemoState | undefined> {
+      const r = await store.read(demoId);
+      if (r?.state !== 'claimed' || !r.claim || r.acknowledged) return undefined;
+      return present(r.demo, r.claim);
+    },
+
+    /** A demo whose workflow still says `pooled` but that Valkey shows claimed is ready for its claimer. */
+    async presentClaimed(state: DemoState): Promise<DemoState> {
+      if (state.status !== 'pooled') return state;
+      const r = await store.read(state.demoId);
+      if (r?.state !== 'claimed' || !r.claim) return state;
+      return { ...present(r.demo, r.claim), ...state, status: 'ready', expiresAt: r.claim.expiresAt, maxExpiresAt: r.claim.maxExpiresAt };
+    },
+
+    /** Signals every claim unacknowledged for a few seconds again; answers how many were sent. */
+    async redeliver(now = Date.now()): Promise<number> {
+      const ids = await store.unacknowledged(now - CLAIM_REDELIVER_AFTER_SECONDS * 1000);
+      let sent = 0;
+      for (const demoId of ids) {
+        const r = await store.read(demoId);
+        if (r?.state !== 'claimed' || !r.claim || r.acknowledged) {
+          await store.dropPending(demoId);
+          continue;
+        }
+        try {
+          if ((await signalClaim(demoId, r.claim)) === 'delivered') sent++;
+        } catch (err) {
+          log?.warn({ demoId, err: (err as Error).message }, 'claim re-delivery failed; next pass tries again');
+        }
+      }
+      await store.sweepClaiming(now);
+      return sent;
+    },
+  };
+}
+
+/**
+ * Re-delivers unacknowledged claims now and every `everyMs` (the API runs it; every replica may:
+ * deliveries are idempotent). Returns a stop function.
+ */
+export function startRedelivery(claimer: Claimer, everyMs: number, log?: ClaimerDeps['log']): () => void {
+  let running = false;
+  const pass = async () => {
+    if (running) return;
+    running = true;
+    try {
+      await claimer.redeliver();
+    } catch (err) {
+      log?.warn({ err: (err as Error).message }, 'claim re-delivery pass failed');
+    } finally {
+      running = false;
+    }
+  };
+  void pass();
+  const timer = setInterval(() => void pass(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
