@@ -17,7 +17,7 @@ import {
 } from '../contract';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { readTemplateSpec } from '../templates/spec';
+import { cachedTemplateSpecs } from '../templates/spec';
 import type { demoLifecycle } from '../workflows/demo-lifecycle';
 import { ApiError, temporalToApiError } from './errors';
 import type { ApiMetrics } from './metrics';
@@ -144,6 +144,7 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
   const { client, config } = deps;
   const callMs = deps.callTimeoutMs ?? 10_000;
   const source = deps.source ?? createFreshDemoSource(deps);
+  const templateSpec = cachedTemplateSpecs(config.stateDir);
 
   const checkId = (id: string) => {
     if (!isDemoId(id)) throw new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`);
@@ -159,7 +160,7 @@ export function createTemporalDemoService(deps: TemporalDemoDeps & { source?: De
   return {
     async acquire(req) {
       const template = req.template ?? config.demos.defaultTemplate;
-      if (!isTemplateName(template) || !readTemplateSpec(config.stateDir, template)) {
+      if (!isTemplateName(template) || !templateSpec(template)) {
         throw new ApiError(400, 'unknown_template', `unknown template ${JSON.stringify(template.slice(0, 64))}`);
       }
       const ttlSeconds = req.ttlSeconds ?? config.demos.defaultTtlSeconds;

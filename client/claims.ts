@@ -23,7 +23,7 @@ import { createClaimStore, type PooledDemoRecord } from '../adapters/claim-store
 import { CLAIM_REDELIVER_AFTER_SECONDS, demoClaimedSignal, poolDemandSignal, type DemoClaim, type DemoState } from '../contract';
 import { demoHostFor, type Config } from '../lib/config';
 import { adminPasswordFor, type SecretDeriver } from '../lib/secrets';
-import { readTemplateSpec, type TemplateSpec } from '../templates/spec';
+import { cachedTemplateSpecs } from '../templates/spec';
 import { demoHandle } from './demos';
 import { poolHandle } from './pools';
 import { call, type CallOptions } from './retry';
@@ -55,22 +55,16 @@ export type ClaimAnswer =
   | { kind: 'replay'; demoId: string; owner: string };
 
 const SIGNAL_DEADLINE_MS = 5_000;
+/** Background claim signals at once per process (see deliverInBackground). */
+const MAX_SIGNALS_IN_FLIGHT = 4;
 
 export type Claimer = ReturnType<typeof createClaimer>;
 
 export function createClaimer(deps: ClaimerDeps) {
   const { client, config, valkey, secrets, log } = deps;
   const store = createClaimStore(valkey, { profile: config.profile, queuePrefix: config.temporal.queuePrefix });
-  const specs = new Map<string, { readAt: number; spec: TemplateSpec | undefined }>();
-
   /** Template login details, read from disk at most once a second per template. */
-  function specOf(template: string): TemplateSpec | undefined {
-    const cached = specs.get(template);
-    if (cached && Date.now() - cached.readAt < 1_000) return cached.spec;
-    const spec = readTemplateSpec(config.stateDir, template);
-    specs.set(template, { readAt: Date.now(), spec });
-    return spec;
-  }
+  const specOf = cachedTemplateSpecs(config.stateDir);
 
   /** The claim answer: what the demo's workflow would answer once it applies the claim. */
   function present(demo: PooledDemoRecord, claim: DemoClaim): DemoState {
@@ -112,8 +106,30 @@ export function createClaimer(deps: ClaimerDeps) {
     if (delivered === 'delivered') await store.acknowledge(demoId, claim.claimId);
   }
 
+  /**
+   * Claim signals sent after the answers, a few at a time: a burst of claims must not turn into a
+   * burst of gRPC calls on this process's event loop (and of workflow tasks on the same CPUs)
+   * while it is still answering. A claim waiting here is still pending in Valkey, so it is
+   * re-delivered if this process dies, and the claimer's extend/reset/DELETE deliver it first.
+   */
+  const backlog: Array<{ demoId: string; claim: DemoClaim }> = [];
+  let signalsInFlight = 0;
+  const pumpSignals = () => {
+    while (signalsInFlight < MAX_SIGNALS_IN_FLIGHT && backlog.length > 0) {
+      const { demoId, claim } = backlog.shift()!;
+      signalsInFlight++;
+      signalClaim(demoId, claim)
+        .catch((err: Error) => log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered'))
+        .finally(() => {
+          signalsInFlight--;
+          pumpSignals();
+        });
+    }
+  };
   const deliverInBackground = (demoId: string, claim: DemoClaim) => {
-    signalClaim(demoId, claim).catch((err: Error) => log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered'));
+    backlog.push({ demoId, claim });
+    // After this turn of the event loop: the answer is written before the signal's work starts.
+    if (backlog.length === 1) setImmediate(pumpSignals);
   };
 
   const demand = (template: string, body: { requestId: string; until?: number; done?: boolean; served?: boolean }) =>

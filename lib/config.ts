@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
+import { limitsConfig, limitsEnv, type LimitsConfig } from './limits-config';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,8 +70,7 @@ const schema = z.object({
   DMX_SHARED_DATABASE: safeName.default('dmx_demos'),
   DMX_DEFAULT_TEMPLATE: safeName.default('standin'),
   DMX_DEFAULT_TTL_SECONDS: seconds.default(3600),
-  /** Minutes, not seconds: with a short TTL one client could cycle through the pool (claim, expire, claim). */
-  DMX_MIN_TTL_SECONDS: seconds.default(300),
+  DMX_MIN_TTL_SECONDS: seconds.default(300), // minutes: with a short TTL one client could cycle through a pool
   DMX_MAX_TTL_SECONDS: seconds.default(4 * 3600),
   DMX_MAX_LIFETIME_SECONDS: seconds.default(24 * 3600),
   DMX_DEMO_MEMORY: z.string().regex(/^\d+[kmg]$/i, 'a size like 256m').default('384m'),
@@ -87,18 +87,7 @@ const schema = z.object({
   ),
   /** Header a trusted reverse proxy sets with the client address (e.g. x-forwarded-for); empty: the socket address. */
   DMX_TRUSTED_PROXY_HEADER: z.string().regex(/^$|^[a-z0-9-]{1,64}$/i, 'a header name like x-forwarded-for').default('').transform((v) => v.toLowerCase()),
-  /** API requests per client IP per minute; 0 turns the limit off. */
-  DMX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
-  /** Live demos per anonymous client (IPv4 address, IPv6 /64) or per X-Dmx-Visitor of an API key; 0 turns the limit off. */
-  DMX_MAX_LIVE_DEMOS_PER_IP: z.coerce.number().int().min(0).default(3),
-  /** Demos handed out per anonymous client (or visitor) per hour; DELETE does not give any back. 0: off. */
-  DMX_CLAIMS_PER_HOUR_PER_IP: z.coerce.number().int().min(0).default(20),
-  /** Live demos per API key (all its visitors together); 0: off. */
-  DMX_API_KEY_MAX_LIVE_DEMOS: z.coerce.number().int().min(0).default(500),
-  /** Demos handed out per API key per hour; 0: off. */
-  DMX_API_KEY_CLAIMS_PER_HOUR: z.coerce.number().int().min(0).default(5000),
-  /** How long an Idempotency-Key of POST /v1/demos is remembered (in Valkey, hashed). */
-  DMX_IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
+  ...limitsEnv,
   /** Largest request body the API accepts, in bytes. */
   DMX_API_BODY_LIMIT_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(16 * 1024),
   /** How long POST /v1/demos waits for a demo to become ready before answering 503. */
@@ -152,7 +141,7 @@ export interface Config {
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
-  api: {
+  api: LimitsConfig & {
     port: number;
     publicUrl: string;
     landings: string;
@@ -161,12 +150,6 @@ export interface Config {
     requireOperatorToken: boolean;
     apiKeys: string[];
     trustedProxyHeader: string;
-    rateLimitPerMinute: number;
-    maxLiveDemosPerIp: number;
-    claimsPerHourPerIp: number;
-    keyMaxLiveDemos: number;
-    keyClaimsPerHour: number;
-    idempotencyTtlSeconds: number;
     bodyLimitBytes: number;
     acquireTimeoutSeconds: number;
     shutdownGraceSeconds: number;
@@ -284,12 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requireOperatorToken: c.DMX_REQUIRE_OPERATOR_TOKEN,
       apiKeys: c.DMX_API_KEYS,
       trustedProxyHeader: c.DMX_TRUSTED_PROXY_HEADER,
-      rateLimitPerMinute: c.DMX_RATE_LIMIT_PER_MINUTE,
-      maxLiveDemosPerIp: c.DMX_MAX_LIVE_DEMOS_PER_IP,
-      claimsPerHourPerIp: c.DMX_CLAIMS_PER_HOUR_PER_IP,
-      keyMaxLiveDemos: c.DMX_API_KEY_MAX_LIVE_DEMOS,
-      keyClaimsPerHour: c.DMX_API_KEY_CLAIMS_PER_HOUR,
-      idempotencyTtlSeconds: c.DMX_IDEMPOTENCY_TTL_SECONDS,
+      ...limitsConfig(c),
       bodyLimitBytes: c.DMX_API_BODY_LIMIT_BYTES,
       acquireTimeoutSeconds: c.DMX_API_ACQUIRE_TIMEOUT_SECONDS,
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,

@@ -43,6 +43,21 @@ export function readTemplateSpec(stateDir: string, name: string): TemplateSpec |
   return JSON.parse(readFileSync(path, 'utf8')) as TemplateSpec;
 }
 
+/**
+ * A reader of template specs that re-reads each file at most once per `maxAgeMs` (the API's claim
+ * path: a spec changes only when `dmx checkpoint` runs, and a disk read per request is avoidable).
+ */
+export function cachedTemplateSpecs(stateDir: string, maxAgeMs = 1_000): (name: string) => TemplateSpec | undefined {
+  const cache = new Map<string, { readAt: number; spec: TemplateSpec | undefined }>();
+  return (name) => {
+    const hit = cache.get(name);
+    if (hit && Date.now() - hit.readAt < maxAgeMs) return hit.spec;
+    const spec = readTemplateSpec(stateDir, name);
+    cache.set(name, { readAt: Date.now(), spec });
+    return spec;
+  };
+}
+
 export function writeTemplateSpec(stateDir: string, spec: TemplateSpec): void {
   const path = templateSpecPath(stateDir, spec.name);
   mkdirSync(join(stateDir, 'templates'), { recursive: true });

@@ -4,17 +4,14 @@
  * still answer. These restart the stack's services, so they run on the `test` profile only
  * (deployments/test.sh); DMX_CHAOS_SCALE scales the load case (1 = the reduced CI size).
  */
-import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../lib/config';
 import {
   demoWorkflowId, awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState, type ReconcileResult,
 } from '../contract';
 import { reconcileInput } from '../client';
 import { expectNoTraces } from './helpers/leaks';
+import { killService, stackUp } from './helpers/services';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
 
 const PREFIX = 't-chaos-';
@@ -29,22 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-function pidOf(service: string): number {
-  return Number(readFileSync(join(h.config.stateDir, service, `${service}.pid`), 'utf8').trim());
-}
-async function killService(service: 'mariadb' | 'valkey' | 'caddy' | 'temporal'): Promise<void> {
-  const pid = pidOf(service);
-  process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 100; i++) {
-    try { process.kill(pid, 0); } catch { return; }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${service} (pid ${pid}) did not die`);
-}
-async function stackUp(): Promise<void> {
-  await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: h.config.profile } });
-}
 
 async function startDemo(ttlSeconds = 120) {
   const demoId = newDemoId();
@@ -74,11 +55,11 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
   it('MariaDB down for 20 s during provisioning: the demo waits, then comes up whole', async () => {
     const live = await startDemo();
     const liveState = await live.handle.executeUpdate(awaitDemoReadyUpdate);
-    await killService('mariadb');
+    await killService(h.config, 'mariadb');
     const pending = await startDemo();
     await new Promise((r) => setTimeout(r, 20_000));
     expect((await pending.handle.describe()).status.name).toBe('RUNNING');
-    await stackUp();
+    await stackUp(h.config);
     const state = await pending.handle.executeUpdate(awaitDemoReadyUpdate);
     expect(state.status).toBe('ready');
     expect(await answers(state)).toBe(200);
@@ -89,8 +70,8 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
   it('Caddy restarted without its config: live demos answer again after a reconciler pass', async () => {
     const d = await startDemo();
     const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
-    await killService('caddy');
-    await stackUp(); // Caddy comes back with its base config only: no demo router
+    await killService(h.config, 'caddy');
+    await stackUp(h.config); // Caddy comes back with its base config only: no demo router
     expect(await answers(state)).toBe(503);
     const pass: ReconcileResult = await h.client.workflow.execute('reconcile', {
       taskQueue: h.queues.shared, workflowId: `${PREFIX}reconcile-${newDemoId()}`, args: [reconcileInput(h.config, { graceSeconds: 3600 })],
@@ -101,10 +82,10 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
   }, 120_000);
 
   it('Valkey restarted during provisioning: the demo is indexed once Valkey is back', async () => {
-    await killService('valkey');
+    await killService(h.config, 'valkey');
     const d = await startDemo();
     await new Promise((r) => setTimeout(r, 3_000));
-    await stackUp();
+    await stackUp(h.config);
     const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
     expect(state.status).toBe('ready');
     expect(await h.deps.valkey.exists(`dmx:demo:${d.demoId}`)).toBe(1);
@@ -120,9 +101,9 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
     await shortLived.handle.executeUpdate(awaitDemoReadyUpdate);
     const provisioning = await startDemo();
     await ending.handle.signal(releaseDemoSignal, { reason: 'ending during the restart' });
-    await killService('temporal');
+    await killService(h.config, 'temporal');
     await new Promise((r) => setTimeout(r, 3_000));
-    await stackUp();
+    await stackUp(h.config);
     // Everything resumes: the released one and the short TTL finish their teardown, the others serve.
     expect((await ending.handle.result()).status).toBe('released');
     expect((await shortLived.handle.result()).status).toBe('expired');

@@ -5,16 +5,14 @@
  * the cancel is acknowledged; Idempotency-Keys are the caller's; quotas per API key, per visitor,
  * per IPv6 /64 and per hour.
  */
-import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePool, poolHandle, poolSettings, poolStats } from '../client';
 import { demoStateQuery, demoWorkflowId, type DemoState } from '../contract';
 import { repoRoot } from '../lib/config';
 import { expectNoTraces } from './helpers/leaks';
+import { killService, stackUp } from './helpers/services';
 import { startHarness, testConfig, type Harness } from './helpers/stack';
 import { apiTestConfig, call, eventually, OPERATOR_TOKEN, randomIp, serveApi, type Served } from './api/helpers';
 
@@ -71,10 +69,6 @@ async function expectExpiredOnTime(ids: string[]): Promise<void> {
     expect(Date.parse(result.endedAt!), id).toBeGreaterThanOrEqual(Date.parse(result.expiresAt!));
     await expectNoTraces(h.deps, id);
   }
-}
-
-function pidOf(service: string): number {
-  return Number(readFileSync(join(h.config.stateDir, service, `${service}.pid`), 'utf8').trim());
 }
 
 interface ChildApi { base: string; child: ChildProcess }
@@ -163,8 +157,8 @@ describe('claims from the ready list', () => {
     await fill(10);
     const burst = Array.from({ length: 100 }, (_, i) => new Promise((r) => setTimeout(r, i * 2)).then(() => post(api.base, { ttlSeconds: 60 })));
     await new Promise((r) => setTimeout(r, 40));
-    process.kill(pidOf('valkey'), 'SIGKILL');
-    await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: h.config.profile } });
+    await killService(h.config, 'valkey');
+    await stackUp(h.config);
     const results = await Promise.all(burst);
     const answered = results.filter((r) => r.status === 201).map((r) => r.body.id as string);
     expect(new Set(answered).size).toBe(answered.length);

@@ -192,9 +192,12 @@ describe('POST /v1/demos with a pool', () => {
     expect(shrink.status, shrink.text).toBe(200);
     expect(shrink.body.target).toBe(0);
     // Lowering the target recycles the ready demos; refills under way finish and are recycled too.
+    // Each takes itself off the Valkey ready list a moment after the pool let it go (until then a
+    // claim would still get it: the claim wins over the recycle).
     await eventually(async () => {
       const s = await stats();
       expect([s.ready, s.provisioning]).toEqual([0, 0]);
+      expect(await api.deps.claimer.store.readyCount(TEMPLATE)).toBe(0);
     }, { timeoutMs: 30_000, intervalMs: 300 });
 
     const refused = await postDemo(api, { template: TEMPLATE, ttlSeconds: 20, wait: false });

@@ -44,6 +44,11 @@ export function fakeActivities(calls: Calls, o: FakeOptions) {
     removeDemoContainer: act('removeDemoContainer', () => ({ removed: true })),
     recordDemo: act('recordDemo', () => undefined),
     forgetDemo: act('forgetDemo', () => undefined),
+    // The claim store: a pooled demo is listed, nobody claims it here, it is withdrawn before teardown.
+    publishPooledDemo: act('publishPooledDemo', () => 'listed'),
+    withdrawPooledDemo: act('withdrawPooledDemo', () => ({ state: 'withdrawn' as const })),
+    acknowledgeClaim: act('acknowledgeClaim', () => true),
+    forgetPooledDemo: act('forgetPooledDemo', () => undefined),
     // Recorded in `webhooks` only: deliveries run beside teardown, so `calls` keeps the steps' order.
     sendWebhook: async (input: WebhookInput) => {
       o.webhooks?.push(input);
@@ -58,7 +63,10 @@ type Fakes = ReturnType<typeof fakeActivities>;
 export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } {
   const pick = (...names: Array<keyof Fakes>) => Object.fromEntries(names.map((n) => [n, fakes[n]]));
   return {
-    shared: pick('describeTemplate', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook'),
+    shared: pick(
+      'describeTemplate', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook',
+      'publishPooledDemo', 'withdrawPooledDemo', 'acknowledgeClaim', 'forgetPooledDemo',
+    ),
     restore: pick('restoreDemoContainer', 'removeDemoContainer'),
     host: pick('restoreDemoContainer', 'configureDemoApp', 'verifyDemoServes', 'connectDemoRoute', 'disconnectDemoRoute', 'removeDemoContainer'),
   };
