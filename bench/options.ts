@@ -26,11 +26,14 @@ export function parseOptions(argv: string[]): BenchOptions & { out: string } {
     strict: true,
   });
   const q = values.quick === true;
+  const only = values.only?.split(',').map((s) => s.trim());
+  // A partial run never overwrites the full run's latest.json: it is written beside it, named after its parts.
+  const outName = `${only ? `${only.join('-')}-` : ''}${q ? 'latest-quick' : 'latest'}.json`;
   const num = (s: string | undefined, d: number) => (s !== undefined && Number.isFinite(Number(s)) ? Number(s) : d);
   return {
     quick: q,
     template: values.template ?? 'standin',
-    only: values.only?.split(',').map((s) => s.trim()),
+    only,
     acquireConcurrency: list(values.concurrency, q ? [1, 3] : [1, 10, 50, 200]),
     acquireClaims: list(values.claims, q ? [3, 3] : [50, 150, 150, 150]),
     coldSamples: num(values['cold-samples'], q ? 2 : 10),
@@ -39,7 +42,7 @@ export function parseOptions(argv: string[]): BenchOptions & { out: string } {
     caddyLevels: list(values['caddy-levels'], q ? [0, 50] : [0, 500, 2000]),
     routeSamples: num(values['route-samples'], q ? 5 : 30),
     scaleLevels: list(values['scale-levels'], q ? [3] : [10, 100, 500]),
-    out: values.out ?? join(repoRoot, 'bench', 'results', q ? 'latest-quick.json' : 'latest.json'),
+    out: values.out ?? join(repoRoot, 'bench', 'results', outName),
   };
 }
 

@@ -121,6 +121,31 @@ describe('the visitor journey', () => {
   });
 });
 
+describe('the launcher\'s hand-over', () => {
+  it('starts the frame on the claim\'s one-time login link at once; a frame naming another origin is ignored', async () => {
+    const { call } = await import('../api/helpers');
+    const created = await call(api.base, 'POST', '/v1/demos', { json: { template: 'standin', ttlSeconds: 60 } });
+    expect(created.status, created.text).toBe(201);
+    const login = new URL(created.body.loginUrl as string);
+    const bar = (hand: Record<string, string>) => new URL('/__dmx/#' + new URLSearchParams(hand).toString(), created.body.url as string).toString();
+    const context = await browser.newContext();
+
+    const hostile = await context.newPage();
+    await hostile.goto(bar({ t: created.body.accessToken as string, f: '//example.com/x' }));
+    // Ignored: the frame goes where the session call says (a fresh login link on the demo's own host).
+    await expect.poll(() => hostile.locator('#shop').getAttribute('src'), { timeout: 15_000 }).toMatch(/^\/admin-dev\/dmx-login\.php\?token=/);
+    expect(new URL(hostile.url()).hash).toBe('');
+
+    const page = await context.newPage();
+    await page.goto(bar({ t: created.body.accessToken as string, f: login.pathname + login.search }));
+    expect(await page.locator('#shop').getAttribute('src')).toBe(login.pathname + login.search);
+    await expect.poll(() => page.frameLocator('#shop').locator('#module-title').textContent(), { timeout: 15_000 }).toBe('Configure dmxdemo');
+    await expect.poll(() => page.locator('#time-left').getAttribute('data-seconds')).toMatch(/^[1-9]\d*$/);
+    await context.close();
+    await call(api.base, 'DELETE', `/v1/demos/${created.body.id}`, { headers: { authorization: `Bearer ${created.body.accessToken}` } });
+  });
+});
+
 describe('reset and login links through the API', () => {
   it('reset keeps URL and expiry, brings back the template\'s data, changes the password; a retried reset is answered, not redone', async () => {
     const { call } = await import('../api/helpers');
