@@ -80,6 +80,12 @@ export class DemoRun {
 
   /** `recycle`: the pool takes back an unclaimed demo; a claim recorded in Valkey before the withdraw wins over it. */
   release(reason?: string, recycle = false): void {
+    // The pool hears of a claim only once the demo acknowledges it: a recycle it sent in between
+    // (age-out, target lowered, new version) must not end a demo someone holds.
+    if (recycle && this.claimed) {
+      log.info('recycle ignored: the demo was claimed', { demoId: this.input.demoId, reason });
+      return;
+    }
     if (this.released) {
       // A real release (the holder, an operator) after a recycle stands even against a claim.
       if (!recycle) this.recycleOnly = false;

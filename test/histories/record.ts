@@ -115,7 +115,11 @@ async function poolScenario(config: Config): Promise<void> {
     const out = await claimer.claim({ template: 'standin', ttlSeconds: 60, owner: 'record', requestedBy: 'record' });
     if (out.kind !== 'claimed') throw new Error(`no pooled demo to claim (${out.kind})`);
     const claimed = out.state;
-    await until('the pool refilled', async () => (await poolStats(client, config, 'standin')).ready === 1);
+    // The pool hears of the claim when the demo acknowledges it, then refills.
+    await until('the pool refilled', async () => {
+      const s = await poolStats(client, config, 'standin');
+      return s.counters.claimed === 1 && s.ready === 1 && !s.readyDemoIds.includes(claimed.demoId);
+    });
     const [recycledId] = (await poolStats(client, config, 'standin')).readyDemoIds;
     await resizePool(client, config, 'standin', 0);
     await demoHandle(client, recycledId!).result();
