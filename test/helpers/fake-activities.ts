@@ -4,6 +4,7 @@
  */
 import type { QueueActivities } from '../../activities';
 import type { WebhookInput } from '../../activities/notifications';
+import type { DemoClaim, WithdrawResult } from '../../contract';
 
 export type Calls = Array<[string, string]>;
 
@@ -17,6 +18,8 @@ export interface FakeOptions {
   template?: { version: string; webhooks?: { expiringSeconds: number } };
   /** Webhook deliveries, in the order they were sent. */
   webhooks?: WebhookInput[];
+  /** A claim that got to the demo's Valkey record before its withdraw (the claim wins). */
+  claimBeforeWithdraw?: (demoId: string) => DemoClaim | undefined;
 }
 
 export function fakeActivities(calls: Calls, o: FakeOptions) {
@@ -46,7 +49,10 @@ export function fakeActivities(calls: Calls, o: FakeOptions) {
     forgetDemo: act('forgetDemo', () => undefined),
     // The claim store: a pooled demo is listed, nobody claims it here, it is withdrawn before teardown.
     publishPooledDemo: act('publishPooledDemo', () => 'listed'),
-    withdrawPooledDemo: act('withdrawPooledDemo', () => ({ state: 'withdrawn' as const })),
+    withdrawPooledDemo: act('withdrawPooledDemo', ({ demoId }): WithdrawResult => {
+      const claim = o.claimBeforeWithdraw?.(demoId ?? '');
+      return claim ? { state: 'claimed', claim } : { state: 'withdrawn' };
+    }),
     acknowledgeClaim: act('acknowledgeClaim', () => true),
     forgetPooledDemo: act('forgetPooledDemo', () => undefined),
     // Recorded in `webhooks` only: deliveries run beside teardown, so `calls` keeps the steps' order.

@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WebhookInput } from '../../activities/notifications';
 import { demoStartOptions, extendDemo, releaseDemo } from '../../client';
-import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoState } from '../../contract';
+import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoClaim, type DemoState } from '../../contract';
 import { byQueue, callsOf, fakeActivities, TEARDOWN, type Calls } from '../helpers/fake-activities';
 import { newDemoId } from '../helpers/ids';
 import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
@@ -20,6 +20,8 @@ const webhooks: WebhookInput[] = [];
 const flakyDb = new Set<string>();
 const brokenRestore = new Set<string>();
 const missingTemplate = new Set<string>();
+/** Pooled demos whose Valkey record a claim reached before their withdraw. */
+const claimedBeforeWithdraw = new Map<string, DemoClaim>();
 
 
 beforeAll(async () => {
@@ -28,6 +30,7 @@ beforeAll(async () => {
     hostId: ts.config.hostId,
     template: { version: 'v1', webhooks: { expiringSeconds: ts.config.webhook.expiringSeconds } },
     webhooks,
+    claimBeforeWithdraw: (id) => claimedBeforeWithdraw.get(id),
     faults: {
       // Transient: a MariaDB outage for the first two attempts of one step.
       applyDemoIdentityInDatabase: (id, n) => (flakyDb.has(id) && n <= 2 ? new Error('connect ECONNREFUSED 127.0.0.1:3306') : undefined),
@@ -248,5 +251,30 @@ describe('pooled demo without its pool', () => {
     // Listed, then off the ready list before anything is torn down; its claim record goes last.
     expect(c.indexOf('publishPooledDemo')).toBeGreaterThan(-1);
     expect(c.slice(c.indexOf('withdrawPooledDemo'))).toEqual(['withdrawPooledDemo', ...TEARDOWN, 'forgetPooledDemo']);
+  });
+
+  it('a claim recorded before its withdraw wins over the recycle: the claimer gets its TTL, and the demo ends released, never recycled', async () => {
+    const demoId = newDemoId();
+    const claimedAt = await nowMs();
+    const claim: DemoClaim = {
+      claimId: 'claim-before-withdraw', claimedAt: new Date(claimedAt).toISOString(),
+      expiresAt: new Date(claimedAt + 600_000).toISOString(), maxExpiresAt: new Date(claimedAt + 24 * 3600_000).toISOString(),
+    };
+    claimedBeforeWithdraw.set(demoId, claim);
+    const handle = await ts.env.client.workflow.start('demoLifecycle', {
+      taskQueue: ts.queues.shared, workflowId: demoWorkflowId(demoId),
+      args: [{ demoId, template: 'standin', ttlSeconds: 3600, maxLifetimeSeconds: 24 * 3600, pool: { workflowId: 'pool-that-does-not-exist' } }],
+    });
+    // Held by its claimer with the claim's expiry (no time skipped: the claimer then ends it).
+    await vi.waitFor(async () => {
+      const live = await handle.query(demoStateQuery);
+      expect(live).toMatchObject({ status: 'ready', expiresAt: claim.expiresAt });
+    }, { timeout: 20_000, interval: 100 });
+    await releaseDemo(ts.env.client, demoId, 'claimer done');
+    const final = await ts.resultOf<DemoState>(handle.workflowId);
+    expect(final.status).toBe('released');
+    const c = callsOf(calls, demoId);
+    expect(c.slice(c.indexOf('withdrawPooledDemo'), c.indexOf('withdrawPooledDemo') + 3)).toEqual(['withdrawPooledDemo', 'acknowledgeClaim', 'recordDemo']);
+    expect(c.slice(-5)).toEqual([...TEARDOWN, 'forgetPooledDemo']);
   });
 });
