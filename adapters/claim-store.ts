@@ -9,8 +9,9 @@
  * - a claimed or withdrawn demo is never listed again (`publish` refuses both, they are final);
  * - withdraw-before-teardown: `withdraw` moves `listed` to `withdrawn` and LREMs it atomically;
  *   when a claim got there first it answers `claimed` with the claim, and the claim wins;
- * - a claim is durable before it is answered (AOF; stack.sh runs Valkey with appendonly) and
- *   stays in `pending` until the demo acknowledges it, so a lost signal is delivered again.
+ * - a claim is durable before it is answered (AOF; stack.sh runs Valkey with appendonly), is queued
+ *   for delivery (`deliveries`) in the same script, and stays in `pending` until the demo
+ *   acknowledges it, so a lost signal is delivered again.
  * Record keys are built inside the scripts from a prefix: fine on one Valkey, not on a cluster.
  */
 import type { Redis } from 'iovalkey';
@@ -56,7 +57,7 @@ if not redis.call('LPOS', KEYS[2], ARGV[1]) then redis.call('RPUSH', KEYS[2], AR
 return 'listed'
 `;
 
-// KEYS: source list, pending, idempotency key or ''. ARGV: record prefix, claimId, owner,
+// KEYS: source list, pending, idempotency key or '', deliveries. ARGV: record prefix, claimId, owner,
 // requestedBy, now ms, ttl ms, max lifetime ms, idempotency ttl ms.
 const CLAIM = `
 if KEYS[3] ~= '' then
@@ -74,6 +75,7 @@ while true do
       'claimedAt', now, 'expiresAt', math.min(now + tonumber(ARGV[6]), maxExp), 'maxExpiresAt', maxExp)
     redis.call('PEXPIRE', rk, maxExp - now + 3600000)
     redis.call('ZADD', KEYS[2], now, id)
+    redis.call('RPUSH', KEYS[4], id)
     if KEYS[3] ~= '' then redis.call('SET', KEYS[3], id .. ' ' .. ARGV[3], 'PX', ARGV[8]) end
     return {'claimed', id, redis.call('HGETALL', rk)}
   end
@@ -155,7 +157,8 @@ export function createClaimStore(redis: Redis, o: { profile: string; queuePrefix
 
     /** One atomic claim: an Idempotency-Key seen before, the oldest listed demo, or nothing. */
     async claim(req: ClaimRequest, now = Date.now()): Promise<ClaimOutcome> {
-      const out = (await run(CLAIM, [req.fromList ?? keys.ready(req.template), keys.pending, req.idempotencyKeyHash ? keys.idempotency(req.idempotencyKeyHash) : ''], [
+      const idem = req.idempotencyKeyHash ? keys.idempotency(req.idempotencyKeyHash) : '';
+      const out = (await run(CLAIM, [req.fromList ?? keys.ready(req.template), keys.pending, idem, keys.deliveries], [
         keys.recordPrefix, req.claimId, req.owner, req.requestedBy, now, req.ttlSeconds * 1000, req.maxLifetimeSeconds * 1000,
         (req.idempotencyTtlSeconds ?? 86_400) * 1000,
       ])) as [string, string?, string[]?];
@@ -205,6 +208,15 @@ export function createClaimStore(redis: Redis, o: { profile: string; queuePrefix
       if (!v) return undefined;
       const [demoId, owner] = v.split(' ');
       return { demoId: demoId!, owner: owner ?? '' };
+    },
+
+    /**
+     * Waits (blocking, on a connection of its own) up to `timeoutSeconds` for claims queued for
+     * delivery and takes up to `max` of them, oldest first.
+     */
+    async takeDeliveries(blocking: Redis, max: number, timeoutSeconds: number): Promise<string[]> {
+      const out = await blocking.blmpop(timeoutSeconds, 1, keys.deliveries, 'LEFT', 'COUNT', max);
+      return out ? out[1] : [];
     },
 
     async readyCount(template: string): Promise<number> {

@@ -3,13 +3,15 @@
  * oldest listed demo and records the claim (adapters/claim-store.ts); the answer is built from the
  * demo's record and derived values (URL from the id, back-office password HMAC-derived from the
  * master key), with no Temporal round trip; the demo's own workflow is then signalled
- * `demoClaimed` (never the pool).
+ * `demoClaimed` (never the pool) by the worker's deliverer (startClaimDelivery), off the API.
  *
  * Delivery guarantees, enforced here:
- * - a claim stays in Valkey's `pending` set until the demo acknowledges it; `redeliver` signals
- *   every claim older than CLAIM_REDELIVER_AFTER_SECONDS again (at start and periodically), so a
- *   claimer killed between the script and the signal still gives the demo its TTL (which runs from
- *   the claim's `expiresAt`, not from the delivery);
+ * - the claim script queues the claim for delivery in the same atomic step, and the worker's
+ *   deliverer signals it (startClaimDelivery); the claim stays in Valkey's `pending` set until the
+ *   demo acknowledges it, and `redeliver` (every API process, at start and periodically) signals
+ *   every claim older than CLAIM_REDELIVER_AFTER_SECONDS again, so a deliverer or claimer killed
+ *   at any point still gives the demo its TTL (which runs from the claim's `expiresAt`, not from
+ *   the delivery);
  * - `ensureDelivered` signals an unacknowledged claim before the claimer's extend or release is
  *   sent, so those reach a demo that already knows it is claimed (signals are idempotent by claim
  *   id, and Temporal keeps one client's signals in order);
@@ -55,8 +57,8 @@ export type ClaimAnswer =
   | { kind: 'replay'; demoId: string; owner: string };
 
 const SIGNAL_DEADLINE_MS = 5_000;
-/** Background claim signals at once per process (see deliverInBackground). */
-const MAX_SIGNALS_IN_FLIGHT = 4;
+/** Claims the deliverer takes off the queue at once (and signals in parallel). */
+const DELIVERY_BATCH = 32;
 
 export type Claimer = ReturnType<typeof createClaimer>;
 
@@ -106,31 +108,12 @@ export function createClaimer(deps: ClaimerDeps) {
     if (delivered === 'delivered') await store.acknowledge(demoId, claim.claimId);
   }
 
-  /**
-   * Claim signals sent after the answers, a few at a time: a burst of claims must not turn into a
-   * burst of gRPC calls on this process's event loop (and of workflow tasks on the same CPUs)
-   * while it is still answering. A claim waiting here is still pending in Valkey, so it is
-   * re-delivered if this process dies, and the claimer's extend/reset/DELETE deliver it first.
-   */
-  const backlog: Array<{ demoId: string; claim: DemoClaim }> = [];
-  let signalsInFlight = 0;
-  const pumpSignals = () => {
-    while (signalsInFlight < MAX_SIGNALS_IN_FLIGHT && backlog.length > 0) {
-      const { demoId, claim } = backlog.shift()!;
-      signalsInFlight++;
-      signalClaim(demoId, claim)
-        .catch((err: Error) => log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered'))
-        .finally(() => {
-          signalsInFlight--;
-          pumpSignals();
-        });
-    }
-  };
-  const deliverInBackground = (demoId: string, claim: DemoClaim) => {
-    backlog.push({ demoId, claim });
-    // After this turn of the event loop: the answer is written before the signal's work starts.
-    if (backlog.length === 1) setImmediate(pumpSignals);
-  };
+  /** Signals a queued claim unless it was acknowledged (or its record went) meanwhile. */
+  async function deliverQueued(demoId: string): Promise<void> {
+    const r = await store.read(demoId);
+    if (r?.state !== 'claimed' || !r.claim || r.acknowledged) return;
+    await signalClaim(demoId, r.claim);
+  }
 
   const demand = (template: string, body: { requestId: string; until?: number; done?: boolean; served?: boolean }) =>
     poolHandle(client, config, template).signal(poolDemandSignal, body)
@@ -161,8 +144,8 @@ export function createClaimer(deps: ClaimerDeps) {
     }
   }
 
+  /** The claim script queued the delivery: the worker's deliverer signals the demo (startClaimDelivery). */
   function answer(demo: PooledDemoRecord, claim: DemoClaim, valkeyMs: number): ClaimAnswer {
-    deliverInBackground(demo.demoId, claim);
     return { kind: 'claimed', state: present(demo, claim), claim, valkeyMs };
   }
 
@@ -217,6 +200,18 @@ export function createClaimer(deps: ClaimerDeps) {
       return { ...present(r.demo, r.claim), ...state, status: 'ready', expiresAt: r.claim.expiresAt, maxExpiresAt: r.claim.maxExpiresAt };
     },
 
+    /**
+     * Takes the claims queued for delivery (waiting up to `timeoutSeconds` for some) and signals
+     * each demo; answers how many were taken. A failed signal is left to `redeliver`.
+     */
+    async deliverQueue(blocking: Redis, timeoutSeconds: number): Promise<number> {
+      const ids = await store.takeDeliveries(blocking, DELIVERY_BATCH, timeoutSeconds);
+      await Promise.all(ids.map((demoId) => deliverQueued(demoId).catch((err: Error) => {
+        log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered');
+      })));
+      return ids.length;
+    },
+
     /** Signals every claim unacknowledged for a few seconds again; answers how many were sent. */
     async redeliver(now = Date.now()): Promise<number> {
       const ids = await store.unacknowledged(now - CLAIM_REDELIVER_AFTER_SECONDS * 1000);
@@ -236,6 +231,32 @@ export function createClaimer(deps: ClaimerDeps) {
       await store.sweepClaiming(now);
       return sent;
     },
+  };
+}
+
+/**
+ * The claim signals, off the API's event loop: the worker process runs this loop, which takes the
+ * claims the claim script queued (`deliveries`, in claim order) as soon as they are queued and
+ * signals each demo. The API answers without any Temporal call; a deliverer that dies with claims
+ * in hand leaves them pending, and `redeliver` sends them. Returns a stop function.
+ */
+export function startClaimDelivery(claimer: Claimer, valkey: Redis, log?: ClaimerDeps['log']): () => Promise<void> {
+  const blocking = valkey.duplicate();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await claimer.deliverQueue(blocking, 1);
+      } catch (err) {
+        log?.warn({ err: (err as Error).message }, 'claim delivery pass failed; retrying');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    blocking.disconnect();
   };
 }
 

@@ -16,6 +16,8 @@ export function claimKeys(profile: string, queuePrefix: string) {
     /** HASH per pooled demo: what a claim answer needs, its state, and the claim once claimed. */
     recordPrefix: `${ns}:demo:`,
     record: (demoId: string) => `${ns}:demo:${demoId}`,
+    /** LIST of claimed demo ids to signal, in claim order (the claim script queues; the worker's deliverer pops). */
+    deliveries: `${ns}:deliveries`,
     /** ZSET demoId -> claimedAt ms: claims recorded in Valkey and not yet acknowledged by the demo. */
     pending: `${ns}:pending`,
     /** STRING per Idempotency-Key hash: `<demoId> <owner scope>`. */

@@ -92,7 +92,9 @@ async function startChildApi(port: number): Promise<ChildApi> {
 }
 
 beforeAll(async () => {
-  h = await startHarness(PREFIX, { config: testConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX }) });
+  // No claim deliverer: every claim reaches its demo through the API processes' re-delivery, as
+  // when the worker's deliverer is down or died with claims in hand.
+  h = await startHarness(PREFIX, { config: testConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX }), claimDelivery: false });
   api = await serveApi(apiTestConfig(settings));
   await ensurePool(h.client, h.config, poolSettings(h.config, TEMPLATE, 10, { maxConcurrentProvisions: 4 }));
 });

@@ -8,7 +8,7 @@ import { createQueueActivities } from '../activities';
 import { createRealDeps } from '../adapters/real-deps';
 import { ensureReconcilerSchedule } from '../client/schedules';
 import { demoRouterOptions, loadConfig } from '../lib/config';
-import { connectTemporalClient, temporalDataConverter } from '../client';
+import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
 
@@ -48,10 +48,13 @@ async function main(): Promise<void> {
     activities: createQueueActivities({ ...deps, secrets, temporal: client }),
   });
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');
+  // Claims are answered by the API from Valkey; their signals to the demos go from here.
+  const stopClaimDelivery = startClaimDelivery(createClaimer({ client, config, valkey: deps.valkey, secrets, log }), deps.valkey, log);
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await stopClaimDelivery();
     await connection.close();
     await clientConnection.close();
     await deps.close();

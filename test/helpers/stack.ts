@@ -11,7 +11,7 @@ import { createHostActivities } from '../../activities/host';
 import { createSharedActivities } from '../../activities/shared';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
-import { connectTemporalClient, temporalDataConverter } from '../../client';
+import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter } from '../../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 import { inActivityContext } from './activity-context';
@@ -46,8 +46,14 @@ function quietTemporalRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-/** Starts workers in this process with the given activities per queue (real ones by default). */
-export async function startHarness(queuePrefix: string, opts: { activities?: DmxWorkersOptions['activities']; config?: Config } = {}): Promise<Harness> {
+/**
+ * Starts workers in this process with the given activities per queue (real ones by default), and
+ * the claim deliverer the worker process runs (`claimDelivery: false` leaves claims to the API's
+ * re-delivery, as when the deliverer is down).
+ */
+export async function startHarness(
+  queuePrefix: string, opts: { activities?: DmxWorkersOptions['activities']; config?: Config; claimDelivery?: boolean } = {},
+): Promise<Harness> {
   quietTemporalRuntime();
   const config = opts.config ?? testConfig();
   const deps = createRealDeps(config, `test-${queuePrefix}`);
@@ -65,12 +71,15 @@ export async function startHarness(queuePrefix: string, opts: { activities?: Dmx
     shutdownGraceTime: '2s',
   });
   const running = workers.map((w) => w.run());
+  const claimer = createClaimer({ client, config, valkey: deps.valkey, secrets: secretsOf(deps) });
+  const stopClaimDelivery = opts.claimDelivery === false ? async () => undefined : startClaimDelivery(claimer, deps.valkey);
   return {
     config,
     deps,
     client,
     queues: queueNames(config.hostId, queuePrefix),
     async stop() {
+      await stopClaimDelivery();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
       await nativeConnection.close();
