@@ -13,7 +13,7 @@ import type { Firewall } from '../adapters/firewall';
 import { listTemplateSpecs } from '../templates/spec';
 import { dataStockFor } from './data-stock';
 import { withHeartbeats, type ActivityDeps } from './common';
-import { demoRouterOptions } from '../lib/config';
+import { demoRouterOptions } from '../adapters/caddy';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 

@@ -10,7 +10,8 @@ import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
 import { dataStockFor } from './data-stock';
 import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
-import { demoHostFor, demoRouterOptions } from '../lib/config';
+import { demoHostFor } from '../lib/config';
+import { demoRouterOptions } from '../adapters/caddy';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
 
 export function createSharedActivities(deps: ActivityDeps) {

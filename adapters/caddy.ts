@@ -6,7 +6,8 @@
  * admin routes would not scale; this one route changes only when it is missing.
  */
 import { Agent, request } from 'undici';
-import { DEMO_ID_SOURCE } from '../contract';
+import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
+import type { Config } from '../lib/config';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -24,6 +25,17 @@ export interface DemoRouterOptions {
   /** Where the "this demo has ended" page sends a visitor for a new demo (the launcher). */
   launcherUrl?: string;
   serverName?: string;
+}
+
+/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+export function demoRouterOptions(cfg: Config): DemoRouterOptions {
+  return {
+    domain: cfg.demos.domain,
+    edgeGateway: cfg.podman.edgeGateway,
+    upstreamPrefix: demoContainerPrefix(cfg.profile),
+    barUpstream: `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
+  };
 }
 
 export const DEMO_BAR_ID = 'dmx-demo-bar';

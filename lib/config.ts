@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, demoContainerPrefix, MAX_POOL_TARGET } from '../contract';
+import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -285,17 +285,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,
     },
     logLevel: c.DMX_LOG_LEVEL,
-  };
-}
-
-/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
-export function demoRouterOptions(cfg: Config) {
-  return {
-    domain: cfg.demos.domain,
-    edgeGateway: cfg.podman.edgeGateway,
-    upstreamPrefix: demoContainerPrefix(cfg.profile),
-    barUpstream: `127.0.0.1:${cfg.api.port}`,
-    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
   };
 }
 
