@@ -196,7 +196,7 @@ describe('failures', () => {
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
     // No host was recorded (no route can exist): the container removal went to the restore queue.
-    expect(c.slice(-3)).toEqual(['dropDemoData', 'removeDemoContainer', 'forgetDemo']);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
     expect(c).not.toContain('recordDemo');
   });
 
