@@ -63,7 +63,9 @@ describe('caddy adapter (real Caddy admin API)', () => {
     const id = [...randomBytes(16)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
     const name = `dmx-${c.profile}-${id}`;
     const image = (await execa('podman', ['inspect', '--format', '{{.ImageName}}', `dmx-${c.profile}-router-probe`])).stdout.trim();
-    await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.edgeNetwork, '--label', `dmx.profile=${c.profile}`, image, '/bin/busybox', 'sleep', '120']);
+    await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.edgeNetwork, '--label', `dmx.profile=${c.profile}`,
+      // The host's hard limits are below podman's defaults here (as for the router probe in stack.sh).
+      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', image, '/bin/busybox', 'sleep', '120']);
     try {
       const r = await get(`${id}.${c.demos.domain}`);
       expect(r.status, r.body).toBe(503);
