@@ -1,12 +1,13 @@
 /**
  * Caddy admin API adapter (undici). Demos are routed without a config reload per demo: one
- * "demo router" route sends `<label>.<demo domain>` to `<label>.dns.podman:80`, resolved by
- * aardvark-dns on the edge network, where a demo is reachable only under the alias its route step
- * gave it. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
+ * "demo router" route sends `<label>.<demo domain>` to `<prefix><label>.dns.podman:80` (the demo's
+ * container name, `dmx-<profile>-<id>`), resolved by aardvark-dns on the edge network: a demo is
+ * routable as soon as its container is on that network, with no per-demo step. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
  * admin routes would not scale; this one route changes only when it is missing.
  */
 import { Agent, request } from 'undici';
-import { DEMO_ID_SOURCE } from '../contract';
+import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
+import type { Config } from '../lib/config';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -17,11 +18,24 @@ export class CaddyError extends Error {
 export interface DemoRouterOptions {
   domain: string;
   edgeGateway: string;
+  /** Prepended to the host's first label to make the upstream's name: the profile's demo container prefix. */
+  upstreamPrefix: string;
   /** host:port of the dmx API, which serves `/__dmx/` (the demo bar) on every demo's own host. */
   barUpstream?: string;
   /** Where the "this demo has ended" page sends a visitor for a new demo (the launcher). */
   launcherUrl?: string;
   serverName?: string;
+}
+
+/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+export function demoRouterOptions(cfg: Config): DemoRouterOptions {
+  return {
+    domain: cfg.demos.domain,
+    edgeGateway: cfg.podman.edgeGateway,
+    upstreamPrefix: demoContainerPrefix(cfg.profile),
+    barUpstream: `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
+  };
 }
 
 export const DEMO_BAR_ID = 'dmx-demo-bar';
@@ -56,7 +70,7 @@ export function demoRouterRoute(o: DemoRouterOptions) {
     handle: [
       {
         handler: 'reverse_proxy',
-        upstreams: [{ dial: `{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
+        upstreams: [{ dial: `${o.upstreamPrefix}{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
         transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.edgeGateway}:53`] } },
         // aardvark-dns re-reads its records whenever a container joins or leaves the edge network;
         // a lookup that fails in that moment is retried instead of showing a visitor an error.
@@ -75,6 +89,23 @@ const barUnavailable = {
   headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['5'] },
   body: 'The demo service is not reachable right now; try again in a few seconds.\n',
 };
+
+/**
+ * A demo host whose upstream cannot be reached although its name may still exist: aardvark-dns refuses
+ * queries for up to ~2 s while netavark reloads it (every container that joins or leaves the edge
+ * network), and a demo's container is replaced during a reset. Telling that visitor "this demo has
+ * ended" would be false; the page retries by itself and a script gets 503 with Retry-After.
+ */
+const demoUnreachable = {
+  handler: 'static_response',
+  status_code: 503,
+  headers: { 'Content-Type': ['text/html; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['2'] },
+  body: '<!doctype html><html><head><meta charset="utf-8"><title>One moment</title><meta http-equiv="refresh" content="2"></head><body>'
+    + '<h1 id="demo-unreachable">One moment…</h1><p>Your demo cannot be reached right now; this page tries again by itself.</p></body></html>\n',
+};
+
+/** Caddy's message for a demo name aardvark-dns does not know (NXDOMAIN): the demo is gone. */
+const NO_SUCH_DEMO = { vars_regexp: { '{http.error.message}': { pattern: 'no such host' } } };
 
 /** A visitor whose demo is gone sees a page that says so and offers a new one, not an empty 404. */
 function notFoundRoute(o: DemoRouterOptions) {
@@ -151,8 +182,8 @@ export function createCaddy(adminSocket: string, serverName = 'dmx') {
     },
 
     /**
-     * Idempotent: makes the dmx server's routes exactly [demo router, not-found fallback] and maps
-     * proxy errors (the demo's name no longer resolves) to a 404 page. Returns true when Caddy's
+     * Idempotent: makes the dmx server's routes exactly [demo bar, demo router, not-found fallback] and
+     * maps proxy errors: the demo's name no longer resolves → the ended page (404); anything else → 503. Returns true when Caddy's
      * config had to change (e.g. after Caddy restarted without it).
      */
     async ensureDemoRouter(o: DemoRouterOptions): Promise<boolean> {
@@ -161,9 +192,11 @@ export function createCaddy(adminSocket: string, serverName = 'dmx') {
         routes: [...(o.barUpstream ? [demoBarRoute({ ...o, barUpstream: o.barUpstream })] : []), demoRouterRoute(o), notFound],
         errors: {
           routes: [
-            // The bar's own errors (the API unreachable) say so; a demo that is gone gets the ended page.
+            // The bar's own errors (the API unreachable) say so; a demo whose name no longer resolves
+            // is gone and gets the ended page; any other failure to reach it is a moment's outage.
             ...(o.barUpstream ? [{ match: [{ path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [barUnavailable] }] : []),
-            { handle: [{ ...notFound.handle[0] }] },
+            { match: [NO_SUCH_DEMO], handle: [{ ...notFound.handle[0] }] },
+            { handle: [demoUnreachable] },
           ],
         },
       };

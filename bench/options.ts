@@ -21,6 +21,8 @@ export function parseOptions(argv: string[]): BenchOptions & { out: string } {
       'caddy-levels': { type: 'string' },
       'route-samples': { type: 'string' },
       'scale-levels': { type: 'string' },
+      'knee-levels': { type: 'string' },
+      'knee-demos': { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -41,7 +43,9 @@ export function parseOptions(argv: string[]): BenchOptions & { out: string } {
     aliasLevels: list(values['alias-levels'], q ? [0, 10] : [0, 500, 1000, 2000]),
     caddyLevels: list(values['caddy-levels'], q ? [0, 50] : [0, 500, 2000]),
     routeSamples: num(values['route-samples'], q ? 5 : 30),
-    scaleLevels: list(values['scale-levels'], q ? [3] : [10, 100, 500]),
+    scaleLevels: list(values['scale-levels'], q ? [3] : [10, 100, 1000, 2000]),
+    kneeLevels: list(values['knee-levels'], q ? [1, 2] : [1, 2, 4, 6, 8]),
+    kneeDemos: num(values['knee-demos'], q ? 2 : 24),
     out: values.out ?? join(repoRoot, 'bench', 'results', outName),
   };
 }

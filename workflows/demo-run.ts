@@ -173,11 +173,9 @@ export class DemoRun {
   }
 
   /**
-   * A claim recorded in Valkey, delivered by the claimer or re-delivered (idempotent by claim id).
-   * Invariant (with adapters/claim-store.ts): Valkey's claim and withdraw scripts are atomic against
-   * each other, so a claim signal only ever comes for a claim recorded before this demo's withdraw;
-   * it is applied while the demo is pooled and not yet withdrawn, even after a recycle was asked
-   * for (the claim wins: a claimed demo never ends `recycled`).
+   * A claim recorded in Valkey, delivered or re-delivered (idempotent by claim id). Invariant (with
+   * adapters/claim-store.ts): claim and withdraw scripts are atomic against each other, so a claim
+   * only comes if recorded before this demo's withdraw; it wins over a recycle (never `recycled`).
    */
   private onClaimed(claim: DemoClaim): void {
     if (this.claim?.claimId === claim.claimId) return; // a re-delivery of the claim already applied

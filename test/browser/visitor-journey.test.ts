@@ -23,7 +23,7 @@ beforeAll(async () => {
   h = await startHarness(PREFIX);
   // On the configured API port: Caddy sends each demo host's /__dmx/ there.
   api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '25', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), h.config.api.port);
-  await h.deps.caddy.ensureDemoRouter((await import('../../lib/config')).demoRouterOptions(api.deps.config));
+  await h.deps.caddy.ensureDemoRouter((await import('../../adapters/caddy')).demoRouterOptions(api.deps.config));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -78,8 +78,17 @@ export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } 
   };
 }
 
-/** The teardown steps, in order, of a demo whose host was recorded. */
-export const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 'forgetDemo'];
+/** The teardown steps of a demo whose host was recorded: the container (and with it the route) first, then data and index together. */
+export const TEARDOWN = ['removeDemoContainer', 'dropDemoData', 'forgetDemo'];
+
+/** A pooled demo's teardown: its claim record is forgotten beside the data. */
+export const POOLED_TEARDOWN = [TEARDOWN[0]!, ...[...TEARDOWN.slice(1), 'forgetPooledDemo'].sort()];
+
+/** The last teardown's steps in TEARDOWN's form: the first as called, the ones that run together sorted. */
+export const teardownSteps = (calls: string[], steps: string[] = TEARDOWN): string[] => {
+  const t = calls.slice(-steps.length);
+  return [t[0]!, ...t.slice(1).sort()];
+};
 
 /** The activity names one demo called, in order. */
 export const callsOf = (calls: Calls, demoId: string) => calls.filter(([, d]) => d === demoId).map(([n]) => n);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WebhookInput } from '../../activities/notifications';
 import { demoStartOptions, extendDemo, releaseDemo } from '../../client';
 import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoClaim, type DemoState } from '../../contract';
-import { byQueue, callsOf, fakeActivities, TEARDOWN, type Calls } from '../helpers/fake-activities';
+import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
 import { newDemoId } from '../helpers/ids';
 import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
@@ -106,7 +106,7 @@ describe('expiry', () => {
     expect(Date.parse(final.endedAt!)).toBeLessThanOrEqual(Date.parse(ready.expiresAt!) + 2 * 60_000);
     const c = callsOf(calls, demoId);
     expect(c).toContain('recordDemo');
-    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
     await expectEvents(demoId, ['demo.expiring', 'demo.expired']);
     expect(webhooks.find((w) => w.demo.id === demoId && w.event === 'demo.expired')?.demo.outcome).toBe('expired');
   });
@@ -157,7 +157,7 @@ describe('extend', () => {
     const final = await ts.resultOf<DemoState>(handle.workflowId);
     expect(final.status).toBe('expired');
     expect(Date.parse(final.endedAt!)).toBeGreaterThanOrEqual(expiresAt);
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
 });
 
@@ -167,7 +167,7 @@ describe('release and cancel', () => {
     await skip('10m');
     expect(await releaseDemo(ts.env.client, demoId, 'done')).toBe('tearing_down');
     expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
     await expectEvents(demoId, ['demo.expired']);
   });
 
@@ -182,7 +182,7 @@ describe('release and cancel', () => {
     const err = await ts.resultOf<DemoState>(handle.workflowId).catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
   // A cancel during provisioning is tested on the real stack (test/lifecycle.test.ts): the time-skipping
   // server answers ACTIVITY_UNKNOWN when a workflow cancels an activity that is running, and the run hangs.
@@ -199,7 +199,7 @@ describe('failures', () => {
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
     // No host was recorded (no route can exist): the container removal went to the restore queue.
-    expect(c.slice(-3)).toEqual(['dropDemoData', 'removeDemoContainer', 'forgetDemo']);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
     expect(c).not.toContain('recordDemo');
   });
 
@@ -213,7 +213,7 @@ describe('failures', () => {
     expect(c.indexOf('verifyDemoRouted')).toBeGreaterThan(c.lastIndexOf('applyDemoIdentityInDatabase'));
     await releaseDemo(ts.env.client, demoId, 'done');
     expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
 
   it('a non-retryable failure fails at once, waits for the restore beside it, and cleans up both', async () => {
@@ -223,7 +223,7 @@ describe('failures', () => {
     await expect(ts.resultOf(handle.workflowId)).rejects.toThrow(WorkflowFailedError);
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'createDemoData')).toHaveLength(1);
-    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
   });
 
   it('rejects malformed input without touching anything', async () => {
@@ -250,7 +250,8 @@ describe('pooled demo without its pool', () => {
     expect(c).not.toContain('recordDemo');
     // Listed, then off the ready list before anything is torn down; its claim record goes last.
     expect(c.indexOf('publishPooledDemo')).toBeGreaterThan(-1);
-    expect(c.slice(c.indexOf('withdrawPooledDemo'))).toEqual(['withdrawPooledDemo', ...TEARDOWN, 'forgetPooledDemo']);
+    expect(c.slice(c.indexOf('withdrawPooledDemo')).length).toBe(POOLED_TEARDOWN.length + 1);
+    expect(teardownSteps(c, POOLED_TEARDOWN)).toEqual(POOLED_TEARDOWN);
   });
 
   it('a claim recorded before its withdraw wins over the recycle: the claimer gets its TTL, and the demo ends released, never recycled', async () => {
@@ -275,6 +276,6 @@ describe('pooled demo without its pool', () => {
     expect(final.status).toBe('released');
     const c = callsOf(calls, demoId);
     expect(c.slice(c.indexOf('withdrawPooledDemo'), c.indexOf('withdrawPooledDemo') + 3)).toEqual(['withdrawPooledDemo', 'acknowledgeClaim', 'recordDemo']);
-    expect(c.slice(-5)).toEqual([...TEARDOWN, 'forgetPooledDemo']);
+    expect(teardownSteps(c, POOLED_TEARDOWN)).toEqual(POOLED_TEARDOWN);
   });
 });
