@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { createQueueActivities } from '../../activities';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
-import { createClaimer, demoHandle, ensurePool, poolHandle, poolSettings, poolStats, resizePool } from '../../client';
+import { createClaimer, demoHandle, startClaimDelivery, ensurePool, poolHandle, poolSettings, poolStats, resizePool } from '../../client';
 import { awaitDemoReadyUpdate, DEMO_WORKFLOW_TYPE, demoWorkflowId, extendDemoUpdate, releaseDemoUpdate, type DemoLifecycleInput } from '../../contract';
 import { loadConfig, type Config } from '../../lib/config';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
@@ -110,6 +110,8 @@ async function poolScenario(config: Config): Promise<void> {
   await withWorkers(config, async (client, _queue, deps) => {
     const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
     const claimer = createClaimer({ client, config, valkey: deps.valkey, secrets });
+    // What the worker process runs beside its workers: the claim's signal to the demo.
+    const stopClaimDelivery = startClaimDelivery(claimer, deps.valkey);
     await ensurePool(client, config, poolSettings(config, 'standin', 1, { unclaimedMaxAgeSeconds: 600 }));
     await until('a ready pooled demo', async () => (await poolStats(client, config, 'standin')).ready === 1);
     const out = await claimer.claim({ template: 'standin', ttlSeconds: 60, owner: 'record', requestedBy: 'record' });
@@ -118,7 +120,7 @@ async function poolScenario(config: Config): Promise<void> {
     // The pool hears of the claim when the demo acknowledges it, then refills.
     await until('the pool refilled', async () => {
       const s = await poolStats(client, config, 'standin');
-      return s.counters.claimed === 1 && s.ready === 1 && !s.readyDemoIds.includes(claimed.demoId);
+      return s.counters.claimed >= 1 && s.ready === 1 && !s.readyDemoIds.includes(claimed.demoId);
     });
     const [recycledId] = (await poolStats(client, config, 'standin')).readyDemoIds;
     await resizePool(client, config, 'standin', 0);
@@ -131,6 +133,7 @@ async function poolScenario(config: Config): Promise<void> {
     await save(client, 'pooled-demo-claimed-released', demoWorkflowId(claimed.demoId));
     await save(client, 'pooled-demo-recycled', demoWorkflowId(recycledId!));
     await save(client, 'pool-claimed-resized-cancelled', pool.workflowId);
+    await stopClaimDelivery();
   });
 }
 
