@@ -5,7 +5,6 @@ import { isTemplateName } from '../../contract';
 import { ApiError } from '../errors';
 import { toDemoView } from '../demo-service';
 import {
-  CreateDemoRequest,
   CreatedDemo,
   Demo,
   DemoIdParams,
@@ -16,6 +15,7 @@ import {
   LoginLink,
   ListDemosQuery,
   ReleaseDemoResponse,
+  createDemoRequest,
 } from '../schemas';
 import { errorResponses, type ApiApp, type RouteContext } from './common';
 
@@ -57,7 +57,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     tags: ['demos'],
     security: publicSecurity,
     middleware: publicGuard,
-    request: { headers: IdempotencyHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
+    request: { headers: IdempotencyHeaders, body: { required: false, content: { 'application/json': { schema: createDemoRequest(config.demos) } } } },
     responses: {
       201: { description: 'a ready demo, with its access token', content: { 'application/json': { schema: CreatedDemo } } },
       202: { description: 'provisioning has started (`wait: false`); the access token is valid already', content: { 'application/json': { schema: CreatedDemo } } },
