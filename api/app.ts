@@ -185,7 +185,7 @@ export function createApp(deps: AppDeps): ApiApp {
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'an API key (DMX_API_KEYS), when keys are configured' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'demoToken', {
     type: 'http', scheme: 'bearer', bearerFormat: 'dmxt_…',
-    description: 'the `accessToken` POST /v1/demos returned for that demo. A token of another demo is answered like an unknown id (404).',
+    description: 'the `accessToken` POST /v1/demos returned for that demo. A token of another demo is answered like an unknown id (404), deliberately; anything not shaped like an access token is 401.',
   });
 
   registerSystemRoutes(app, ctx);

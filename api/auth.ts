@@ -7,7 +7,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { DEMO_ID_FORMAT, isDemoId } from '../contract';
 import { matchKey, safeEqual } from '../lib/secrets';
-import type { AccessTokens } from './access-tokens';
+import { ACCESS_TOKEN_PATTERN, type AccessTokens } from './access-tokens';
 import type { ApiEnv, Caller } from './env';
 import { ApiError } from './errors';
 
@@ -79,6 +79,8 @@ const unauthorized = (message: string) => new ApiError(401, 'unauthorized', mess
  * - the operator token: allowed (any id; unknown ids are then 404 from Temporal);
  * - an X-Api-Key that is sent but is not a configured key: 401 (the token alone is enough: a
  *   visitor's browser holds the token, not the vendor's key);
+ * - a bearer that is not shaped like an access token (`dmxt_…`): 401, malformed credentials,
+ *   whatever the id (so it says nothing about which ids exist either);
  * - a malformed id: 400 `invalid_demo_id` (says nothing about which demos exist);
  * - a token that is not this demo's: 404 `not_found`, the same status and body as an unknown id,
  *   so tokens cannot be used to probe which ids exist (and no Temporal call is made for it).
@@ -96,6 +98,7 @@ export function demoAccess(
   if (bearer === undefined) return { error: unauthorized('malformed Authorization header: expected Bearer <accessToken>') };
   if (o.operatorToken && safeEqual(bearer, o.operatorToken)) return { caller: { kind: 'operator' } };
   if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
+  if (!ACCESS_TOKEN_PATTERN.test(bearer)) return { error: unauthorized("malformed access token: expected this demo's accessToken (dmxt_…) from POST /v1/demos") };
   if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`) };
   if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
   return { caller: { kind: 'demo', demoId: id } };
