@@ -25,14 +25,16 @@ npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 
 # Two vitest processes at once (vitest.config.ts): the fast suites (no real service: units,
 # workflows on the time-skipping server, activities in a mock context) beside the real-stack
-# suites, which run one file at a time. The real-stack suites are the critical path, so they
+# suites. The real-stack suites are the critical path, so they
 # start as soon as the stack is up, not after the typecheck and the lint (which may still be
 # running: their verdict is read at the end, and fails the run as before). The fast output, then
 # the static checks' output, follow the stack output.
 log "tests: the real-stack suites, and the fast suites beside them"
 npx --no-install vitest run --project fast --passWithNoTests "$@" > "$logs/fast.log" 2>&1 &
 fast_pid=$!
-stack_rc=0; npx --no-install vitest run --project stack --passWithNoTests "$@" || stack_rc=$?
+# One vitest process for both stack projects: `stack` (two files at a time), then `stack-exclusive`
+# (the suites that restart or break a shared service, alone), by their groupOrder.
+stack_rc=0; npx --no-install vitest run --project stack --project stack-exclusive --passWithNoTests "$@" || stack_rc=$?
 fast_rc=0; wait "$fast_pid" || fast_rc=$?
 log "the fast suites (ran beside the real-stack suites):"
 cat "$logs/fast.log"
