@@ -7,9 +7,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
 import { waitForHttp } from '../adapters/http-probe';
-import { PodmanError } from '../adapters/podman';
+import { createContainerFs } from '../adapters/container-fs';
+import { PodmanError, type ContainerInfo } from '../adapters/podman';
 import { demoHostFor } from '../lib/config';
-import { rewriteParametersCommand } from '../templates/parameters';
+import { parametersWithValues, rewriteParametersCommand, type ShopParameters } from '../templates/parameters';
+import type { TemplateSpec } from '../templates/spec';
 import { dataRef, logFor, retryInfo, templateSpec, withHeartbeats, type ActivityDeps, type RestoredDemo } from './common';
 import { templateKinds } from '../templates/kinds';
 
@@ -29,78 +31,131 @@ function hostActivities(deps: ActivityDeps) {
     return ip;
   }
 
+  /** The demo's own DB settings and secrets for the app's parameters.php. */
+  function shopParameters(demoId: string, s: TemplateSpec): ShopParameters {
+    const ref = dataRef(deps, demoId, s);
+    return {
+      database_host: config.mariadb.demoHost,
+      database_port: String(config.mariadb.port),
+      database_name: ref.database,
+      database_user: ref.account,
+      database_password: secrets.derive('db-password', demoId),
+      database_prefix: ref.tablePrefix,
+      cookie_key: secrets.derive('cookie_key', demoId, 64),
+      cookie_iv: secrets.derive('cookie_iv', demoId, 8),
+      new_cookie_key: secrets.derive('new_cookie_key', demoId, 64),
+      secret: secrets.derive('secret', demoId, 64),
+      dmx_login_key: secrets.derive('login-key', demoId, 64),
+    };
+  }
+
+  /**
+   * Points the app at its own data and secrets and clears its compiled caches: from the host
+   * through the container's root when parameters.php has the plain shape PHP writes (no process in
+   * the container), else with one `podman exec`.
+   */
+  async function configureApp(demoId: string, s: TemplateSpec, container: string, pid: number): Promise<'files' | 'exec'> {
+    const values = shopParameters(demoId, s);
+    const file = `${s.appRoot}/${s.parametersFile}`;
+    if (pid > 1) {
+      const files = createContainerFs(pid);
+      const rewritten = parametersWithValues(await files.read(file), values);
+      if (rewritten !== undefined) {
+        await files.write(file, rewritten);
+        await Promise.all(s.cacheDirs.map((d) => files.emptyFolder(`${s.appRoot}/${d}`)));
+        return 'files';
+      }
+    }
+    try {
+      await podman.exec(container, rewriteParametersCommand(s.appRoot, s.parametersFile, s.cacheDirs), JSON.stringify(values));
+      return 'exec';
+    } catch (err) {
+      if (err instanceof PodmanError && err.isNoSuchContainer) {
+        throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} disappeared before it was configured`, FAILURE_TYPES.containerGone);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the demo routable: on the edge network, where Caddy's demo router resolves its container
+   * name. A checkpoint taken on the edge network restores onto it (nothing to do); otherwise
+   * (`podman run`, older checkpoints) the container joins it here.
+   */
+  async function ensureRouted(info: ContainerInfo): Promise<void> {
+    if (!info.networks[config.podman.edgeNetwork]) {
+      try {
+        await podman.connectNetwork(config.podman.edgeNetwork, info.name);
+      } catch (err) {
+        // A retry may find it attached already by the attempt that failed.
+        const again = await podman.inspect(info.name);
+        if (!again) throw ApplicationFailure.nonRetryable(`container ${info.name} is gone`, FAILURE_TYPES.containerGone);
+        if (!again.networks[config.podman.edgeNetwork]) throw err;
+      }
+    }
+    await podman.pinBridgeMac(config.podman.edgeNetwork);
+  }
+
   return {
     /**
-     * Restores the demo's container from the template checkpoint on this host. CRIU first; the
-     * last attempt (or a template without checkpoint) uses `podman run` and a cold boot. A running
-     * container of that name is this activity's own earlier work: returned as is.
+     * Restores the demo's container from the template checkpoint on this host, configures its app
+     * (own data, own secrets) and makes it routable: everything the container needs, in one
+     * activity on the host that holds it. CRIU first; the last attempt (or a template without
+     * checkpoint) uses `podman run` and a cold boot. A container of that name left by an earlier
+     * attempt is removed and made again (it may be half configured).
      */
     async restoreDemoContainer(input: { demoId: string; template: string }): Promise<RestoredDemo> {
       const demoId = assertDemoId(input.demoId);
       const s = spec(input.template);
       const { container } = demoResourceNames(config.profile, demoId);
       const log = logFor(deps, demoId);
-      const existing = await podman.inspect(container);
-      if (existing?.running) {
-        return { host: config.hostId, container, method: 'criu', templateVersion: existing.labels['dmx.template-version'] ?? s.version, seconds: 0 };
-      }
-      if (existing) await podman.remove(container); // a half-made copy from a crashed attempt
+      if (await podman.inspect(container)) await podman.remove(container);
 
       const { attempt, maximumAttempts } = retryInfo();
       const useCheckpoint = Boolean(s.checkpointArchive) && (maximumAttempts === 0 || attempt < maximumAttempts);
-      if (useCheckpoint) {
-        if (!existsSync(s.checkpointArchive!)) {
-          throw ApplicationFailure.nonRetryable(`checkpoint ${s.checkpointArchive} of template ${s.name} is missing on host ${config.hostId}`, FAILURE_TYPES.templateMissing);
-        }
-        try {
-          const st = await podman.restore(s.checkpointArchive!, container);
-          await podman.pinBridgeMac(config.podman.network);
-          log.info({ container, seconds: st.seconds, criuRestoreMicros: st.criuRestoreMicros }, 'restored from checkpoint');
-          return { host: config.hostId, container, method: 'criu', templateVersion: s.version, seconds: st.seconds, criuRestoreMicros: st.criuRestoreMicros };
-        } catch (err) {
-          await podman.remove(container).catch(() => false);
-          throw err;
-        }
-      }
-      log.warn({ container, attempt }, s.checkpointArchive ? 'CRIU restore kept failing: falling back to podman run' : 'template has no checkpoint: podman run');
       const started = performance.now();
-      await podman.run({
-        name: container, image: s.image, network: config.podman.network,
-        labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
-        memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
-        hardening: s.hardening ?? templateKinds[s.kind].defaults.hardening,
-      });
-      await podman.pinBridgeMac(config.podman.network);
-      return { host: config.hostId, container, method: 'run', templateVersion: s.version, seconds: (performance.now() - started) / 1000 };
-    },
-
-    /** Points the restored app at its own data and secrets (one exec), clearing compiled caches. */
-    async configureDemoApp(input: { demoId: string; template: string }): Promise<void> {
-      const demoId = assertDemoId(input.demoId);
-      const s = spec(input.template);
-      const ref = dataRef(deps, demoId, s);
-      const { container } = demoResourceNames(config.profile, demoId);
-      const values = {
-        database_host: config.mariadb.demoHost,
-        database_port: String(config.mariadb.port),
-        database_name: ref.database,
-        database_user: ref.account,
-        database_password: secrets.derive('db-password', demoId),
-        database_prefix: ref.tablePrefix,
-        cookie_key: secrets.derive('cookie_key', demoId, 64),
-        cookie_iv: secrets.derive('cookie_iv', demoId, 8),
-        new_cookie_key: secrets.derive('new_cookie_key', demoId, 64),
-        secret: secrets.derive('secret', demoId, 64),
-        dmx_login_key: secrets.derive('login-key', demoId, 64),
-      };
+      let method: RestoredDemo['method'] = 'criu';
+      let criuRestoreMicros: number | undefined;
       try {
-        await podman.exec(container, rewriteParametersCommand(s.appRoot, s.parametersFile, s.cacheDirs), JSON.stringify(values));
-      } catch (err) {
-        if (err instanceof PodmanError && err.isNoSuchContainer) {
-          throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} disappeared before it was configured`, FAILURE_TYPES.containerGone);
+        if (useCheckpoint) {
+          if (!existsSync(s.checkpointArchive!)) {
+            throw ApplicationFailure.nonRetryable(`checkpoint ${s.checkpointArchive} of template ${s.name} is missing on host ${config.hostId}`, FAILURE_TYPES.templateMissing);
+          }
+          criuRestoreMicros = (await podman.restore(s.checkpointArchive!, container)).criuRestoreMicros;
+        } else {
+          method = 'run';
+          log.warn({ container, attempt }, s.checkpointArchive ? 'CRIU restore kept failing: falling back to podman run' : 'template has no checkpoint: podman run');
+          await podman.run({
+            name: container, image: s.image, networks: [config.podman.network, config.podman.edgeNetwork],
+            labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
+            memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
+            hardening: s.hardening ?? templateKinds[s.kind].defaults.hardening,
+          });
         }
+        const restoredSeconds = (performance.now() - started) / 1000;
+        const info = await podman.inspect(container);
+        if (!info?.running) throw new Error(`container ${container} of demo ${demoId} is not running after the ${method === 'criu' ? 'restore' : 'run'} (${info?.status ?? 'missing'})`);
+        const [configuredBy] = await Promise.all([
+          configureApp(demoId, s, container, info.pid),
+          ensureRouted(info),
+          podman.pinBridgeMac(config.podman.network),
+        ]);
+        const seconds = (performance.now() - started) / 1000;
+        log.info({ container, method, restoredSeconds, seconds, configuredBy, criuRestoreMicros }, 'container restored, configured and routable');
+        return { host: config.hostId, container, method, templateVersion: s.version, seconds, criuRestoreMicros };
+      } catch (err) {
+        await podman.remove(container).catch((e: Error) => log.warn({ container, err: e.message }, 'removing the failed container failed; teardown retries it'));
         throw err;
       }
+    },
+
+    /** Points the app at its own data and secrets again (restoreDemoContainer does it the first time). */
+    async configureDemoApp(input: { demoId: string; template: string }): Promise<void> {
+      const demoId = assertDemoId(input.demoId);
+      const { container } = demoResourceNames(config.profile, demoId);
+      const info = await podman.inspect(container);
+      if (!info?.running) throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} is not running (${info?.status ?? 'missing'})`, FAILURE_TYPES.containerGone);
+      await configureApp(demoId, spec(input.template), container, info.pid);
     },
 
     /** The shop answers on its own Host from its container (not through Caddy yet). */
@@ -114,24 +169,13 @@ function hostActivities(deps: ActivityDeps) {
       return { status: r.status };
     },
 
-    /** Makes the demo routable: an alias on the edge network, which Caddy's demo router resolves. */
+    /** Makes the demo routable (restoreDemoContainer already does; kept for a demo whose route was removed). */
     async connectDemoRoute(input: { demoId: string }): Promise<void> {
       const demoId = assertDemoId(input.demoId);
-      const n = demoResourceNames(config.profile, demoId);
-      try {
-        // The common case first (one podman call); a retry finds the container already attached.
-        await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
-      } catch (err) {
-        const info = await podman.inspect(n.container);
-        if (!info) throw ApplicationFailure.nonRetryable(`container ${n.container} of demo ${demoId} is gone`, FAILURE_TYPES.containerGone);
-        const edge = info.networks[config.podman.edgeNetwork];
-        if (!edge) throw err;
-        if (!edge.aliases.includes(n.routeLabel)) {
-          await podman.disconnectNetwork(config.podman.edgeNetwork, n.container);
-          await podman.connectNetwork(config.podman.edgeNetwork, n.container, n.routeLabel);
-        }
-      }
-      await podman.pinBridgeMac(config.podman.edgeNetwork);
+      const { container } = demoResourceNames(config.profile, demoId);
+      const info = await podman.inspect(container);
+      if (!info) throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} is gone`, FAILURE_TYPES.containerGone);
+      await ensureRouted(info);
     },
 
     async disconnectDemoRoute(input: { demoId: string }): Promise<void> {

@@ -10,8 +10,10 @@ import {
   type Findings, type Orphan, type ResourceKind,
 } from '../contract';
 import type { Firewall } from '../adapters/firewall';
+import { listTemplateSpecs } from '../templates/spec';
+import { dataStockFor } from './data-stock';
 import { withHeartbeats, type ActivityDeps } from './common';
-import { demoRouterOptions } from '../lib/config';
+import { demoRouterOptions } from '../adapters/caddy';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 
@@ -112,6 +114,12 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     /** Removes due orphans with the lifecycle's own idempotent steps; releases demos that lost their container. */
     async removeOrphans(input: { due: Orphan[]; lostContainers: string[]; dryRun: boolean }): Promise<{ removed: number; released: number }> {
       if (input.dryRun) return { removed: 0, released: 0 };
+      // The data stock: stock of versions no longer on disk goes; the current versions' is topped up.
+      const specs = listTemplateSpecs(config.stateDir);
+      const stock = dataStockFor(deps);
+      const staleStock = await stock.prune(specs);
+      if (staleStock.length) log.warn({ databases: staleStock }, 'dropped data stock of no current template version');
+      for (const spec of specs) stock.refillSoon(spec);
       let removed = 0;
       const byDemo = new Map<string, Orphan[]>();
       for (const o of input.due) byDemo.set(o.demoId, [...(byDemo.get(o.demoId) ?? []), o]);

@@ -7,9 +7,11 @@
 import bcrypt from 'bcryptjs';
 import { ApplicationFailure } from '@temporalio/activity';
 import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
+import { dataStockFor } from './data-stock';
 import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
-import { demoHostFor, demoRouterOptions } from '../lib/config';
+import { demoHostFor } from '../lib/config';
+import { demoRouterOptions } from '../adapters/caddy';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
 
 export function createSharedActivities(deps: ActivityDeps) {
@@ -38,12 +40,25 @@ function sharedActivities(deps: ActivityDeps) {
       };
     },
 
-    /** Clones the template's data for the demo and creates its account, limited to that data. */
+    /**
+     * Gives the demo its own copy of the template's data and an account limited to it. The copy
+     * comes from the data stock when it has one (a table move), otherwise it is cloned here; the
+     * stock is topped up in the background either way.
+     */
     async createDemoData(input: { demoId: string; template: string }): Promise<DemoDataRef> {
       const demoId = assertDemoId(input.demoId);
       const s = spec(input.template);
       const ref = dataRef(deps, demoId, s);
-      const tables = await mariadb.cloneTables(s.database, s.tablePrefix, ref.database, ref.tablePrefix);
+      const stock = dataStockFor(deps);
+      let source: 'stock' | 'clone' | 'earlier attempt' = 'clone';
+      if (config.demos.dataLayout === 'database') {
+        const have = (await mariadb.tablesWithPrefix(ref.database, ref.tablePrefix)).length;
+        if (have > 0 && have === (await mariadb.tablesWithPrefix(s.database, s.tablePrefix)).length) source = 'earlier attempt';
+        else if (have === 0 && (await stock.take(s, ref.database))) source = 'stock';
+      }
+      // cloneTables replaces what a crashed attempt left half made.
+      if (source === 'clone') await mariadb.cloneTables(s.database, s.tablePrefix, ref.database, ref.tablePrefix);
+      stock.refillSoon(s);
       const password = secrets.derive('db-password', demoId);
       if (config.demos.dataLayout === 'database') {
         await mariadb.grantAccount(ref.account, config.mariadb.demoAccountHost, password, { database: ref.database });
@@ -51,7 +66,7 @@ function sharedActivities(deps: ActivityDeps) {
         const own = await mariadb.tablesWithPrefix(ref.database, ref.tablePrefix);
         await mariadb.grantAccount(ref.account, config.mariadb.demoAccountHost, password, { database: ref.database, tables: own });
       }
-      logFor(deps, demoId).info({ database: ref.database, prefix: ref.tablePrefix, tables }, 'demo data created');
+      logFor(deps, demoId).info({ database: ref.database, prefix: ref.tablePrefix, source }, 'demo data created');
       return { database: ref.database, tablePrefix: ref.tablePrefix, account: ref.account };
     },
 

@@ -1,12 +1,13 @@
 /**
  * Caddy admin API adapter (undici). Demos are routed without a config reload per demo: one
- * "demo router" route sends `<label>.<demo domain>` to `<label>.dns.podman:80`, resolved by
- * aardvark-dns on the edge network, where a demo is reachable only under the alias its route step
- * gave it. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
+ * "demo router" route sends `<label>.<demo domain>` to `<prefix><label>.dns.podman:80` (the demo's
+ * container name, `dmx-<profile>-<id>`), resolved by aardvark-dns on the edge network: a demo is
+ * routable as soon as its container is on that network, with no per-demo step. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
  * admin routes would not scale; this one route changes only when it is missing.
  */
 import { Agent, request } from 'undici';
-import { DEMO_ID_SOURCE } from '../contract';
+import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
+import type { Config } from '../lib/config';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -17,11 +18,24 @@ export class CaddyError extends Error {
 export interface DemoRouterOptions {
   domain: string;
   edgeGateway: string;
+  /** Prepended to the host's first label to make the upstream's name: the profile's demo container prefix. */
+  upstreamPrefix: string;
   /** host:port of the dmx API, which serves `/__dmx/` (the demo bar) on every demo's own host. */
   barUpstream?: string;
   /** Where the "this demo has ended" page sends a visitor for a new demo (the launcher). */
   launcherUrl?: string;
   serverName?: string;
+}
+
+/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+export function demoRouterOptions(cfg: Config): DemoRouterOptions {
+  return {
+    domain: cfg.demos.domain,
+    edgeGateway: cfg.podman.edgeGateway,
+    upstreamPrefix: demoContainerPrefix(cfg.profile),
+    barUpstream: `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
+  };
 }
 
 export const DEMO_BAR_ID = 'dmx-demo-bar';
@@ -56,7 +70,7 @@ export function demoRouterRoute(o: DemoRouterOptions) {
     handle: [
       {
         handler: 'reverse_proxy',
-        upstreams: [{ dial: `{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
+        upstreams: [{ dial: `${o.upstreamPrefix}{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
         transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.edgeGateway}:53`] } },
         // aardvark-dns re-reads its records whenever a container joins or leaves the edge network;
         // a lookup that fails in that moment is retried instead of showing a visitor an error.

@@ -107,6 +107,43 @@ export function createMariaDb(pool: Pool) {
       return Object.fromEntries(rows.map((r) => [String(r.Table).split('.').pop()!, String(r.Checksum)]));
     },
 
+    /**
+     * Moves the named tables from one database into another in ONE statement: a metadata-only
+     * change in MariaDB, atomic (all tables move or none). False when a table is no longer there
+     * (someone else moved it first), so callers can race for the same source safely.
+     */
+    async moveTables(fromDb: string, toDb: string, tables: string[]): Promise<boolean> {
+      if (tables.length === 0) throw new TypeError('moveTables needs at least one table');
+      await pool.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(toDb)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      const pairs = tables.map((t) => `${quoteIdent(fromDb)}.${quoteIdent(t)} TO ${quoteIdent(toDb)}.${quoteIdent(t)}`);
+      try {
+        await pool.query(`RENAME TABLE ${pairs.join(', ')}`);
+        return true;
+      } catch (err) {
+        // ER_NO_SUCH_TABLE / ER_BAD_DB_ERROR: the source was taken or dropped meanwhile.
+        if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return false;
+        throw err;
+      }
+    },
+
+    /**
+     * Databases matching a LIKE pattern with their table count and the oldest table's age in
+     * seconds. One lookup per database: information_schema answers `table_schema = ?` from that
+     * schema alone, where a join would open every table of every demo database.
+     */
+    async databasesWithTables(like: string): Promise<Array<{ database: string; tables: number; ageSeconds: number }>> {
+      const [schemas] = await pool.query<RowDataPacket[]>('SELECT schema_name AS s FROM information_schema.schemata WHERE schema_name LIKE ? ORDER BY schema_name', [like]);
+      const out: Array<{ database: string; tables: number; ageSeconds: number }> = [];
+      for (const { s: database } of schemas) {
+        const [[row]] = await pool.query<RowDataPacket[]>(
+          'SELECT COUNT(*) AS n, COALESCE(TIMESTAMPDIFF(SECOND, MIN(create_time), NOW()), 0) AS age FROM information_schema.tables WHERE table_schema = ?',
+          [database],
+        );
+        out.push({ database: database as string, tables: Number(row?.n ?? 0), ageSeconds: Number(row?.age ?? 0) });
+      }
+      return out;
+    },
+
     async dropDatabase(database: string): Promise<void> {
       await pool.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
     },

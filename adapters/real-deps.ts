@@ -29,8 +29,8 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
   const log = createLogger(logName, config.logLevel, logFd);
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
   const valkey = createValkey({ ...config.valkey, lazy: true });
+  const podman = createPodman({ criuBinDir: config.podman.criuBinDir, socketPath: config.podman.socketPath });
   valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
-  const podman = createPodman({ criuBinDir: config.podman.criuBinDir });
   return {
     config,
     log,
@@ -42,6 +42,7 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
     async close() {
       await pool.end();
       valkey.disconnect();
+      await podman.close();
     },
   };
 }

@@ -32,6 +32,9 @@ export interface BenchOptions {
   routeSamples: number;
   /** Scaling curve: live demo levels. */
   scaleLevels: number[];
+  /** Refill knee: provisions at a time, and fresh demos per level. */
+  kneeLevels: number[];
+  kneeDemos: number;
   only?: string[];
 }
 
@@ -164,7 +167,7 @@ export const stats = (ctx: BenchContext): Promise<PoolStats> => poolStats(ctx.cl
 export const viaCaddy = (ctx: BenchContext, demoId: string): Promise<number> => statusThroughCaddy(ctx.deps, demoId, ctx.http);
 
 /** What is left of a demo (the same check as the tests' leak check). */
-export const demoTraces = (ctx: BenchContext, demoId: string): Promise<DemoFootprint> => demoFootprint(ctx.deps, demoId, ctx.http);
+export const demoTraces = (ctx: BenchContext, demoId: string, o?: { route: boolean }): Promise<DemoFootprint> => demoFootprint(ctx.deps, demoId, ctx.http, o);
 
 export { isClean };
 

@@ -12,6 +12,7 @@ import { demoHandle, refreshPoolTemplate, resizePool } from '../client';
 import { readTemplateSpec } from '../templates/spec';
 import { measureAcquire } from './acquire';
 import { measureCold } from './cold';
+import { measureKnee } from './knee';
 import { closeContext, createContext, demoTraces, isClean, releaseDemos, stats, until, type BenchContext } from './context';
 import { environment } from './env';
 import { parseOptions } from './options';
@@ -26,6 +27,7 @@ const SECTIONS: Array<[string, (ctx: BenchContext) => Promise<{ rows: Row[]; det
   ['acquire', measureAcquire],
   ['cold', measureCold],
   ['teardown', measureTeardown],
+  ['knee', measureKnee],
   ['scaling', measureScaling],
   ['routes', measureRoutes],
   ['visitor', measureVisitor],

@@ -50,15 +50,17 @@ export function demoIdFromWorkflowId(workflowId: string): string | undefined {
   return m?.[1];
 }
 
+/** Every demo container of a profile is named `<prefix><id>`; Caddy's demo router dials that name. */
+export const demoContainerPrefix = (profile: string) => `dmx-${profile}-`;
+
 /** Names of what a demo owns; all derived from its id so every teardown step can be repeated blindly. */
 export function demoResourceNames(profile: string, demoId: string) {
   assertDemoId(demoId);
   return {
-    container: `dmx-${profile}-${demoId}`,
+    container: `${demoContainerPrefix(profile)}${demoId}`,
     database: `dmx_d_${demoId}`,
     account: `dmx_d_${demoId}`,
     tablePrefix: `d${demoId}_`,
-    routeLabel: demoId,
     valkeyKey: `dmx:demo:${demoId}`,
   };
 }

@@ -42,6 +42,7 @@ for svc in mariadb redis-server caddy; do
 done
 
 bash "$DMX_ROOT/deployments/podman-backend.sh"
+bash "$DMX_ROOT/deployments/podman-density.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
 bash "$DMX_ROOT/deployments/install-test-server.sh"
 bash "$DMX_ROOT/deployments/install-schemathesis.sh"

@@ -64,9 +64,13 @@ const schema = z.object({
   DMX_CRIU_BIN_DIR: z.string().min(1),
   /** Outside destinations demos may open TCP connections to (`cidr:port,...`); empty: no egress at all. */
   DMX_DEMO_EGRESS_ALLOW: z.string().default(''),
+  /** podman's REST API socket (`podman system service`, started by stack.sh); default $DMX_STATE_DIR/podman/podman.sock. */
+  DMX_PODMAN_SOCKET: z.string().min(1).optional(),
   /** `database`: one MariaDB database + account per demo. `prefix`: the seed layout, one shared database, tables prefixed per demo. */
   DMX_DATA_LAYOUT: z.enum(['database', 'prefix']).default('database'),
   DMX_SHARED_DATABASE: safeName.default('dmx_demos'),
+  /** Pre-cloned template databases kept ready per template version (database layout): a demo's data step is then a table move. 0 turns the stock off. */
+  DMX_DATA_STOCK: z.coerce.number().int().min(0).max(50).default(4),
   DMX_DEFAULT_TEMPLATE: safeName.default('standin'),
   DMX_DEFAULT_TTL_SECONDS: seconds.default(3600),
   DMX_MIN_TTL_SECONDS: seconds.default(1),
@@ -129,6 +133,7 @@ export interface Config {
     scheme: 'http' | 'https';
     publicPort: number;
     dataLayout: 'database' | 'prefix';
+    dataStock: number;
     sharedDatabase: string;
     defaultTemplate: string;
     defaultTtlSeconds: number;
@@ -139,7 +144,7 @@ export interface Config {
     cpus: string;
     pids: number;
   };
-  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[] };
+  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
@@ -236,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scheme: c.DMX_PUBLIC_SCHEME,
       publicPort: c.DMX_PUBLIC_PORT ?? c.DMX_CADDY_HTTP_PORT,
       dataLayout: c.DMX_DATA_LAYOUT,
+      dataStock: c.DMX_DATA_STOCK,
       sharedDatabase: c.DMX_SHARED_DATABASE,
       defaultTemplate: c.DMX_DEFAULT_TEMPLATE,
       defaultTtlSeconds: c.DMX_DEFAULT_TTL_SECONDS,
@@ -253,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
       egressAllow,
+      socketPath: c.DMX_PODMAN_SOCKET ?? join(c.DMX_STATE_DIR, 'podman', 'podman.sock'),
     },
     webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
     reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
@@ -278,16 +285,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownGraceSeconds: c.DMX_API_SHUTDOWN_GRACE_SECONDS,
     },
     logLevel: c.DMX_LOG_LEVEL,
-  };
-}
-
-/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
-export function demoRouterOptions(cfg: Config) {
-  return {
-    domain: cfg.demos.domain,
-    edgeGateway: cfg.podman.edgeGateway,
-    barUpstream: `127.0.0.1:${cfg.api.port}`,
-    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
   };
 }
 

@@ -35,7 +35,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   const kind = templateKinds[o.kind];
   const image = await kind.prepareImage(o.image, { refresh: o.rebuildImage });
   const existing = readTemplateSpec(config.stateDir, o.name);
-  if (!o.force && existing && existing.image === image && existing.network === config.podman.network
+  if (!o.force && existing && existing.image === image && existing.network === config.podman.network && existing.edgeNetwork === config.podman.edgeNetwork
     && JSON.stringify(existing.hardening) === JSON.stringify(kind.defaults.hardening)
     && (o.noCheckpoint ? !existing.checkpointArchive : existing.checkpointArchive && existsSync(existing.checkpointArchive))
     && (await mariadb.databaseExists(existing.database))) {
@@ -78,7 +78,10 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   await podman.remove(container);
   log.info({ template: o.name, image, container }, 'starting the template container');
   await podman.run({
-    name: container, image, network: config.podman.network,
+    // On the edge network too, so every restored demo is on both at once and routable by its own
+    // name (no separate `network connect`). The template's own name is not demo-shaped: Caddy's
+    // demo router never routes to it.
+    name: container, image, networks: [config.podman.network, config.podman.edgeNetwork],
     // Labels and limits are part of the checkpoint: every restored demo inherits them.
     labels: { 'dmx.profile': config.profile, 'dmx.template': o.name, 'dmx.template-version': version, 'dmx.role': 'demo' },
     env: kind.runEnv({ host: config.mariadb.demoHost, port: config.mariadb.port, database, user: account, password, prefix: d.tablePrefix }, domain),
@@ -86,6 +89,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   });
   try {
     await podman.pinBridgeMac(config.podman.network);
+    await podman.pinBridgeMac(config.podman.edgeNetwork);
     const info = await podman.inspect(container);
     const ip = info?.networks[config.podman.network]?.ip;
     if (!ip) throw new Error(`template container ${container} has no address on ${config.podman.network}`);
@@ -103,7 +107,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
       const spec: TemplateSpec = {
         name: o.name, kind: o.kind, version, image, database, tablePrefix: d.tablePrefix, appRoot: d.appRoot,
         parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath, adminEmail: d.adminEmail,
-        hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
+        hardening: d.hardening, network: config.podman.network, edgeNetwork: config.podman.edgeNetwork, createdAt: new Date().toISOString(),
       };
       writeTemplateSpec(config.stateDir, spec);
       await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
@@ -129,7 +133,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const spec: TemplateSpec = {
       name: o.name, kind: o.kind, version, image, checkpointArchive: archive, database, tablePrefix: d.tablePrefix,
       appRoot: d.appRoot, parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath,
-      adminEmail: d.adminEmail, hardening: d.hardening, network: config.podman.network, createdAt: new Date().toISOString(),
+      adminEmail: d.adminEmail, hardening: d.hardening, network: config.podman.network, edgeNetwork: config.podman.edgeNetwork, createdAt: new Date().toISOString(),
       checkpointSeconds, archiveBytes: statSync(archive).size,
     };
     writeTemplateSpec(config.stateDir, spec);

@@ -1,9 +1,12 @@
 /**
  * PrestaShop keeps DB settings and install-time secrets in app/config/parameters.php and compiles
- * them into var/cache/prod. A restored copy gets its own values by ONE `podman exec`: PHP merges
- * the new values (JSON on stdin) into the existing file, keeping every other key, then the
- * compiled caches are removed so the next request rebuilds them. Works the same on the stand-in
- * and on prestashop-flashlight images (both have php-cli).
+ * them into var/cache/prod. A restored copy gets its own values, every other key kept, then the
+ * compiled caches are removed so the next request rebuilds them. Two ways:
+ * - from the host, without a process in the container: the file as PHP wrote it
+ *   (`<?php return <var_export>;`) is rewritten to merge the new values over that same expression
+ *   (`parametersWithValues`);
+ * - ONE `podman exec` where the file has another shape: PHP merges the values (JSON on stdin).
+ * Works the same on the stand-in and on prestashop-flashlight images (both have php-cli).
  */
 export interface ShopParameters {
   database_host: string;
@@ -41,4 +44,19 @@ export function rewriteParametersCommand(appRoot: string, parametersFile: string
   const clear = cacheDirs.map((d) => `if [ -d '${appRoot}/${d}' ]; then find '${appRoot}/${d}' -mindepth 1 -delete; fi`).join(' && ');
   const script = `php -r '${MERGE_PHP}' '${file}' && ${clear || 'true'}`;
   return ['sh', '-c', script];
+}
+
+/** A PHP single-quoted string literal (only `\\` and `'` need escaping there). */
+const phpString = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * parameters.php with `values` merged over its `parameters`, the way MERGE_PHP merges them; undefined
+ * when the file is not the plain `<?php return <expression>;` that var_export writes (the exec path
+ * handles anything else). The original expression is kept verbatim, so nothing else changes.
+ */
+export function parametersWithValues(original: string, values: ShopParameters): string | undefined {
+  const m = /^<\?php\s+return\s+(array\s*\([\s\S]*\)|\[[\s\S]*\])\s*;\s*$/.exec(original);
+  if (!m) return undefined;
+  const merged = Object.entries(values).map(([k, v]) => `${phpString(k)} => ${phpString(v)}`).join(', ');
+  return `<?php $p = ${m[1]};\n$p['parameters'] = array_merge($p['parameters'] ?? [], [${merged}]);\nreturn $p;\n`;
 }

@@ -3,7 +3,7 @@
  * `podman run`), its template database, and where the app keeps what each demo must change.
  * Written by `dmx checkpoint` to $DMX_STATE_DIR/templates/<name>.json, read by the activities.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertTemplateName } from '../contract';
 import type { ContainerHardening } from '../adapters/podman';
@@ -28,6 +28,8 @@ export interface TemplateSpec extends TemplateLayout {
   hardening?: ContainerHardening;
   /** Network the template ran on: a checkpoint restores onto the same one. */
   network: string;
+  /** The edge network, when the checkpoint was taken on it too: restored demos are routable at once. */
+  edgeNetwork?: string;
   createdAt: string;
   checkpointSeconds?: number;
   archiveBytes?: number;
@@ -53,3 +55,12 @@ export function writeTemplateSpec(stateDir: string, spec: TemplateSpec): void {
 
 /** Template database names derive from the template name ('-' is not an SQL identifier character). */
 export const templateDatabaseName = (name: string) => `dmx_tpl_${assertTemplateName(name).replace(/-/g, '_')}`;
+
+/** Every template that has a spec on this host (the data stock keeps stock for these versions only). */
+export function listTemplateSpecs(stateDir: string): TemplateSpec[] {
+  const dir = join(stateDir, 'templates');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as TemplateSpec);
+}

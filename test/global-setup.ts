@@ -4,8 +4,8 @@
  */
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { createCaddy } from '../adapters/caddy';
-import { demoRouterOptions, loadConfig } from '../lib/config';
+import { createCaddy, demoRouterOptions } from '../adapters/caddy';
+import { loadConfig } from '../lib/config';
 import { provideWorkflowBundle } from './helpers/bundle';
 
 export default async function setup(project: TestProject) {

@@ -105,7 +105,7 @@ describe('worker crash', () => {
     expect((await handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5 }] })).expiresAt).toBe(new Date(Date.parse(ready.expiresAt!) + 5_000).toISOString());
 
     await handle.executeUpdate(releaseDemoUpdate, { args: [{ reason: 'crash test' }] });
-    await waitForScheduled(handle, ['disconnectDemoRoute', 'dropDemoData']);
+    await waitForScheduled(handle, ['removeDemoContainer']);
     await kill(worker);
     worker = await startWorkerProcess();
     const final = await handle.result();

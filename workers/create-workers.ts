@@ -48,7 +48,9 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     }));
   }
-  workers.push(await Worker.create({ ...common, taskQueue: q.restore, activities: o.activities.restore, maxConcurrentActivityTaskExecutions: 4 }));
+  // Up to 8 restores at a time: past the refill knee on 2 cores (bench: knee), so the pool's own
+  // limit, not this one, decides how many run.
+  workers.push(await Worker.create({ ...common, taskQueue: q.restore, activities: o.activities.restore, maxConcurrentActivityTaskExecutions: 8 }));
   workers.push(await Worker.create({ ...common, taskQueue: q.host, activities: o.activities.host, maxConcurrentActivityTaskExecutions: 16 }));
   return workers;
 }

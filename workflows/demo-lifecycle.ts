@@ -1,8 +1,8 @@
 /**
- * One workflow per demo, in three phases: provision (restore, data, identity, route) -> hold (a
- * pooled demo waits for its claim; then the TTL, extendable and releasable) -> teardown (route,
- * data, container, index). Teardown runs whatever happened before (failure, release, expiry,
- * operator cancel) in a non-cancellable scope; every step is idempotent, so a repeated or resumed
+ * One workflow per demo, in three phases: provision (restore + configure + route beside data +
+ * identity, then a check through Caddy) -> hold (a pooled demo waits for its claim; then the TTL,
+ * extendable and releasable) -> teardown (container and with it the route, then data and index at
+ * once). Teardown runs whatever happened before (failure, release, expiry, operator cancel) in a non-cancellable scope; every step is idempotent, so a repeated or resumed
  * teardown is harmless. State and message handlers live in DemoRun (demo-run.ts).
  */
 import { ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
@@ -43,43 +43,34 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
   return demo.state;
 }
 
-/** Container and data in parallel, then the app's identity and its route, then a check through Caddy. */
+/**
+ * Container and data in parallel, then a check through Caddy. The container's branch restores it,
+ * configures its app and leaves it on the edge network (one activity on the host that holds it);
+ * the data's branch takes a stocked copy of the template's data (or clones one) and applies the
+ * demo's identity to it.
+ */
 async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
   const { input, state } = demo;
   const id = { demoId: input.demoId, template: input.template };
   const template = await demo.step('describeTemplate', () => acts.local.describeTemplate(input.template));
   state.templateVersion = template.version;
   demo.webhooks = template.webhooks;
-  let access: { url: string; adminPassword: string } | undefined;
-  // Container and data do not depend on each other; the data's identity (domain, password,
-  // caches) is applied in the data branch, so only the container's own step waits for the restore.
-  const [restored] = await demo.step('restoreAndCloneData', () => bothEnded(
+  const [restored, access] = await demo.step('containerAndData', () => bothEnded(
     acts.restore.restoreDemoContainer(id).then((r) => {
-      // Recorded as soon as it is known, so teardown reaches the right host even if cloning fails.
+      // Recorded as soon as it is known, so teardown reaches the right host even if the data fails.
       state.host = r.host;
       state.container = r.container;
       return r;
     }),
-    acts.shared.createDemoData(id).then(async (d) => {
+    acts.shared.createDemoData(id).then((d) => {
       state.database = d.database;
-      access = await acts.shared.applyDemoIdentityInDatabase({ ...id, generation: demo.generation });
-      return d;
+      return acts.shared.applyDemoIdentityInDatabase({ ...id, generation: demo.generation });
     }),
   ));
   state.restoreMethod = restored.method;
   demo.publish();
-  const host = acts.onHost(restored.host);
-  if (restored.method === 'criu') {
-    // The route goes up while the app is configured: nobody knows the demo's name yet, and the
-    // check through Caddy below is the same Host check as verifyDemoServes, end to end.
-    await demo.step('applyIdentityAndRoute', () => bothEnded(host.configureDemoApp(id), host.connectDemoRoute({ demoId: input.demoId })));
-  } else {
-    // A cold boot (podman run) may take a while before its first answer: check it before routing.
-    await demo.step('applyIdentity', () => host.configureDemoApp(id));
-    await demo.step('verifyDemoServes', () => host.verifyDemoServes({ demoId: input.demoId, bootSeconds: 60 }));
-    await demo.step('connectDemoRoute', () => host.connectDemoRoute({ demoId: input.demoId }));
-  }
-  if (!access) throw ApplicationFailure.nonRetryable('identity was not applied', FAILURE_TYPES.provisioningFailed);
+  // A cold boot (podman run) may take a while before its first answer.
+  if (restored.method === 'run') await demo.step('verifyDemoServes', () => acts.onHost(restored.host).verifyDemoServes({ demoId: input.demoId, bootSeconds: 60 }));
   await demo.step('verifyDemoRouted', () => acts.shared.verifyDemoRouted({ demoId: input.demoId }));
   state.readyAt = new Date().toISOString();
   state.url = access.url;
@@ -138,22 +129,25 @@ async function resetToTemplate(demo: DemoRun, acts: DemoActivityQueues, requestI
   log.info('demo reset', { demoId, generation: demo.generation });
 }
 
-/** Route, data, container, index — in that order, each step retried until it succeeds. */
+/**
+ * The container first: that takes the demo out of routing (its name leaves the edge network's DNS)
+ * and, because its processes are killed while it is still on the edge network, closes Caddy's
+ * kept-alive connections to it. Taking it off the edge network first (`network disconnect`) left
+ * those connections open towards an address that no longer answered, and a visitor's request on
+ * one waited until the client gave up (the ~10 s hangs the benchmark saw). Then data and index at
+ * once; the pool is told meanwhile. Each step is retried until it succeeds.
+ */
 async function teardown(demo: DemoRun, acts: DemoActivityQueues, outcome: DemoStatus): Promise<void> {
   const { input, state } = demo;
   const { demoId } = input;
   const wasReady = state.readyAt !== undefined;
   demo.setStatus('tearing_down');
-  // Tell the pool while the route comes down, not before: a busy pool must not delay teardown.
   const poolTold = demo.isPooled ? demo.notifyPool(demoEndedSignal, { demoId, outcome, error: state.error, wasReady }) : undefined;
   const t0 = Date.now();
-  if (state.host) await acts.onHostTeardown(state.host).disconnectDemoRoute({ demoId });
-  await poolTold;
-  await acts.sharedTeardown.dropDemoData({ demoId });
   // Without a recorded host the restore may still have created the container on the host that
   // took it; the restore queue reaches a host that can remove it (single-host installs: this one).
   await (state.host ? acts.onHostTeardown(state.host) : acts.restoreTeardown).removeDemoContainer({ demoId });
-  await acts.sharedTeardown.forgetDemo({ demoId });
+  await Promise.all([acts.sharedTeardown.dropDemoData({ demoId }), acts.sharedTeardown.forgetDemo({ demoId }), poolTold]);
   state.stepMs.teardown = Date.now() - t0;
   state.endedAt = new Date().toISOString();
   if (outcome === 'released') log.info('demo released', { demoId, reason: demo.releaseReason });

@@ -33,11 +33,11 @@ export function contentSecurityPolicy(nonce: string, frames: 'self' | 'none'): s
 }
 
 /** The launcher: one button, then a real status (claim → provisioning → ready), retries on 503/429. */
-export function launcherPage(o: { nonce: string; template: string; minutes: number }): string {
+export function launcherPage(o: { nonce: string; template: string; minutes: number; storefrontPath?: string }): string {
   return page({
     title: `Try the ${o.template} demo`,
     nonce: o.nonce,
-    data: { template: o.template },
+    data: { template: o.template, storefrontPath: o.storefrontPath ?? null },
     body: `<main><h1>Try the demo</h1>
 <p>Your own ${esc(o.template)} shop with its back office, ready in a moment, for ${o.minutes} minute${o.minutes === 1 ? '' : 's'}.</p>
 <p><button id="start">Start the demo</button></p>
@@ -47,7 +47,7 @@ export function launcherPage(o: { nonce: string; template: string; minutes: numb
 }
 
 const LAUNCHER_SCRIPT = `
-const { template } = JSON.parse(document.getElementById('dmx-data').textContent);
+const { template, storefrontPath } = JSON.parse(document.getElementById('dmx-data').textContent);
 const button = document.getElementById('start');
 const status = document.getElementById('status');
 const say = (state, text) => { status.dataset.state = state; status.textContent = text; };
@@ -91,8 +91,14 @@ async function follow(created) {
 }
 function enter(demo) {
   say('ready', 'Your demo is ready — opening it…');
-  // The access token travels in the fragment: browsers never send it to a server or a log.
-  location.assign(new URL('/__dmx/#' + demo.accessToken, demo.url).toString());
+  // The hand-over travels in the fragment: browsers never send it to a server, a log or a Referer.
+  // t: the access token (the bar turns it into its cookie); f: the frame's first page — the storefront
+  // landing, or the one-time login link the claim answered — so the bar starts the shop at once
+  // instead of after its session call (one round trip off the click's path).
+  const hand = new URLSearchParams({ t: demo.accessToken });
+  const frame = storefrontPath || (demo.loginUrl ? new URL(demo.loginUrl).pathname + new URL(demo.loginUrl).search : '');
+  if (frame) hand.set('f', frame);
+  location.assign(new URL('/__dmx/#' + hand.toString(), demo.url).toString());
 }
 button.addEventListener('click', start);
 if (new URLSearchParams(location.search).has('autostart')) start();
@@ -101,8 +107,9 @@ if (new URLSearchParams(location.search).has('autostart')) start();
 /**
  * The demo bar: time left, extend, reset, end; the shop below it in a same-origin frame. The page
  * itself holds nothing secret: its script turns the launcher's hand-over (the access token in the
- * URL fragment) into the session cookie with one call that also answers the demo's state and where
- * the frame goes (a fresh one-time login link) — one navigation from the launcher's click to the shop.
+ * URL fragment) into the session cookie with one call that also answers the demo's state; the frame
+ * starts on the page the hand-over names (the claim's one-time login link or the storefront landing)
+ * while that call runs, or on the page the call answers when the bar is opened without a hand-over.
  */
 export function barPage(o: { nonce: string; extendSeconds: number }): string {
   return page({
@@ -133,14 +140,19 @@ const headers = { 'content-type': 'application/json', 'x-dmx-bar': '1' };
 let expiresAt;
 /** Opens (or renews) the session; login: land through a fresh one-time login link. */
 async function session(login) {
-  const token = location.hash.slice(1);
-  if (token) history.replaceState(null, '', location.pathname);
-  const r = await fetch('/__dmx/session', { method: 'POST', headers, body: JSON.stringify(token ? { token, login: true } : { login }) });
+  const hand = new URLSearchParams(location.hash.slice(1));
+  const token = hand.get('t');
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  // The launcher's first frame page: only a path on this host (never another origin) starts at once.
+  const f = hand.get('f') || '';
+  const frame = token && f[0] === '/' && new URL(f, location.href).origin === location.origin ? f : '';
+  if (frame) shop.src = frame;
+  const r = await fetch('/__dmx/session', { method: 'POST', headers, body: JSON.stringify(token ? { token, login: !frame } : { login }) });
   const s = await r.json().catch(() => ({}));
   if (r.status === 401 || r.status === 404) { message.textContent = 'Open this demo from its launcher.'; return; }
   if (!r.ok || s.ended) { location.replace('/__dmx/ended'); return; }
   expiresAt = Date.parse(s.expiresAt);
-  shop.src = s.frameSrc;
+  if (!frame) shop.src = s.frameSrc;
   tick();
 }
 const fmt = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0'); };

@@ -82,7 +82,11 @@ export function registerVisitorRoutes(app: ApiApp, ctx: RouteContext): void {
     if (!isTemplateName(template) || !readTemplateSpec(config.stateDir, template)) {
       return html(c, messagePage({ nonce: nonceOf(c), title: 'Unknown demo', message: 'There is no demo of that name.' }), 404);
     }
-    return html(c, launcherPage({ nonce: nonceOf(c), template, minutes: Math.round(config.demos.defaultTtlSeconds / 60) }));
+    const landing = loginLinks.landing(template);
+    return html(c, launcherPage({
+      nonce: nonceOf(c), template, minutes: Math.round(config.demos.defaultTtlSeconds / 60),
+      ...(landing.area === 'storefront' ? { storefrontPath: landing.path } : {}),
+    }));
   });
 
   app.get('/embed.js', (c) => {

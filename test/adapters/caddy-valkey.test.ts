@@ -1,9 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID } from '../../adapters/caddy';
+import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID, demoRouterOptions } from '../../adapters/caddy';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { testConfig } from '../helpers/stack';
-import { demoRouterOptions } from '../../lib/config';
 
 let deps: RealDeps;
 beforeAll(() => {

@@ -39,6 +39,10 @@ describe('podman adapter (real podman + CRIU)', () => {
     await deps.podman.remove(other);
     expect(readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim()).toBe(mac);
 
+    // The checkpoint was taken on the edge network too: the copy is there at once, by its own name.
+    expect(info?.networks[deps.config.podman.edgeNetwork]?.ip).toMatch(/^10\./);
+    expect(info?.pid).toBeGreaterThan(1);
+    await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);
     await deps.podman.connectNetwork(deps.config.podman.edgeNetwork, name, 'adapterlabel');
     expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]?.aliases).toContain('adapterlabel');
     await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);

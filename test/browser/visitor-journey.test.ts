@@ -23,7 +23,7 @@ beforeAll(async () => {
   h = await startHarness(PREFIX);
   // On the configured API port: Caddy sends each demo host's /__dmx/ there.
   api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '25', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), h.config.api.port);
-  await h.deps.caddy.ensureDemoRouter((await import('../../lib/config')).demoRouterOptions(api.deps.config));
+  await h.deps.caddy.ensureDemoRouter((await import('../../adapters/caddy')).demoRouterOptions(api.deps.config));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -118,6 +118,31 @@ describe('the visitor journey', () => {
     await page.waitForURL(/\/__dmx\/ended$/, { timeout: 90_000 });
     expect(await page.locator('h1').textContent()).toBe('This demo has ended');
     await context.close();
+  });
+});
+
+describe('the launcher\'s hand-over', () => {
+  it('starts the frame on the claim\'s one-time login link at once; a frame naming another origin is ignored', async () => {
+    const { call } = await import('../api/helpers');
+    const created = await call(api.base, 'POST', '/v1/demos', { json: { template: 'standin', ttlSeconds: 60 } });
+    expect(created.status, created.text).toBe(201);
+    const login = new URL(created.body.loginUrl as string);
+    const bar = (hand: Record<string, string>) => new URL('/__dmx/#' + new URLSearchParams(hand).toString(), created.body.url as string).toString();
+    const context = await browser.newContext();
+
+    const hostile = await context.newPage();
+    await hostile.goto(bar({ t: created.body.accessToken as string, f: '//example.com/x' }));
+    // Ignored: the frame goes where the session call says (a fresh login link on the demo's own host).
+    await expect.poll(() => hostile.locator('#shop').getAttribute('src'), { timeout: 15_000 }).toMatch(/^\/admin-dev\/dmx-login\.php\?token=/);
+    expect(new URL(hostile.url()).hash).toBe('');
+
+    const page = await context.newPage();
+    await page.goto(bar({ t: created.body.accessToken as string, f: login.pathname + login.search }));
+    expect(await page.locator('#shop').getAttribute('src')).toBe(login.pathname + login.search);
+    await expect.poll(() => page.frameLocator('#shop').locator('#module-title').textContent(), { timeout: 15_000 }).toBe('Configure dmxdemo');
+    await expect.poll(() => page.locator('#time-left').getAttribute('data-seconds')).toMatch(/^[1-9]\d*$/);
+    await context.close();
+    await call(api.base, 'DELETE', `/v1/demos/${created.body.id}`, { headers: { authorization: `Bearer ${created.body.accessToken}` } });
   });
 });
 

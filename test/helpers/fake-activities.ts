@@ -64,8 +64,14 @@ export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } 
   };
 }
 
-/** The teardown steps, in order, of a demo whose host was recorded. */
-export const TEARDOWN = ['disconnectDemoRoute', 'dropDemoData', 'removeDemoContainer', 'forgetDemo'];
+/** The teardown steps of a demo whose host was recorded: the container (and with it the route) first, then data and index together. */
+export const TEARDOWN = ['removeDemoContainer', 'dropDemoData', 'forgetDemo'];
+
+/** The last teardown's steps in TEARDOWN's form: the first as called, the ones that run together sorted. */
+export const teardownSteps = (calls: string[]): string[] => {
+  const t = calls.slice(-TEARDOWN.length);
+  return [t[0]!, ...t.slice(1).sort()];
+};
 
 /** The activity names one demo called, in order. */
 export const callsOf = (calls: Calls, demoId: string) => calls.filter(([, d]) => d === demoId).map(([n]) => n);

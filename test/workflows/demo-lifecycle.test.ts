@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WebhookInput } from '../../activities/notifications';
 import { demoStartOptions, extendDemo, releaseDemo } from '../../client';
 import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoState } from '../../contract';
-import { byQueue, callsOf, fakeActivities, TEARDOWN, type Calls } from '../helpers/fake-activities';
+import { byQueue, callsOf, fakeActivities, TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
 import { newDemoId } from '../helpers/ids';
 import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
@@ -103,7 +103,7 @@ describe('expiry', () => {
     expect(Date.parse(final.endedAt!)).toBeLessThanOrEqual(Date.parse(ready.expiresAt!) + 2 * 60_000);
     const c = callsOf(calls, demoId);
     expect(c).toContain('recordDemo');
-    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
     await expectEvents(demoId, ['demo.expiring', 'demo.expired']);
     expect(webhooks.find((w) => w.demo.id === demoId && w.event === 'demo.expired')?.demo.outcome).toBe('expired');
   });
@@ -154,7 +154,7 @@ describe('extend', () => {
     const final = await ts.resultOf<DemoState>(handle.workflowId);
     expect(final.status).toBe('expired');
     expect(Date.parse(final.endedAt!)).toBeGreaterThanOrEqual(expiresAt);
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
 });
 
@@ -164,7 +164,7 @@ describe('release and cancel', () => {
     await skip('10m');
     expect(await releaseDemo(ts.env.client, demoId, 'done')).toBe('tearing_down');
     expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
     await expectEvents(demoId, ['demo.expired']);
   });
 
@@ -179,7 +179,7 @@ describe('release and cancel', () => {
     const err = await ts.resultOf<DemoState>(handle.workflowId).catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
   // A cancel during provisioning is tested on the real stack (test/lifecycle.test.ts): the time-skipping
   // server answers ACTIVITY_UNKNOWN when a workflow cancels an activity that is running, and the run hangs.
@@ -196,7 +196,7 @@ describe('failures', () => {
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
     // No host was recorded (no route can exist): the container removal went to the restore queue.
-    expect(c.slice(-3)).toEqual(['dropDemoData', 'removeDemoContainer', 'forgetDemo']);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
     expect(c).not.toContain('recordDemo');
   });
 
@@ -210,7 +210,7 @@ describe('failures', () => {
     expect(c.indexOf('verifyDemoRouted')).toBeGreaterThan(c.lastIndexOf('applyDemoIdentityInDatabase'));
     await releaseDemo(ts.env.client, demoId, 'done');
     expect((await ts.resultOf<DemoState>(handle.workflowId)).status).toBe('released');
-    expect(callsOf(calls, demoId).slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(callsOf(calls, demoId))).toEqual(TEARDOWN);
   });
 
   it('a non-retryable failure fails at once, waits for the restore beside it, and cleans up both', async () => {
@@ -220,7 +220,7 @@ describe('failures', () => {
     await expect(ts.resultOf(handle.workflowId)).rejects.toThrow(WorkflowFailedError);
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'createDemoData')).toHaveLength(1);
-    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
   });
 
   it('rejects malformed input without touching anything', async () => {
@@ -245,6 +245,6 @@ describe('pooled demo without its pool', () => {
     expect(final.status).toBe('recycled');
     const c = callsOf(calls, demoId);
     expect(c).not.toContain('recordDemo');
-    expect(c.slice(-4)).toEqual(TEARDOWN);
+    expect(teardownSteps(c)).toEqual(TEARDOWN);
   });
 });
