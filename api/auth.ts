@@ -76,7 +76,8 @@ const unauthorized = (message: string) => new ApiError(401, 'unauthorized', mess
  * Who may act on demo `id` (GET, extend, DELETE): the holder of that demo's access token, or the
  * operator. Decided before anything reaches Temporal, in this order:
  * - no Authorization header, or not `Bearer <printable token>`: 401 `unauthorized`;
- * - the operator token: allowed (any id; unknown ids are then 404 from Temporal);
+ * - the operator token: allowed (any well-formed id, a malformed one is 400 `invalid_demo_id`;
+ *   unknown ids are then 404 from Temporal);
  * - an X-Api-Key that is sent but is not a configured key: 401 (the token alone is enough: a
  *   visitor's browser holds the token, not the vendor's key);
  * - a bearer that is not shaped like an access token (`dmxt_…`): 401, malformed credentials,
@@ -96,10 +97,13 @@ export function demoAccess(
   }
   const bearer = bearerToken(headers.authorization);
   if (bearer === undefined) return { error: unauthorized('malformed Authorization header: expected Bearer <accessToken>') };
-  if (o.operatorToken && safeEqual(bearer, o.operatorToken)) return { caller: { kind: 'operator' } };
-  if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
-  if (!ACCESS_TOKEN_PATTERN.test(bearer)) return { error: unauthorized("malformed access token: expected this demo's accessToken (dmxt_…) from POST /v1/demos") };
+  const operator = !!o.operatorToken && safeEqual(bearer, o.operatorToken);
+  if (!operator) {
+    if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
+    if (!ACCESS_TOKEN_PATTERN.test(bearer)) return { error: unauthorized("malformed access token: expected this demo's accessToken (dmxt_…) from POST /v1/demos") };
+  }
   if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`) };
+  if (operator) return { caller: { kind: 'operator' } };
   if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
   return { caller: { kind: 'demo', demoId: id } };
 }
