@@ -70,6 +70,7 @@ export function operatorAuth(o: AuthOptions): MiddlewareHandler<ApiEnv> {
   };
 }
 
+const invalidDemoId = () => new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`);
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer realm="dmx"' });
 
 /**
@@ -91,7 +92,7 @@ export function demoAccess(
   tokens: AccessTokens,
   headers: { authorization?: string; apiKey?: string },
   id: string | undefined,
-): { caller: Caller; error?: undefined } | { error: ApiError; caller?: undefined } {
+): { caller: Caller; error?: ApiError } | { error: ApiError; caller?: undefined } {
   if (headers.authorization === undefined) {
     return { error: unauthorized("this demo's access token is required (Authorization: Bearer <accessToken> from POST /v1/demos)") };
   }
@@ -102,8 +103,11 @@ export function demoAccess(
     if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
     if (!ACCESS_TOKEN_PATTERN.test(bearer)) return { error: unauthorized("malformed access token: expected this demo's accessToken (dmxt_…) from POST /v1/demos") };
   }
-  if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`) };
-  if (operator) return { caller: { kind: 'operator' } };
+  if (operator) {
+    // The operator stays known (never rate limited) even when the id it names is malformed.
+    return isDemoId(id) ? { caller: { kind: 'operator' } } : { caller: { kind: 'operator' }, error: invalidDemoId() };
+  }
+  if (!isDemoId(id)) return { error: invalidDemoId() };
   if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
   return { caller: { kind: 'demo', demoId: id } };
 }
