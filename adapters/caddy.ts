@@ -90,6 +90,23 @@ const barUnavailable = {
   body: 'The demo service is not reachable right now; try again in a few seconds.\n',
 };
 
+/**
+ * A demo host whose upstream cannot be reached although its name may still exist: aardvark-dns refuses
+ * queries for up to ~2 s while netavark reloads it (every container that joins or leaves the edge
+ * network), and a demo's container is replaced during a reset. Telling that visitor "this demo has
+ * ended" would be false; the page retries by itself and a script gets 503 with Retry-After.
+ */
+const demoUnreachable = {
+  handler: 'static_response',
+  status_code: 503,
+  headers: { 'Content-Type': ['text/html; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['2'] },
+  body: '<!doctype html><html><head><meta charset="utf-8"><title>One moment</title><meta http-equiv="refresh" content="2"></head><body>'
+    + '<h1 id="demo-unreachable">One moment…</h1><p>Your demo cannot be reached right now; this page tries again by itself.</p></body></html>\n',
+};
+
+/** Caddy's message for a demo name aardvark-dns does not know (NXDOMAIN): the demo is gone. */
+const NO_SUCH_DEMO = { vars_regexp: { '{http.error.message}': { pattern: 'no such host' } } };
+
 /** A visitor whose demo is gone sees a page that says so and offers a new one, not an empty 404. */
 function notFoundRoute(o: DemoRouterOptions) {
   const next = o.launcherUrl ? `<p><a id="start-new" href="${escapeHtml(o.launcherUrl)}">Start a new demo</a></p>` : '';
@@ -165,8 +182,8 @@ export function createCaddy(adminSocket: string, serverName = 'dmx') {
     },
 
     /**
-     * Idempotent: makes the dmx server's routes exactly [demo router, not-found fallback] and maps
-     * proxy errors (the demo's name no longer resolves) to a 404 page. Returns true when Caddy's
+     * Idempotent: makes the dmx server's routes exactly [demo bar, demo router, not-found fallback] and
+     * maps proxy errors: the demo's name no longer resolves → the ended page (404); anything else → 503. Returns true when Caddy's
      * config had to change (e.g. after Caddy restarted without it).
      */
     async ensureDemoRouter(o: DemoRouterOptions): Promise<boolean> {
@@ -175,9 +192,11 @@ export function createCaddy(adminSocket: string, serverName = 'dmx') {
         routes: [...(o.barUpstream ? [demoBarRoute({ ...o, barUpstream: o.barUpstream })] : []), demoRouterRoute(o), notFound],
         errors: {
           routes: [
-            // The bar's own errors (the API unreachable) say so; a demo that is gone gets the ended page.
+            // The bar's own errors (the API unreachable) say so; a demo whose name no longer resolves
+            // is gone and gets the ended page; any other failure to reach it is a moment's outage.
             ...(o.barUpstream ? [{ match: [{ path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [barUnavailable] }] : []),
-            { handle: [{ ...notFound.handle[0] }] },
+            { match: [NO_SUCH_DEMO], handle: [{ ...notFound.handle[0] }] },
+            { handle: [demoUnreachable] },
           ],
         },
       };

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID, demoRouterOptions } from '../../adapters/caddy';
@@ -51,6 +53,32 @@ describe('caddy adapter (real Caddy admin API)', () => {
     expect(bar.body).toMatch(/demo service is not reachable/);
     expect((await get(`aaaaaaaaaaaaaaaa.${d}`, '/__dmxx')).status).toBe(404);
     expect((await get('localhost', '/__dmx/state')).status).toBe(404);
+  });
+
+  it('a demo whose name resolves but does not answer gets "one moment" (503, retries itself), never the ended page', async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    const c = deps.config;
+    // A demo-named container on the edge network with nothing on port 80: what a visitor meets while
+    // aardvark-dns reloads or a reset replaces the container (the name is there, the demo is not reachable).
+    const id = [...randomBytes(16)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+    const name = `dmx-${c.profile}-${id}`;
+    const image = (await execa('podman', ['inspect', '--format', '{{.ImageName}}', `dmx-${c.profile}-router-probe`])).stdout.trim();
+    await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.edgeNetwork, '--label', `dmx.profile=${c.profile}`,
+      // The host's hard limits are below podman's defaults here (as for the router probe in stack.sh).
+      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', image, '/bin/busybox', 'sleep', '120']);
+    try {
+      const r = await get(`${id}.${c.demos.domain}`);
+      expect(r.status, r.body).toBe(503);
+      expect(r.body).toMatch(/id="demo-unreachable"/);
+      expect(r.body).toMatch(/http-equiv="refresh"/);
+      expect(r.body).not.toMatch(/has ended/);
+    } finally {
+      await execa('podman', ['rm', '-f', '-t', '0', name]);
+    }
+    // Once the name is gone, the same host is an ended demo.
+    const gone = await get(`${id}.${c.demos.domain}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body).toMatch(/does not exist or has expired/);
   });
 
   it('reports an unreachable admin API with its address', async () => {
