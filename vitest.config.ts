@@ -1,13 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects. `fast` needs no real service (pure units, workflows on the time-skipping test
+ * Three projects. `fast` needs no real service (pure units, workflows on the time-skipping test
  * server, activities in a mock activity context): its files run in parallel. `stack` runs against
- * the real stack that deployments/test.sh brings up: one file at a time, because the suites share
- * one stack (podman, MariaDB, Caddy) on 2 cores, and some restart its services. test.sh runs the
- * two projects as two processes at once; a plain `vitest run` runs them one after the other.
+ * the real stack that deployments/test.sh brings up, two files at a time; `stack-exclusive` holds
+ * the suites that restart or break a service every suite shares, one at a time, after `stack`.
+ * test.sh runs `fast` beside the two stack projects; a plain `vitest run` runs them in turn.
  */
 const FAST = ['test/unit/**/*.test.ts', 'test/workflows/**/*.test.ts', 'test/activities/**/*.test.ts', 'test/bench.test.ts'];
+/**
+ * Real-stack suites that change what every other suite on the stack relies on, so they run alone,
+ * one after the other, once the others are done (each on its own queue prefix otherwise).
+ */
+const EXCLUSIVE = [
+  'test/chaos.test.ts', // kills and restarts MariaDB, Caddy, Valkey and Temporal
+  'test/readiness.test.ts', // breaks DNS on the edge network on purpose
+  'test/reconciler.test.ts', // removes containers, databases and routes that no workflow owns
+  'test/security/attacker.test.ts', // removes the demo firewall as a negative control
+  'test/adapters/caddy-valkey.test.ts', // deletes and re-creates the demo router
+  'test/pool.test.ts', // re-checkpoints the stand-in: drops and reloads the template database demos clone
+  'test/deployments/preflight.test.ts', // runs the preflight against the stack's own ports and networks
+];
 
 export default defineConfig({
   test: {
@@ -32,13 +45,27 @@ export default defineConfig({
           name: 'stack',
           pool: 'forks',
           include: ['test/**/*.test.ts'],
-          exclude: FAST,
+          exclude: [...FAST, ...EXCLUSIVE],
           globalSetup: ['test/global-setup.ts'],
           // Real-stack tests restore containers and wait on Temporal timers: generous, but bounded.
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          fileParallelism: false,
+          // Two files at a time: each suite has its own queue prefix, workers, demos and API, and
+          // most of their time is spent waiting (timers, teardown, HTTP), not computing.
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'stack-exclusive',
+          pool: 'forks',
+          include: EXCLUSIVE,
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -17,6 +17,7 @@ import { demoAccess, operatorAuth, publicAuth, type AuthOptions } from './auth';
 import { clientIp } from './client-ip';
 import { ipBucket } from './quotas';
 import { ApiError, errorBody, sendError } from './errors';
+import { allowedMethodsOf } from './method-not-allowed';
 import type { ApiApp, ApiEnv, RouteContext } from './routes/common';
 import { registerCodecRoutes } from './routes/codec';
 import { registerDemoRoutes } from './routes/demos';
@@ -88,7 +89,14 @@ export function createApp(deps: AppDeps): ApiApp {
     return sendError(c, new ApiError(500, 'internal', 'internal error; it has been logged'));
   });
 
-  app.notFound((c) => sendError(c, new ApiError(404, 'not_found', 'no such endpoint')));
+  // Read from the routing table at the first miss: by then every route module has registered.
+  let allowedMethods: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowedMethods ??= allowedMethodsOf(app.routes);
+    const allow = allowedMethods(c.req.path);
+    if (allow.length === 0) return sendError(c, new ApiError(404, 'not_found', 'no such endpoint'));
+    return sendError(c, new ApiError(405, 'method_not_allowed', `${c.req.method.slice(0, 20)} is not allowed here; allowed: ${allow.join(', ')}`, { Allow: allow.join(', ') }));
+  });
 
   // Bodies: bounded, JSON only (a POST without a body is fine where the body is optional).
   app.use('/v1/*', bodyLimit({ maxSize: config.api.bodyLimitBytes, onError: (c) => sendError(c, new ApiError(413, 'payload_too_large', `request body exceeds ${config.api.bodyLimitBytes} bytes`)) }));
@@ -178,7 +186,7 @@ export function createApp(deps: AppDeps): ApiApp {
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'an API key (DMX_API_KEYS), when keys are configured' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'demoToken', {
     type: 'http', scheme: 'bearer', bearerFormat: 'dmxt_…',
-    description: 'the `accessToken` POST /v1/demos returned for that demo. A token of another demo is answered like an unknown id (404).',
+    description: 'the `accessToken` POST /v1/demos returned for that demo. A token of another demo is answered like an unknown id (404), deliberately; anything not shaped like an access token is 401.',
   });
 
   registerSystemRoutes(app, ctx);

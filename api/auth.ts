@@ -7,7 +7,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { DEMO_ID_FORMAT, isDemoId } from '../contract';
 import { matchKey, safeEqual } from '../lib/secrets';
-import type { AccessTokens } from './access-tokens';
+import { ACCESS_TOKEN_PATTERN, type AccessTokens } from './access-tokens';
 import type { ApiEnv, Caller } from './env';
 import { ApiError } from './errors';
 
@@ -70,15 +70,19 @@ export function operatorAuth(o: AuthOptions): MiddlewareHandler<ApiEnv> {
   };
 }
 
+const invalidDemoId = () => new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`);
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer realm="dmx"' });
 
 /**
  * Who may act on demo `id` (GET, extend, DELETE): the holder of that demo's access token, or the
  * operator. Decided before anything reaches Temporal, in this order:
  * - no Authorization header, or not `Bearer <printable token>`: 401 `unauthorized`;
- * - the operator token: allowed (any id; unknown ids are then 404 from Temporal);
+ * - the operator token: allowed (any well-formed id, a malformed one is 400 `invalid_demo_id`;
+ *   unknown ids are then 404 from Temporal);
  * - an X-Api-Key that is sent but is not a configured key: 401 (the token alone is enough: a
  *   visitor's browser holds the token, not the vendor's key);
+ * - a bearer that is not shaped like an access token (`dmxt_…`): 401, malformed credentials,
+ *   whatever the id (so it says nothing about which ids exist either);
  * - a malformed id: 400 `invalid_demo_id` (says nothing about which demos exist);
  * - a token that is not this demo's: 404 `not_found`, the same status and body as an unknown id,
  *   so tokens cannot be used to probe which ids exist (and no Temporal call is made for it).
@@ -88,15 +92,22 @@ export function demoAccess(
   tokens: AccessTokens,
   headers: { authorization?: string; apiKey?: string },
   id: string | undefined,
-): { caller: Caller; error?: undefined } | { error: ApiError; caller?: undefined } {
+): { caller: Caller; error?: ApiError } | { error: ApiError; caller?: undefined } {
   if (headers.authorization === undefined) {
     return { error: unauthorized("this demo's access token is required (Authorization: Bearer <accessToken> from POST /v1/demos)") };
   }
   const bearer = bearerToken(headers.authorization);
   if (bearer === undefined) return { error: unauthorized('malformed Authorization header: expected Bearer <accessToken>') };
-  if (o.operatorToken && safeEqual(bearer, o.operatorToken)) return { caller: { kind: 'operator' } };
-  if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
-  if (!isDemoId(id)) return { error: new ApiError(400, 'invalid_demo_id', `demo ids are ${DEMO_ID_FORMAT}`) };
+  const operator = !!o.operatorToken && safeEqual(bearer, o.operatorToken);
+  if (!operator) {
+    if (headers.apiKey !== undefined && matchKey(headers.apiKey, o.apiKeys) < 0) return { error: unauthorized('invalid API key') };
+    if (!ACCESS_TOKEN_PATTERN.test(bearer)) return { error: unauthorized("malformed access token: expected this demo's accessToken (dmxt_…) from POST /v1/demos") };
+  }
+  if (operator) {
+    // The operator stays known (never rate limited) even when the id it names is malformed.
+    return isDemoId(id) ? { caller: { kind: 'operator' } } : { caller: { kind: 'operator' }, error: invalidDemoId() };
+  }
+  if (!isDemoId(id)) return { error: invalidDemoId() };
   if (!tokens.verify(id, bearer)) return { error: ApiError.notFound(`demo ${id}`) };
   return { caller: { kind: 'demo', demoId: id } };
 }

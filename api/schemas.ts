@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import {
-  DEMO_ID_FORMAT, DEMO_ID_PATTERN, DEMO_STATUSES, MAX_EXTEND_SECONDS, MAX_LIST_LIMIT, MAX_POOL_TARGET, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, TEMPLATE_NAME_PATTERN,
+  DEMO_ID_FORMAT, DEMO_ID_PATTERN, DEMO_STATUSES, MAX_EXTEND_SECONDS, MAX_LIST_LIMIT, MAX_POOL_TARGET, REQUEST_ID_FORMAT, REQUEST_ID_PATTERN, TEMPLATE_NAME_FORMAT, TEMPLATE_NAME_PATTERN,
 } from '../contract';
 import { ACCESS_TOKEN_PATTERN } from './access-tokens';
 import { IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_KEY_PATTERN, VISITOR_PATTERN } from './quotas';
@@ -52,18 +52,34 @@ export const ErrorResponse = z
 export const DemoId = z.string().regex(DEMO_ID_PATTERN).openapi({ description: DEMO_ID_FORMAT, example: 'abcd2345efgh6789' });
 export const TemplateName = z.string().regex(TEMPLATE_NAME_PATTERN).openapi({ example: 'standin' });
 
+/**
+ * A malformed id is refused before anything else looks at it: 400 `invalid_demo_id` from the
+ * demo's guard (which runs before this validator) for a token holder, `validation_failed` never.
+ */
 export const DemoIdParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: `demo id: ${DEMO_ID_FORMAT}`, example: 'abcd2345efgh6789' }),
+  id: z.string().regex(DEMO_ID_PATTERN).openapi({ param: { name: 'id', in: 'path' }, description: `demo id: ${DEMO_ID_FORMAT}`, example: 'abcd2345efgh6789' }),
 });
 
-export const CreateDemoRequest = z
-  .strictObject({
-    template: z.string().min(1).max(64).optional().openapi({ description: 'template name; the configured default when absent', example: 'standin' }),
-    ttlSeconds: z.number().int().positive().optional().openapi({ description: 'seconds from ready to expiry; the configured default when absent', example: 600 }),
-    wait: z.boolean().optional().openapi({ description: 'wait until the demo is ready (default true); false answers 202 at once' }),
-  })
-  .openapi('CreateDemoRequest');
-export type CreateDemoRequest = z.infer<typeof CreateDemoRequest>;
+/** The TTL range is the deployment's (DMX_MIN_TTL_SECONDS..DMX_MAX_TTL_SECONDS): the document states the one this server enforces. */
+export interface TtlBounds {
+  minTtlSeconds: number;
+  maxTtlSeconds: number;
+}
+
+export function createDemoRequest({ minTtlSeconds, maxTtlSeconds }: TtlBounds) {
+  return z
+    .strictObject({
+      template: z.string().regex(TEMPLATE_NAME_PATTERN).optional().openapi({
+        description: `template name (${TEMPLATE_NAME_FORMAT}); the configured default when absent. A well-formed name that this deployment has no template for is 400 \`unknown_template\` (templates are installed at run time, so the document cannot list them).`,
+        example: 'standin',
+      }),
+      ttlSeconds: z.number().int().min(minTtlSeconds).max(maxTtlSeconds).optional()
+        .openapi({ description: `seconds from ready to expiry (${minTtlSeconds}..${maxTtlSeconds} here); the configured default when absent`, example: Math.min(600, maxTtlSeconds) }),
+      wait: z.boolean().optional().openapi({ description: 'wait until the demo is ready (default true); false answers 202 at once' }),
+    })
+    .openapi('CreateDemoRequest');
+}
+export type CreateDemoRequest = z.infer<ReturnType<typeof createDemoRequest>>;
 
 export const ExtendDemoRequest = z
   .strictObject({

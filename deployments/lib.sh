@@ -57,6 +57,9 @@ export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}
 # The Java SDK's time-skipping test server (Maven Central) for the fast workflow tests.
 export DMX_TEMPORAL_TEST_SERVER_VERSION=${DMX_TEMPORAL_TEST_SERVER_VERSION:-1.35.0}
 export DMX_TEMPORAL_TEST_SERVER_BIN=${DMX_TEMPORAL_TEST_SERVER_BIN:-$DMX_CACHE_DIR/temporal-test-server/$DMX_TEMPORAL_TEST_SERVER_VERSION/bin/temporal-test-server}
+# The schema-driven API fuzzer (PyPI) that the suite runs against the test stack's /openapi.json.
+export DMX_SCHEMATHESIS_VERSION=${DMX_SCHEMATHESIS_VERSION:-4.32.5}
+export DMX_SCHEMATHESIS_BIN=${DMX_SCHEMATHESIS_BIN:-$DMX_CACHE_DIR/schemathesis/$DMX_SCHEMATHESIS_VERSION/bin/schemathesis}
 unset _slot _net; unset -f _port
 
 # Custom search attributes, registered with the dev server at start (name=type).

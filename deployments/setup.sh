@@ -45,6 +45,7 @@ bash "$DMX_ROOT/deployments/podman-backend.sh"
 bash "$DMX_ROOT/deployments/podman-density.sh"
 bash "$DMX_ROOT/deployments/install-criu.sh"
 bash "$DMX_ROOT/deployments/install-test-server.sh"
+bash "$DMX_ROOT/deployments/install-schemathesis.sh"
 bash "$DMX_ROOT/deployments/setup-security.sh"
 
 if [ -x "$DMX_TEMPORAL_BIN" ] && "$DMX_TEMPORAL_BIN" --version >/dev/null 2>&1; then

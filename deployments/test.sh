@@ -22,19 +22,25 @@ bash deployments/stack.sh up
 lock_down_state   # what the tests write into the state directory: root only, as in production
 log "checkpointing the stand-in template for the test stack"
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
-static_rc=0; wait "$static_pid" || static_rc=$?
-cat "$logs/static.log"
-[ "$static_rc" = 0 ] || die "typecheck or lint failed"
 
 # Two vitest processes at once (vitest.config.ts): the fast suites (no real service: units,
 # workflows on the time-skipping server, activities in a mock context) beside the real-stack
-# suites, which run one file at a time. The fast output follows the stack output.
+# suites. The real-stack suites are the critical path, so they
+# start as soon as the stack is up, not after the typecheck and the lint (which may still be
+# running: their verdict is read at the end, and fails the run as before). The fast output, then
+# the static checks' output, follow the stack output.
 log "tests: the real-stack suites, and the fast suites beside them"
 npx --no-install vitest run --project fast --passWithNoTests "$@" > "$logs/fast.log" 2>&1 &
 fast_pid=$!
-stack_rc=0; npx --no-install vitest run --project stack --passWithNoTests "$@" || stack_rc=$?
+# One vitest process for both stack projects: `stack` (two files at a time), then `stack-exclusive`
+# (the suites that restart or break a shared service, alone), by their groupOrder.
+stack_rc=0; npx --no-install vitest run --project stack --project stack-exclusive --passWithNoTests "$@" || stack_rc=$?
 fast_rc=0; wait "$fast_pid" || fast_rc=$?
 log "the fast suites (ran beside the real-stack suites):"
 cat "$logs/fast.log"
+static_rc=0; wait "$static_pid" || static_rc=$?
+log "the typecheck and the lint (ran while the stack came up):"
+cat "$logs/static.log"
 rm -rf "$logs"
+[ "$static_rc" = 0 ] || die "typecheck or lint failed"
 [ "$fast_rc" = 0 ] && [ "$stack_rc" = 0 ] || die "tests failed (real-stack suites: exit $stack_rc, fast suites: exit $fast_rc)"

@@ -17,5 +17,6 @@ export default async function setup(project: TestProject) {
   }
   // What the worker does at start: the demo router route in Caddy (readiness requests the router probe through it).
   await createCaddy(config.caddy.adminSocket).ensureDemoRouter(demoRouterOptions(config));
-  await provideWorkflowBundle(project, join(config.stateDir, 'run', 'workflow-bundle.js'));
+  // One file per project: the two stack projects set up at once, and neither may read the other's half-written bundle.
+  await provideWorkflowBundle(project, join(config.stateDir, 'run', `workflow-bundle-${project.name}.js`));
 }

@@ -93,7 +93,11 @@ async function provision(pool: PoolRun, count: number): Promise<void> {
   for (const demoId of ids) pool.provisioning.push({ demoId, startedAt: new Date().toISOString() });
   pool.counters.started += ids.length;
   const self = workflowInfo();
-  await Promise.all(ids.map(async (demoId) => {
+  // Not interruptible: a cancel that reached the pool while a start was in flight left that
+  // start's promise unsettled (the child started anyway) and the pool stuck here for good, still
+  // answering Updates (seen by test/api/schemathesis.test.ts' clean-up). The cancel is seen at the
+  // pool's next wait instead, a moment later.
+  await CancellationScope.nonCancellable(() => Promise.all(ids.map(async (demoId) => {
     try {
       await startChild(demoLifecycle, {
         workflowId: demoWorkflowId(demoId),
@@ -117,7 +121,7 @@ async function provision(pool: PoolRun, count: number): Promise<void> {
       pool.lastError = `could not start demo ${demoId}: ${chainMessage(err)}`;
       log.error('starting a pooled demo failed', { demoId, error: chainMessage(err) });
     }
-  }));
+  })));
 }
 
 /** The next moment something is due: a pooled demo ages out, a backoff ends, a wait for a demo ends, or the idle wake. */

@@ -8,7 +8,6 @@ import { callerScope, idempotencyKeyHash } from '../quotas';
 import { toDemoView } from '../demo-service';
 import {
   CreateDemoHeaders,
-  CreateDemoRequest,
   CreatedDemo,
   Demo,
   DemoIdParams,
@@ -19,6 +18,7 @@ import {
   LoginLink,
   ListDemosQuery,
   ReleaseDemoResponse,
+  createDemoRequest,
 } from '../schemas';
 import { errorResponses, type ApiApp, type RouteContext } from './common';
 
@@ -55,7 +55,7 @@ export function registerDemoRoutes(app: ApiApp, ctx: RouteContext): void {
     tags: ['demos'],
     security: publicSecurity,
     middleware: publicGuard,
-    request: { headers: CreateDemoHeaders, body: { required: false, content: { 'application/json': { schema: CreateDemoRequest } } } },
+    request: { headers: CreateDemoHeaders, body: { required: false, content: { 'application/json': { schema: createDemoRequest(config.demos) } } } },
     responses: {
       200: { description: 'a replay (same Idempotency-Key, same caller) of a demo that is no longer ready: its real status', content: { 'application/json': { schema: CreatedDemo } } },
       201: { description: 'a ready demo, with its access token', content: { 'application/json': { schema: CreatedDemo } } },

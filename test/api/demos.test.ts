@@ -166,9 +166,11 @@ describe('a demo through the API', () => {
 describe('errors', () => {
   it('unknown template, TTL out of range, unknown field', async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
+      // A well-formed name of a template that is not installed: the document cannot know the set.
       [{ template: 'nope-not-here' }, 'unknown_template'],
-      [{ template: 'Bad Name!' }, 'unknown_template'],
-      [{ ttlSeconds: 61 }, 'invalid_ttl'],
+      // The name's form and the deployment's TTL range (1..60 here) are in the document's schema.
+      [{ template: 'Bad Name!' }, 'validation_failed'],
+      [{ ttlSeconds: 61 }, 'validation_failed'],
       [{ ttlSeconds: 0 }, 'validation_failed'],
       [{ ttlSeconds: 1.5 }, 'validation_failed'],
       [{ ttlSeconds: '20' }, 'validation_failed'],

@@ -67,7 +67,7 @@ describe('API keys', () => {
     // One demo's endpoints need its access token; an API key is not one.
     const path = `/v1/demos/${newDemoId()}`;
     expect((await call(app.base, 'GET', path, { headers: { 'x-api-key': keys[1]! } })).status).toBe(401);
-    expect((await call(app.base, 'GET', path, { headers: { authorization: `Bearer ${keys[0]}` } })).status).toBe(404);
+    expect((await call(app.base, 'GET', path, { headers: { authorization: `Bearer ${keys[0]}` } })).status).toBe(401);
     expect((await call(app.base, 'GET', path, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).status).toBe(404);
     // A demo's token works with or without the key (a visitor's browser holds the token, not the vendor's key); a wrong key is refused.
     const id = newDemoId();

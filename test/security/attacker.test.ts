@@ -9,7 +9,7 @@
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReconcilerActivities } from '../../activities/reconciler';
-import { demoResourceNames } from '../../contract';
+import { demoContainerPrefix, demoResourceNames } from '../../contract';
 import type { DemoState } from '../../contract';
 import { releaseDemos, startDemos } from '../helpers/demos';
 import { inActivityContext } from '../helpers/activity-context';
@@ -102,7 +102,8 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     const c = h.config;
     const ipB = Object.values((await h.deps.podman.inspect(b.container!))!.networks).map((n) => n.ip);
     // The host (Caddy's resolver) gets answers from aardvark-dns; a demo gets none.
-    const fromHost = await execa('dig', ['+short', '+time=1', '+tries=1', `${b.demoId}.dns.podman`, `@${c.podman.edgeGateway}`], { reject: false });
+    // (Demos are known to aardvark-dns by their container name, which Caddy dials.)
+    const fromHost = await execa('dig', ['+short', '+time=1', '+tries=1', `${demoContainerPrefix(c.profile)}${b.demoId}.dns.podman`, `@${c.podman.edgeGateway}`], { reject: false });
     expect(fromHost.stdout.trim(), 'aardvark answers the host').not.toBe('');
     const targets = ipB.flatMap((ip) => [c.mariadb.demoHost, c.podman.edgeGateway].map((server) => ({ ptr: ip, server })));
     const results = await probeFrom(a.container!, targets);

@@ -114,7 +114,7 @@ describe('a local unprivileged user', () => {
   const s = () => h.config.stateDir;
 
   it('can read no secret, log or Temporal data of the stack', async () => {
-    const files = ['stack.env', 'operator-token', 'secret.key', 'codec.key', 'mariadb/admin-password', 'temporal/temporal.db', 'caddy/caddy.json', 'run/workflow-bundle.js'];
+    const files = ['stack.env', 'operator-token', 'secret.key', 'codec.key', 'mariadb/admin-password', 'temporal/temporal.db', 'caddy/caddy.json', 'run/workflow-bundle-stack.js'];
     for (const f of files) {
       const path = join(s(), f);
       expect(statSync(path).isFile(), f).toBe(true);
