@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipFromHeader, normalizeIp } from '../../api/client-ip';
 import { ErrorResponse } from '../../api/schemas';
+import { callerScope } from '../../api/quotas';
 import { repoRoot } from '../../lib/config';
 import { expectNoTraces } from '../helpers/leaks';
 import { newDemoId, startHarness, type Harness } from '../helpers/stack';
@@ -113,10 +114,12 @@ describe('rate limits', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     const firstRes = results.find((r) => r.status === 201)!;
     const first = firstRes.body.id as string;
-    expect(await app.deps.limiter.liveDemos(ip)).toEqual([first]);
+    // An anonymous caller's limits are its address bucket's (api/quotas.ts).
+    const bucket = callerScope(app.deps.config, { kind: 'anonymous' }, ip).buckets[0]!.id;
+    expect(await app.deps.limiter.liveDemos(bucket)).toEqual([first]);
 
     expect((await call(app.base, 'DELETE', `/v1/demos/${first}`, { ip, headers: { authorization: `Bearer ${firstRes.body.accessToken}` } })).status).toBe(202);
-    expect(await app.deps.limiter.liveDemos(ip)).toEqual([]);
+    expect(await app.deps.limiter.liveDemos(bucket)).toEqual([]);
     const again = await call(app.base, 'POST', '/v1/demos', { json: { ttlSeconds: 20 }, ip });
     expect(again.status, again.text).toBe(201);
     created.push({ app, id: again.body.id });
@@ -301,7 +304,7 @@ describe('graceful shutdown', () => {
       reject: false,
       env: {
         DMX_PROFILE: h.config.profile, DMX_API_PORT: String(port), DMX_API_HOST: '127.0.0.1', DMX_TASK_QUEUE_PREFIX: 't-api-',
-        DMX_OPERATOR_TOKEN: OPERATOR_TOKEN, DMX_DEFAULT_TTL_SECONDS: '20', DMX_MAX_TTL_SECONDS: '60', DMX_MAX_LIFETIME_SECONDS: '60',
+        DMX_OPERATOR_TOKEN: OPERATOR_TOKEN, DMX_DEFAULT_TTL_SECONDS: '20', DMX_MIN_TTL_SECONDS: '1', DMX_MAX_TTL_SECONDS: '60', DMX_MAX_LIFETIME_SECONDS: '60',
         DMX_API_SHUTDOWN_GRACE_SECONDS: '10', DMX_LOG_LEVEL: 'warn',
       },
     });
