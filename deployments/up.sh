@@ -23,7 +23,11 @@ start_process() { # NAME ENTRYPOINT READY-CHECK...
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then ok "dmx $name already running (pid $(cat "$pidfile"))"; return; fi
   log "starting the dmx $name (log: $S/run/$name.log)"
   [ -f "$S/run/$name.log" ] && mv "$S/run/$name.log" "$S/run/$name.log.1"
-  setsid node --import tsx "$entry" </dev/null >>"$S/run/$name.log" 2>&1 &
+  # The worker's provisioning (restores, checkpoints, the podman and criu processes it starts) runs at
+  # a lower CPU priority than the API: on a small host a pool refill must not slow the claims down.
+  local niceness=0; [ "$name" = worker ] && niceness=${DMX_WORKER_NICE:-10}
+  [[ "$niceness" =~ ^[0-9]+$ && "$niceness" -le 19 ]] || die "DMX_WORKER_NICE must be 0..19 (got '$niceness')"
+  setsid nice -n "$niceness" node --import tsx "$entry" </dev/null >>"$S/run/$name.log" 2>&1 &
   echo $! > "$pidfile"
   wait_for "$name" 90 "$@" || die "the dmx $name did not become ready in 90 s; see $S/run/$name.log"
   ok "dmx $name ready"
