@@ -14,6 +14,7 @@ const FAST = ['test/unit/**/*.test.ts', 'test/workflows/**/*.test.ts', 'test/act
  */
 const EXCLUSIVE = [
   'test/chaos.test.ts', // kills and restarts MariaDB, Caddy, Valkey and Temporal
+  'test/claims.test.ts', // kills and restarts Valkey in the middle of a claim burst
   'test/readiness.test.ts', // breaks DNS on the edge network on purpose
   'test/reconciler.test.ts', // removes containers, databases and routes that no workflow owns
   'test/security/attacker.test.ts', // removes the demo firewall as a negative control
