@@ -272,6 +272,12 @@ describe('pooled demo without its pool', () => {
       expect(live).toMatchObject({ status: 'ready', expiresAt: claim.expiresAt });
     }, { timeout: 20_000, interval: 100 });
     await releaseDemo(ts.env.client, demoId, 'claimer done');
+    // Only then let time skip (resultOf does): the release must be in the demo's hands before the
+    // server may jump to the claim's expiry timer, or the run ends expired (seen under load in CI).
+    await vi.waitFor(async () => {
+      const d = await handle.describe();
+      if (d.status.name === 'RUNNING') expect((await handle.query(demoStateQuery)).status).not.toBe('ready');
+    }, { timeout: 20_000, interval: 100 });
     const final = await ts.resultOf<DemoState>(handle.workflowId);
     expect(final.status).toBe('released');
     const c = callsOf(calls, demoId);
