@@ -10,59 +10,52 @@ import type { BenchContext } from './context';
 import type { Row } from './report';
 import { summarize } from './stats';
 
-/** The shop's landing page is in the frame, loaded, and is not the login hop. */
+/**
+ * The shop's landing page is in the frame, loaded, and is not the login hop; records in the page
+ * when it saw that (the fallback when the frame reports no paint timing).
+ */
 async function landed(page: Page): Promise<void> {
   await page.waitForURL(/\/__dmx\/$/, { timeout: 60_000 });
   // In the page (a string: the bench is compiled without DOM types).
   await page.waitForFunction(`(() => {
     const f = document.getElementById('shop');
     const doc = f && f.contentDocument;
-    return !!doc && doc.readyState === 'complete' && !f.contentWindow.location.pathname.endsWith('dmx-login.php') && !!doc.body && doc.body.childElementCount > 0;
+    const ok = !!doc && doc.readyState === 'complete' && !f.contentWindow.location.pathname.endsWith('dmx-login.php') && !!doc.body && doc.body.childElementCount > 0;
+    if (ok) window.__dmxLandedAt = performance.timeOrigin + performance.now();
+    return ok;
   })()`, undefined, { timeout: 60_000, polling: 'raf' });
 }
 
-/** The hops on the click's critical path, in order; the bar's session call runs beside the frame's hops. */
+/** The hops on the click's critical path, in order; the bar's session call runs beside the frame's. */
 const STEPS = ['claim', 'barPage', 'login', 'landing'] as const;
 type StepName = (typeof STEPS)[number];
-type MarkName = Exclude<StepName, 'landing'> | 'session';
 const STEP_LABELS: Record<StepName | 'session', string> = {
-  claim: 'click → claim answered (POST /v1/demos)',
-  barPage: 'claim answered → demo bar parsed on the demo host (DOMContentLoaded)',
-  login: 'bar parsed → one-time login answered in the frame (redirect)',
-  landing: 'login answered → landing page painted in the frame',
-  session: 'beside the frame: bar parsed → session answered (POST /__dmx/session)',
+  claim: 'click → claim answered, the bar\'s navigation starts',
+  barPage: 'bar navigation → the bar\'s script starts the frame (bar HTML over a new connection)',
+  login: 'frame start → one-time login answered (its redirect)',
+  landing: 'login answered → landing page first contentful paint in the frame',
+  session: 'beside the frame: frame start → session answered (POST /__dmx/session)',
 };
 
 /**
- * When each hop of the click's path completed, seen from the browser's events (all in this
- * process's performance.now() clock, so they subtract from the click's own t0).
+ * Every mark read from the browser's own clocks (performance.timeOrigin + timings, epoch ms with
+ * sub-ms resolution, comparable across the launcher, the bar and the frame): no automation latency.
  */
-function watchSteps(page: Page): Partial<Record<MarkName, number>> {
-  const marks: Partial<Record<MarkName, number>> = {};
-  const first = (name: MarkName) => { marks[name] ??= performance.now(); };
-  page.on('response', (res) => {
-    const url = new URL(res.url());
-    if (res.request().method() === 'POST' && url.pathname === '/v1/demos') first('claim');
-    else if (url.pathname === '/__dmx/session') first('session');
-    else if (url.pathname.endsWith('dmx-login.php')) first('login');
-  });
-  page.on('domcontentloaded', () => { if (marks.claim !== undefined) first('barPage'); });
-  return marks;
-}
-
-/** The critical path's hops (consecutive differences; a missing mark ends it) and the session call beside them. */
-function stepDurations(t0: number, marks: Partial<Record<MarkName, number>>, end: number): [StepName | 'session', number][] {
-  const out: [StepName | 'session', number][] = [];
-  let prev = t0;
-  for (const name of STEPS) {
-    const at = name === 'landing' ? end : marks[name];
-    if (at === undefined) break;
-    out.push([name, at - prev]);
-    prev = at;
-  }
-  if (marks.session !== undefined && marks.barPage !== undefined) out.push(['session', marks.session - marks.barPage]);
-  return out;
-}
+const IN_PAGE_MARKS = `(() => {
+  const f = document.getElementById('shop').contentWindow;
+  const fnav = f.performance.getEntriesByType('navigation')[0];
+  const paint = f.performance.getEntriesByName('first-contentful-paint')[0];
+  const session = performance.getEntriesByType('resource').find((e) => new URL(e.name).pathname === '/__dmx/session');
+  return {
+    barStart: performance.timeOrigin,
+    frameStart: f.performance.timeOrigin,
+    loginAnswered: f.performance.timeOrigin + (fnav.redirectEnd || fnav.fetchStart),
+    painted: paint ? f.performance.timeOrigin + paint.startTime : null,
+    landedSeen: window.__dmxLandedAt,
+    sessionAnswered: session ? performance.timeOrigin + session.responseEnd : null,
+  };
+})()`;
+interface InPageMarks { barStart: number; frameStart: number; loginAnswered: number; painted: number | null; landedSeen: number; sessionAnswered: number | null }
 
 export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {
   const n = ctx.opts.quick ? 3 : 10;
@@ -73,6 +66,7 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
   const clicks: number[] = [];
   const direct: number[] = [];
   const steps: Record<StepName | 'session', number[]> = { claim: [], barPage: [], login: [], landing: [], session: [] };
+  let unpainted = 0;
   try {
     for (let i = 0; i < n; i++) {
       await fillPool(ctx, 2);
@@ -80,21 +74,24 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
       const context = await browser.newContext({ bypassCSP: true });
       const page = await context.newPage();
       await page.goto(`${ctx.api.url}/try/${ctx.opts.template}`);
-      const marks = watchSteps(page);
-      const t0 = performance.now();
-      await page.click('#start');
+      // The click in the page itself, timed by the page's clock (not by the automation's actionability checks).
+      const t0 = await page.evaluate<number>(`(() => { const t = performance.timeOrigin + performance.now(); document.getElementById('start').click(); return t; })()`);
       await landed(page);
-      const t1 = performance.now();
-      clicks.push(t1 - t0);
-      // The session call runs beside the frame and may answer after the landing page painted.
-      for (let waited = 0; marks.session === undefined && waited < 5_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-      for (const [name, ms] of stepDurations(t0, marks, t1)) steps[name].push(ms);
+      const m = await page.evaluate<InPageMarks>(IN_PAGE_MARKS);
+      const end = m.painted ?? m.landedSeen;
+      if (m.painted === null) unpainted++;
+      clicks.push(end - t0);
+      steps.claim.push(m.barStart - t0);
+      steps.barPage.push(m.frameStart - m.barStart);
+      steps.login.push(m.loginAnswered - m.frameStart);
+      steps.landing.push(end - m.loginAnswered);
+      if (m.sessionAnswered !== null) steps.session.push(m.sessionAnswered - m.frameStart);
       ctx.demos.add(new URL(page.url()).hostname.split('.')[0]!);
       // The floor: the same landing page, loaded directly in the now logged-in session.
       const landing = await page.evaluate<string>(`document.getElementById('shop').contentWindow.location.href`);
-      const tDirect = performance.now();
       await page.goto(landing, { waitUntil: 'load' });
-      direct.push(performance.now() - tDirect);
+      // Its own navigation start → first contentful paint, by the page's clock (as the click's figure).
+      direct.push(await page.evaluate<number>(`(() => { const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : performance.getEntriesByType('navigation')[0].loadEventEnd; })()`));
       await page.evaluate(() => fetch('/__dmx/release', { method: 'POST', headers: { 'x-dmx-bar': '1', 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined));
       await context.close();
     }
@@ -104,9 +101,12 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
   const click = summarize(clicks);
   return {
     rows: [
-      { group: 'visitor', name: 'click → landing page painted inside the demo (warm pool, Chromium)', unit: 'ms', summary: click, target: 'p50 ≤ 300', met: click.p50 <= 300 },
+      {
+        group: 'visitor', name: 'click → landing page painted inside the demo (warm pool, Chromium)', unit: 'ms', summary: click, target: 'p50 ≤ 300', met: click.p50 <= 300,
+        ...(unpainted ? { note: `${unpainted} without paint timing: the moment the page saw the frame loaded` } : {}),
+      },
       ...[...STEPS, 'session' as const].map((name): Row => ({ group: 'visitor', name: `  step: ${STEP_LABELS[name]}`, unit: 'ms', summary: summarize(steps[name]) })),
-      { group: 'visitor', name: '  floor: the same landing page loaded directly (logged in)', unit: 'ms', summary: summarize(direct) },
+      { group: 'visitor', name: '  floor: the same landing page loaded directly (logged in), navigation → first contentful paint', unit: 'ms', summary: summarize(direct) },
     ],
     details: { samples: clicks, floorSamples: direct, steps },
   };
