@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID, demoRouterOptions } from '../../adapters/caddy';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
+import { newDemoId } from '../helpers/ids';
 import { testConfig } from '../helpers/stack';
 
 let deps: RealDeps;
@@ -60,7 +60,7 @@ describe('caddy adapter (real Caddy admin API)', () => {
     const c = deps.config;
     // A demo-named container on the edge network with nothing on port 80: what a visitor meets while
     // aardvark-dns reloads or a reset replaces the container (the name is there, the demo is not reachable).
-    const id = [...randomBytes(16)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+    const id = newDemoId();
     const name = `dmx-${c.profile}-${id}`;
     const image = (await execa('podman', ['inspect', '--format', '{{.ImageName}}', `dmx-${c.profile}-router-probe`])).stdout.trim();
     await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.edgeNetwork, '--label', `dmx.profile=${c.profile}`,
