@@ -10,7 +10,8 @@
 #   1. writes /etc/containers/containers.conf.d/50-dmx.conf: network_backend = "netavark";
 #   2. when podman was on CNI: removes dmx's own containers and CNI networks first (they would be
 #      invisible to netavark and keep their bridges), and leaves anything else alone with a warning;
-#   3. checks that podman now reports netavark.
+#   3. keeps podman's remembered choice (the marker) on netavark, written without a newline;
+#   4. checks that podman now reports netavark.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
@@ -21,8 +22,11 @@ MARKER=/var/lib/containers/storage/defaultNetworkBackend
 
 backend() { podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo unknown; }
 
+# podman 4.3 reads this file byte for byte: "netavark\n" is an unknown backend to it.
+marker_ok() { [ -f "$MARKER" ] || return 0; [ "$(wc -c <"$MARKER")" -eq 8 ] && [ "$(cat "$MARKER")" = netavark ]; }
+
 current=$(backend)
-if [ "$current" = netavark ] && [ -f "$CONF" ]; then ok "podman network backend: netavark"; exit 0; fi
+if [ "$current" = netavark ] && [ -f "$CONF" ] && marker_ok; then ok "podman network backend: netavark"; exit 0; fi
 
 if [ "$current" = cni ]; then
   log "podman is on the CNI network backend (no DNS on its networks); moving it to netavark"
@@ -48,7 +52,7 @@ cat > "$CONF" <<CONF
 network_backend = "netavark"
 CONF
 # The remembered first choice is only a default; keep it consistent with the configuration.
-[ -f "$MARKER" ] && echo netavark > "$MARKER"
+[ -f "$MARKER" ] && printf netavark > "$MARKER"
 
 now=$(backend)
 [ "$now" = netavark ] || die "podman still reports the '$now' network backend after writing $CONF; check 'podman info' and /etc/containers/containers.conf"

@@ -21,8 +21,10 @@ problem() { problems+=("$1"); }
 if ! command -v podman >/dev/null 2>&1; then
   problem "podman is not installed. Fix: bash deployments/setup.sh"
 else
-  backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo "unknown (podman info failed)")
-  if [ "$backend" != netavark ]; then
+  if ! backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>&1); then
+    # e.g. "failed to open 2048 locks in /libpod_lock": num_locks changed without `podman system renumber`
+    problem "podman info failed: $(echo "$backend" | tail -1). Fix: make \`podman info\` work (a changed num_locks needs \`podman system renumber\`: deployments/podman-density.sh)"
+  elif [ "$backend" != netavark ]; then
     problem "podman uses the '$backend' network backend; dmx needs netavark, whose networks have DNS (Caddy's demo router finds demos as <id>.dns.podman). Fix: bash deployments/setup.sh (installs netavark + aardvark-dns and sets network_backend = \"netavark\")"
   fi
   aardvark=/usr/lib/podman/aardvark-dns

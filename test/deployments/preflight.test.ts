@@ -4,7 +4,7 @@
  */
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:net';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,21 @@ import { repoRoot } from '../../lib/config';
 
 const preflight = (env: Record<string, string> = {}) =>
   execa('bash', ['deployments/preflight.sh'], { cwd: repoRoot, env: { ...process.env, ...env }, reject: false });
+
+/**
+ * CONTAINERS_CONF replaces the host's containers.conf files (podman 4.3 has no override variable),
+ * so a test config must carry the host's num_locks: podman refuses to start when it differs from
+ * the lock segment in /dev/shm (setup.sh raises it through deployments/podman-density.sh).
+ */
+function hostNumLocks(): string | undefined {
+  const dir = '/etc/containers/containers.conf.d';
+  const files = ['/etc/containers/containers.conf', ...(existsSync(dir) ? readdirSync(dir).sort().map((f) => join(dir, f)) : [])];
+  let locks: string | undefined;
+  for (const f of files.filter((f) => existsSync(f))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^\s*num_locks\s*=\s*(\d+)/gm)) locks = m[1];
+  }
+  return locks;
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'dmx-preflight-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -25,11 +40,20 @@ describe('stack preflight', () => {
 
   it('names the CNI network backend and the fix', async () => {
     const conf = join(tmp, 'cni.conf');
-    writeFileSync(conf, '[network]\nnetwork_backend = "cni"\n');
+    const locks = hostNumLocks();
+    writeFileSync(conf, `${locks ? `[engine]\nnum_locks = ${locks}\n` : ''}[network]\nnetwork_backend = "cni"\n`);
     const r = await preflight({ CONTAINERS_CONF: conf });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("podman uses the 'cni' network backend; dmx needs netavark");
     expect(r.stderr).toContain('Fix: bash deployments/setup.sh');
+  });
+
+  it('names a podman that does not start, with its own error', async () => {
+    const conf = join(tmp, 'locks.conf');
+    writeFileSync(conf, '[engine]\nnum_locks = 7\n'); // differs from the lock segment podman already has
+    const r = await preflight({ CONTAINERS_CONF: conf });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/podman info failed: Error: failed to open 7 locks/);
   });
 
   it('names a missing or failing CRIU', async () => {
