@@ -22,7 +22,7 @@ export function createReconcilerActivities(deps: ReconcilerDeps) {
 }
 
 function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
-  const { config, podman, mariadb, caddy, valkey, temporal, firewall, log } = deps;
+  const { config, podman, mariadb, caddy, valkey, temporal, firewall, edgeDns, log } = deps;
   const idPart = `(${DEMO_ID_SOURCE})`;
 
   async function liveDemos(): Promise<Map<string, { status?: string; host?: string }>> {
@@ -82,6 +82,16 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       // Isolation must not depend on what else changed the host's rules since stack.sh up.
       const firewallReasserted = (await firewall.ensure()).changed;
       if (firewallReasserted) log.warn({ table: firewall.table }, 'the demo firewall was missing or altered and has been re-applied');
+      // Between the worker's own checks (DMX_EDGE_DNS_CHECK_SECONDS), and on hosts where they are off.
+      // A DNS it cannot repair (a firewall rule, a broken podman) must not stop the orphan removal.
+      let edgeDnsRestarted = false;
+      let edgeDnsError: string | undefined;
+      try {
+        edgeDnsRestarted = (await edgeDns.ensure()) === 'repaired';
+      } catch (err) {
+        edgeDnsError = (err as Error).message;
+        log.error({ err: edgeDnsError }, 'the edge DNS does not answer');
+      }
       // Inventory first, live list second: a demo that starts in between is live, not an orphan.
       const found = await inventory();
       const live = await liveDemos();
@@ -106,7 +116,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         .map(([id]) => id);
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
-      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted };
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted, edgeDnsRestarted, ...(edgeDnsError ? { edgeDnsError } : {}) };
       await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },

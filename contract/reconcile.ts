@@ -28,6 +28,10 @@ export interface Findings {
   routerRecreated: boolean;
   /** The demo firewall was missing or altered and has been re-applied. */
   firewallReasserted: boolean;
+  /** aardvark-dns on the edge network did not answer and has been restarted. */
+  edgeDnsRestarted: boolean;
+  /** Why the edge DNS does not answer, when restarting it did not help. */
+  edgeDnsError?: string;
 }
 
 export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }

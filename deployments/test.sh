@@ -23,12 +23,13 @@ lock_down_state   # what the tests write into the state directory: root only, as
 log "checkpointing the stand-in template for the test stack"
 npx --no-install tsx cli/dmx.ts checkpoint standin >&2
 
-# Two vitest processes at once (vitest.config.ts): the fast suites (no real service: units,
-# workflows on the time-skipping server, activities in a mock context) beside the real-stack
-# suites. The real-stack suites are the critical path, so they
-# start as soon as the stack is up, not after the typecheck and the lint (which may still be
-# running: their verdict is read at the end, and fails the run as before). The fast output, then
-# the static checks' output, follow the stack output.
+# First the workflows on the time-skipping server, alone on a quiet machine (vitest.config.ts: why),
+# once the typecheck and the lint are done. Then two vitest processes at once: the fast suites (no
+# real service: units, activities in a mock context) beside the real-stack suites. The outputs of
+# the fast suites and of the static checks follow the stack output.
+static_rc=0; wait "$static_pid" || static_rc=$?
+log "tests: the workflows on the time-skipping server, alone"
+time_rc=0; npx --no-install vitest run --project time-skipping --passWithNoTests "$@" || time_rc=$?
 log "tests: the real-stack suites, and the fast suites beside them"
 npx --no-install vitest run --project fast --passWithNoTests "$@" > "$logs/fast.log" 2>&1 &
 fast_pid=$!
@@ -38,9 +39,9 @@ stack_rc=0; npx --no-install vitest run --project stack --project stack-exclusiv
 fast_rc=0; wait "$fast_pid" || fast_rc=$?
 log "the fast suites (ran beside the real-stack suites):"
 cat "$logs/fast.log"
-static_rc=0; wait "$static_pid" || static_rc=$?
 log "the typecheck and the lint (ran while the stack came up):"
 cat "$logs/static.log"
 rm -rf "$logs"
 [ "$static_rc" = 0 ] || die "typecheck or lint failed"
-[ "$fast_rc" = 0 ] && [ "$stack_rc" = 0 ] || die "tests failed (real-stack suites: exit $stack_rc, fast suites: exit $fast_rc)"
+[ "$fast_rc" = 0 ] && [ "$stack_rc" = 0 ] && [ "$time_rc" = 0 ] \
+  || die "tests failed (real-stack suites: exit $stack_rc, fast suites: exit $fast_rc, time-skipping: exit $time_rc)"

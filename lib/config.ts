@@ -108,6 +108,8 @@ const schema = z.object({
   DMX_WEBHOOK_EXPIRING_SECONDS: seconds.default(300),
   /** Reconciler schedule period (0: no schedule), grace before an orphan is removed, report-only mode. */
   DMX_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
+  /** How often the worker checks that aardvark-dns answers on the edge network (0: never). */
+  DMX_EDGE_DNS_CHECK_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   DMX_RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86400).default(120),
   DMX_RECONCILE_DRY_RUN: bool.default(false),
   /** How long a claim may wait for a cold provision when the pool is empty and the caller allows waiting. */
@@ -144,7 +146,7 @@ export interface Config {
   };
   podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
-  reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
+  reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean; edgeDnsCheckSeconds: number };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: LimitsConfig & {
     port: number;
@@ -258,7 +260,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       socketPath: c.DMX_PODMAN_SOCKET ?? join(c.DMX_STATE_DIR, 'podman', 'podman.sock'),
     },
     webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
-    reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
+    reconciler: {
+      everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN,
+      edgeDnsCheckSeconds: c.DMX_EDGE_DNS_CHECK_SECONDS,
+    },
     pool: {
       size: c.DMX_POOL_SIZE,
       maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,

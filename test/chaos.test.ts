@@ -4,12 +4,14 @@
  * still answer. These restart the stack's services, so they run on the `test` profile only
  * (deployments/test.sh); DMX_CHAOS_SCALE scales the load case (1 = the reduced CI size).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   demoWorkflowId, awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState, type ReconcileResult,
 } from '../contract';
 import { reconcileInput } from '../client';
+import { createEdgeDns, startEdgeDnsWatchdog } from '../adapters/edge-dns';
 import { expectNoTraces } from './helpers/leaks';
 import { killService, stackUp } from './helpers/services';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
@@ -81,6 +83,46 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
     await endAndCheck([d.demoId]);
   }, 120_000);
 
+  it('aardvark-dns hung (SIGSTOP): the worker\'s watchdog restarts it, and a reconciler pass does too', async () => {
+    const d = await startDemo();
+    const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
+    const hangAardvark = () => {
+      const pid = Number(readFileSync('/run/containers/networks/aardvark-dns/aardvark.pid', 'utf8'));
+      process.kill(pid, 'SIGSTOP');
+      return pid;
+    };
+    const answersWithin = async (ms: number) => {
+      let status = 0;
+      for (const until = Date.now() + ms; status !== 200 && Date.now() < until;) {
+        status = await answers(state);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 250));
+      }
+      return status;
+    };
+    // The same edge-DNS object the worker process uses, with its watchdog on a short period.
+    const edgeDns = createEdgeDns(h.config, h.deps.podman, h.deps.log, { repairBackoffMs: 0 });
+    expect(await edgeDns.notAnswering()).toBeUndefined();
+
+    const hung = hangAardvark();
+    expect(await answers(state)).toBe(503); // Caddy's "one moment": the name cannot be looked up
+    expect(await edgeDns.notAnswering()).toMatch(/ETIMEOUT|ECONNREFUSED|EREFUSED|ESERVFAIL/);
+    const stop = startEdgeDnsWatchdog(edgeDns, h.deps.log, 500);
+    try {
+      expect(await answersWithin(20_000)).toBe(200);
+    } finally {
+      await stop();
+    }
+    expect(existsSync(`/proc/${hung}`)).toBe(false);
+
+    hangAardvark();
+    const pass: ReconcileResult = await h.client.workflow.execute('reconcile', {
+      taskQueue: h.queues.shared, workflowId: `${PREFIX}reconcile-${newDemoId()}`, args: [reconcileInput(h.config, { graceSeconds: 3600 })],
+    });
+    expect(pass.edgeDnsRestarted).toBe(true);
+    expect(await answersWithin(5_000)).toBe(200);
+    await endAndCheck([d.demoId]);
+  }, 120_000);
+
   it('Valkey restarted during provisioning: the demo is indexed once Valkey is back', async () => {
     await killService(h.config, 'valkey');
     const d = await startDemo();
@@ -128,7 +170,7 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
         const ext = await d.handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5, requestId: `chaos-${d.demoId}` }], updateId: `chaos-${d.demoId}` });
         expect(Date.parse(ext.expiresAt)).toBe(Date.parse(state.expiresAt!) + 5_000);
         extended++;
-        // Under this churn a lookup can miss for a moment (Caddy retries it for 0.5 s): the demo must
+        // Under this churn a lookup can miss for a moment (Caddy retries it for 2.5 s): the demo must
         // answer within 3 s, not necessarily on the very first request.
         let status = 0;
         for (const until = Date.now() + 3_000; status !== 200 && Date.now() < until;) {

@@ -24,7 +24,20 @@ export async function killService(config: Config, service: StackService): Promis
   throw new Error(`${service} (pid ${pid}) did not die`);
 }
 
-/** Restarts whatever of this profile's stack is down. */
+/**
+ * Restarts whatever of this profile's stack is down, and fails loudly — with stack.sh's own words —
+ * when it cannot: a suite that went on with a service missing would fail far from the cause, or
+ * hang. One retry, because a service killed a moment ago can still hold its port.
+ */
 export async function stackUp(config: Config): Promise<void> {
-  await execa('bash', ['deployments/stack.sh', 'up'], { cwd: repoRoot, env: { ...process.env, DMX_PROFILE: config.profile } });
+  let last = '';
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = await execa('bash', ['deployments/stack.sh', 'up'], {
+      cwd: repoRoot, env: { ...process.env, DMX_PROFILE: config.profile }, reject: false, timeout: 150_000, all: true,
+    });
+    if (r.exitCode === 0) return;
+    last = `exit ${r.exitCode ?? (r.timedOut ? 'timeout' : 'signal')}: ${String(r.all ?? '').split('\n').slice(-15).join('\n')}`;
+    await new Promise((res) => setTimeout(res, 2_000));
+  }
+  throw new Error(`stack.sh up (profile ${config.profile}) failed twice; last: ${last}`);
 }
