@@ -8,8 +8,7 @@
 import { request } from 'undici';
 import { demoHostFor, type Config } from '../lib/config';
 
-/** `timeoutMs` covers Caddy's retries of a failing lookup (2.5 s `try_duration`), so a broken DNS gets its own message. */
-export async function checkDemoRouter(config: Config, timeoutMs = 3_500): Promise<void> {
+export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
   const id = config.caddy.routerProbeId;
   if (!id) throw new Error('demo router: no router probe is configured (DMX_ROUTER_PROBE_ID; `deployments/stack.sh up` creates it)');
   const url = `http://127.0.0.1:${config.caddy.httpPort}/`;

@@ -14,7 +14,7 @@ function withTimeout(p: Promise<void>, ms: number, name: string): Promise<void> 
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function runChecks(checks: Record<string, Check>, timeoutMs = 4_000) {
+export async function runChecks(checks: Record<string, Check>, timeoutMs = 2_000) {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<[string, CheckResult]> => {
       const t0 = performance.now();

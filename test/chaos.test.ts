@@ -170,7 +170,7 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
         const ext = await d.handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5, requestId: `chaos-${d.demoId}` }], updateId: `chaos-${d.demoId}` });
         expect(Date.parse(ext.expiresAt)).toBe(Date.parse(state.expiresAt!) + 5_000);
         extended++;
-        // Under this churn a lookup can miss for a moment (Caddy retries it for 2.5 s): the demo must
+        // Under this churn a lookup can miss for a moment (Caddy retries it for 0.5 s): the demo must
         // answer within 3 s, not necessarily on the very first request.
         let status = 0;
         for (const until = Date.now() + 3_000; status !== 200 && Date.now() < until;) {

@@ -116,9 +116,9 @@ describe('expiry', () => {
     const final = await ts.resultOf<DemoState>(handle.workflowId);
     expect(final.status).toBe('expired');
     expect(Date.parse(final.endedAt!)).toBeGreaterThanOrEqual(Date.parse(ready.expiresAt!));
-    // The end comes after the teardown, whose activities' timeouts the server may skip through while
-    // the test waits for the result: promptly, but not to the second.
-    expect(Date.parse(final.endedAt!)).toBeLessThanOrEqual(Date.parse(ready.expiresAt!) + 5 * 60_000);
+    // No upper bound here: the end comes after the teardown, whose activities' timeouts this server
+    // skips through (seen: ended 6 min "late" in CI). How promptly a demo ends is measured in real
+    // time on the real stack (test/lifecycle.test.ts).
     const c = callsOf(calls, demoId);
     expect(c).toContain('recordDemo');
     expect(teardownSteps(c)).toEqual(TEARDOWN);
