@@ -275,9 +275,7 @@ export function createPodman(opts: PodmanOptions) {
     },
 
     /** Re-runs netavark's setup for a running container: starts aardvark-dns if it is not running. */
-    async networkReload(name: string): Promise<void> {
-      await podman(['network', 'reload', name]);
-    },
+    async networkReload(name: string): Promise<void> { await podman(['network', 'reload', name]); },
 
     async disconnectNetwork(network: string, name: string): Promise<void> {
       const r = await viaApi('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { Container: name });
