@@ -106,13 +106,13 @@ export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReloa
       }
       lastRepairAt = Date.now();
       const pid = aardvarkPid();
-      log.warn({ why, pid, dnsName: name }, `edge DNS: ${where} does not answer; restarting it`);
+      log.warn({ why, aardvarkPid: pid, dnsName: name }, `edge DNS: ${where} does not answer; restarting it`);
       if (pid) await killAardvark(pid);
       rmSync(join(aardvarkDir, 'aardvark.pid'), { force: true });
       await podman.networkReload(probeContainer);
       const still = await notAnswering();
       if (still) throw new EdgeDnsError(`edge DNS: ${where} still does not answer (${still}) after restarting it`);
-      log.warn({ dnsName: name, newPid: aardvarkPid() }, 'edge DNS: aardvark-dns restarted and answering again');
+      log.warn({ dnsName: name, aardvarkPid: aardvarkPid() }, 'edge DNS: aardvark-dns restarted and answering again');
       return 'repaired';
     },
   };

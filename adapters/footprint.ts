@@ -36,6 +36,20 @@ export async function statusThroughCaddy(deps: Pick<AdapterDeps, 'config'>, demo
   return res.statusCode;
 }
 
+/**
+ * The route's status, asked again for up to 3 s while Caddy answers 503 ("one moment": the lookup
+ * failed without NXDOMAIN): aardvark-dns refuses queries for up to ~2 s while it reloads, which a
+ * bulk teardown makes frequent — seen as a false "left behind" in the bench's clean-up.
+ */
+async function settledRouteStatus(deps: Pick<AdapterDeps, 'config'>, demoId: string, dispatcher?: Dispatcher): Promise<number> {
+  const until = Date.now() + 3_000;
+  for (;;) {
+    const status = await statusThroughCaddy(deps, demoId, dispatcher);
+    if (status !== 503 || Date.now() >= until) return status;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** `route: false` skips the request through Caddy (reported as 404): callers that poll the route apart. */
 export async function demoFootprint(deps: AdapterDeps, demoId: string, dispatcher?: Dispatcher, o: { route: boolean } = { route: true }): Promise<DemoFootprint> {
   const { config, podman, mariadb, valkey } = deps;
@@ -46,7 +60,7 @@ export async function demoFootprint(deps: AdapterDeps, demoId: string, dispatche
     mariadb.tablesWithPrefix(config.demos.sharedDatabase, n.tablePrefix).then((t) => t.length),
     mariadb.listAccounts(n.account).then((a) => a.length),
     valkey.exists(n.valkeyKey, claimKeys(config.profile, config.temporal.queuePrefix).record(demoId)).then((x) => x > 0),
-    o.route ? statusThroughCaddy(deps, demoId, dispatcher) : Promise.resolve(404),
+    o.route ? settledRouteStatus(deps, demoId, dispatcher) : Promise.resolve(404),
   ]);
   return { container, database, prefixedTables, accounts, valkeyKey, routeStatus };
 }

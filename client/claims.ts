@@ -124,6 +124,8 @@ export function createClaimer(deps: ClaimerDeps) {
     const requestId = randomUUID();
     void demand(input.template, { requestId, until: deadline });
     const blocking = valkey.duplicate();
+    // Connection errors surface as failed commands below; without a listener ioredis prints them raw.
+    blocking.on('error', (err: Error) => log?.warn({ err: err.message }, 'valkey connection error (claim wait)'));
     let served = false;
     try {
       while (Date.now() < deadline) {
@@ -242,6 +244,8 @@ export function createClaimer(deps: ClaimerDeps) {
  */
 export function startClaimDelivery(claimer: Claimer, valkey: Redis, log?: ClaimerDeps['log']): () => Promise<void> {
   const blocking = valkey.duplicate();
+  // Connection errors surface as failed passes below; without a listener ioredis prints them raw.
+  blocking.on('error', (err: Error) => log?.warn({ err: err.message }, 'valkey connection error (claim delivery)'));
   let running = true;
   const loop = (async () => {
     while (running) {
