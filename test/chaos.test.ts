@@ -170,10 +170,12 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
         const ext = await d.handle.executeUpdate(extendDemoUpdate, { args: [{ seconds: 5, requestId: `chaos-${d.demoId}` }], updateId: `chaos-${d.demoId}` });
         expect(Date.parse(ext.expiresAt)).toBe(Date.parse(state.expiresAt!) + 5_000);
         extended++;
-        // Under this churn a lookup can miss for a moment (Caddy retries it for 0.5 s): the demo must
-        // answer within 3 s, not necessarily on the very first request.
+        // Under this churn a lookup can miss (Caddy retries it for 0.5 s): aardvark-dns 1.4 re-creates
+        // its sockets on every container start and stop, and four loops starting and stopping demos
+        // chain those windows (seen: still 503 after 3 s in CI). The visitor's page retries by itself
+        // ("One moment…"); the demo must answer within 10 s, not necessarily on the first request.
         let status = 0;
-        for (const until = Date.now() + 3_000; status !== 200 && Date.now() < until;) {
+        for (const until = Date.now() + 10_000; status !== 200 && Date.now() < until;) {
           status = await answers(state);
           if (status !== 200) await new Promise((r) => setTimeout(r, 100));
         }
