@@ -108,7 +108,10 @@ export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReloa
       const pid = aardvarkPid();
       log.warn({ why, aardvarkPid: pid, dnsName: name }, `edge DNS: ${where} does not answer; restarting it`);
       if (pid) await killAardvark(pid);
-      rmSync(join(aardvarkDir, 'aardvark.pid'), { force: true });
+      // Only the pid file of the process killed here: another profile's worker may have restarted it
+      // a moment ago, and removing the new one's file would make netavark start a second aardvark
+      // that cannot bind and leave the serving one without reload signals (stale names).
+      if (aardvarkPid() === pid) rmSync(join(aardvarkDir, 'aardvark.pid'), { force: true });
       await podman.networkReload(probeContainer);
       const still = await notAnswering();
       if (still) throw new EdgeDnsError(`edge DNS: ${where} still does not answer (${still}) after restarting it`);
