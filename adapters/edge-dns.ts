@@ -15,14 +15,15 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Podman } from './podman';
+import { routerProbe } from './router-probe';
+
+/** netavark's (rootful) configuration folder for aardvark-dns, which holds its pid file. */
+export const AARDVARK_PID_FILE = '/run/containers/networks/aardvark-dns/aardvark.pid';
 
 export interface EdgeDnsOptions {
-  /** aardvark-dns's configuration folder (netavark's, rootful default): holds aardvark.pid. */
-  aardvarkDir?: string;
   /** Queries before the DNS counts as not answering, one per `retryMs`. */
   attempts?: number;
   retryMs?: number;
@@ -32,24 +33,18 @@ export interface EdgeDnsOptions {
 
 export type EdgeDnsState = 'answering' | 'repaired';
 
-export class EdgeDnsError extends Error {}
-
 export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReload'>, log: Logger, opts: EdgeDnsOptions = {}) {
-  const aardvarkDir = opts.aardvarkDir ?? '/run/containers/networks/aardvark-dns';
   const attempts = opts.attempts ?? 4;
   const retryMs = opts.retryMs ?? 1_000;
   const repairBackoffMs = opts.repairBackoffMs ?? 60_000;
-  const probeId = config.caddy.routerProbeId;
-  const probeContainer = `dmx-${config.profile}-router-probe`;
-  const name = probeId ? `dmx-${config.profile}-${probeId}.dns.podman` : undefined;
   let lastRepairAt = 0;
 
   /** undefined when the DNS answered (an address or NXDOMAIN), else why it did not. */
-  async function queryOnce(): Promise<string | undefined> {
+  async function queryOnce(name: string): Promise<string | undefined> {
     const resolver = new Resolver({ timeout: 1_000, tries: 1 });
     resolver.setServers([config.podman.edgeGateway]);
     try {
-      await resolver.resolve4(name!);
+      await resolver.resolve4(name);
       return undefined;
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'unknown';
@@ -57,20 +52,21 @@ export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReloa
     }
   }
 
+  /** undefined when it answers, else why it did not (after `attempts` tries). */
   async function notAnswering(): Promise<string | undefined> {
+    const { dnsName } = routerProbe(config, 'edge DNS');
     let why: string | undefined;
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, retryMs));
-      why = await queryOnce();
+      why = await queryOnce(dnsName);
       if (!why) return undefined;
     }
     return why;
   }
 
   function aardvarkPid(): number | undefined {
-    const file = join(aardvarkDir, 'aardvark.pid');
-    if (!existsSync(file)) return undefined;
-    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (!existsSync(AARDVARK_PID_FILE)) return undefined;
+    const pid = Number(readFileSync(AARDVARK_PID_FILE, 'utf8').trim());
     return Number.isInteger(pid) && pid > 1 ? pid : undefined;
   }
 
@@ -86,10 +82,6 @@ export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReloa
   }
 
   return {
-    /** The name asked for: the router probe's container name on the edge network. */
-    name,
-
-    /** Answers, or the reason it does not (after `attempts` tries). */
     notAnswering,
 
     /**
@@ -97,25 +89,25 @@ export function createEdgeDns(config: Config, podman: Pick<Podman, 'networkReloa
      * backoff) and checks again. Throws when it still does not answer.
      */
     async ensure(): Promise<EdgeDnsState> {
-      if (!name) throw new EdgeDnsError('edge DNS: no router probe is configured (DMX_ROUTER_PROBE_ID; `deployments/stack.sh up` creates it)');
+      const { container, dnsName } = routerProbe(config, 'edge DNS');
       const why = await notAnswering();
       if (!why) return 'answering';
       const where = `aardvark-dns at udp/${config.podman.edgeGateway}:53`;
       if (Date.now() - lastRepairAt < repairBackoffMs) {
-        throw new EdgeDnsError(`edge DNS: ${where} does not answer (${why}) although it was restarted ${Math.round((Date.now() - lastRepairAt) / 1000)} s ago; check for a firewall rule dropping UDP 53 to ${config.podman.edgeGateway}`);
+        throw new Error(`edge DNS: ${where} does not answer (${why}) although it was restarted ${Math.round((Date.now() - lastRepairAt) / 1000)} s ago; check for a firewall rule dropping UDP 53 to ${config.podman.edgeGateway}`);
       }
       lastRepairAt = Date.now();
       const pid = aardvarkPid();
-      log.warn({ why, aardvarkPid: pid, dnsName: name }, `edge DNS: ${where} does not answer; restarting it`);
+      log.warn({ why, aardvarkPid: pid, dnsName }, `edge DNS: ${where} does not answer; restarting it`);
       if (pid) await killAardvark(pid);
       // Only the pid file of the process killed here: another profile's worker may have restarted it
       // a moment ago, and removing the new one's file would make netavark start a second aardvark
       // that cannot bind and leave the serving one without reload signals (stale names).
-      if (aardvarkPid() === pid) rmSync(join(aardvarkDir, 'aardvark.pid'), { force: true });
-      await podman.networkReload(probeContainer);
+      if (aardvarkPid() === pid) rmSync(AARDVARK_PID_FILE, { force: true });
+      await podman.networkReload(container);
       const still = await notAnswering();
-      if (still) throw new EdgeDnsError(`edge DNS: ${where} still does not answer (${still}) after restarting it`);
-      log.warn({ dnsName: name, aardvarkPid: aardvarkPid() }, 'edge DNS: aardvark-dns restarted and answering again');
+      if (still) throw new Error(`edge DNS: ${where} still does not answer (${still}) after restarting it`);
+      log.warn({ dnsName, aardvarkPid: aardvarkPid() }, 'edge DNS: aardvark-dns restarted and answering again');
       return 'repaired';
     },
   };

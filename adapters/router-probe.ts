@@ -6,11 +6,19 @@
  * service still answers its own health check (seen: podman on CNI, whose networks have no DNS).
  */
 import { request } from 'undici';
+import { demoContainerPrefix } from '../contract';
 import { demoHostFor, type Config } from '../lib/config';
 
-export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
+/** The router probe's names (stack.sh creates it): its id, its container, its name in the edge network's DNS. */
+export function routerProbe(config: Config, purpose: string): { id: string; container: string; dnsName: string } {
   const id = config.caddy.routerProbeId;
-  if (!id) throw new Error('demo router: no router probe is configured (DMX_ROUTER_PROBE_ID; `deployments/stack.sh up` creates it)');
+  if (!id) throw new Error(`${purpose}: no router probe is configured (DMX_ROUTER_PROBE_ID; \`deployments/stack.sh up\` creates it)`);
+  const prefix = demoContainerPrefix(config.profile);
+  return { id, container: `${prefix}router-probe`, dnsName: `${prefix}${id}.dns.podman` };
+}
+
+export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
+  const { id } = routerProbe(config, 'demo router');
   const url = `http://127.0.0.1:${config.caddy.httpPort}/`;
   let status: number;
   let body: string;

@@ -108,10 +108,10 @@ const schema = z.object({
   DMX_WEBHOOK_EXPIRING_SECONDS: seconds.default(300),
   /** Reconciler schedule period (0: no schedule), grace before an orphan is removed, report-only mode. */
   DMX_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
-  /** How often the worker checks that aardvark-dns answers on the edge network (0: never). */
-  DMX_EDGE_DNS_CHECK_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   DMX_RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86400).default(120),
   DMX_RECONCILE_DRY_RUN: bool.default(false),
+  /** How often the worker checks that aardvark-dns answers on the edge network (0: never). */
+  DMX_EDGE_DNS_CHECK_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   /** How long a claim may wait for a cold provision when the pool is empty and the caller allows waiting. */
   DMX_POOL_CLAIM_WAIT_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });

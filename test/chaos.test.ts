@@ -11,7 +11,7 @@ import {
   demoWorkflowId, awaitDemoReadyUpdate, extendDemoUpdate, releaseDemoSignal, type DemoLifecycleInput, type DemoState, type ReconcileResult,
 } from '../contract';
 import { reconcileInput } from '../client';
-import { createEdgeDns, startEdgeDnsWatchdog } from '../adapters/edge-dns';
+import { AARDVARK_PID_FILE, createEdgeDns, startEdgeDnsWatchdog } from '../adapters/edge-dns';
 import { expectNoTraces } from './helpers/leaks';
 import { killService, stackUp } from './helpers/services';
 import { newDemoId, startHarness, testConfig, type Harness } from './helpers/stack';
@@ -43,6 +43,15 @@ async function answers(state: DemoState): Promise<number> {
   const res = await request(`http://127.0.0.1:${h.config.caddy.httpPort}/`, { reset: true, headers: { host }, headersTimeout: 10_000 });
   const body = await res.body.text();
   return res.statusCode === 200 && body.includes(`content="${host}"`) ? 200 : res.statusCode === 200 ? 0 : res.statusCode;
+}
+/** The demo's status through Caddy, asked until it is 200 or `ms` have passed. */
+async function answersWithin(state: DemoState, ms: number): Promise<number> {
+  let status = 0;
+  for (const until = Date.now() + ms; status !== 200 && Date.now() < until;) {
+    status = await answers(state);
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  return status;
 }
 async function endAndCheck(demoIds: string[]): Promise<void> {
   for (const id of demoIds) {
@@ -87,17 +96,9 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
     const d = await startDemo();
     const state = await d.handle.executeUpdate(awaitDemoReadyUpdate);
     const hangAardvark = () => {
-      const pid = Number(readFileSync('/run/containers/networks/aardvark-dns/aardvark.pid', 'utf8'));
+      const pid = Number(readFileSync(AARDVARK_PID_FILE, 'utf8'));
       process.kill(pid, 'SIGSTOP');
       return pid;
-    };
-    const answersWithin = async (ms: number) => {
-      let status = 0;
-      for (const until = Date.now() + ms; status !== 200 && Date.now() < until;) {
-        status = await answers(state);
-        if (status !== 200) await new Promise((r) => setTimeout(r, 250));
-      }
-      return status;
     };
     // The same edge-DNS object the worker process uses, with its watchdog on a short period.
     const edgeDns = createEdgeDns(h.config, h.deps.podman, h.deps.log, { repairBackoffMs: 0 });
@@ -108,7 +109,7 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
     expect(await edgeDns.notAnswering()).toMatch(/ETIMEOUT|ECONNREFUSED|EREFUSED|ESERVFAIL/);
     const stop = startEdgeDnsWatchdog(edgeDns, h.deps.log, 500);
     try {
-      expect(await answersWithin(20_000)).toBe(200);
+      expect(await answersWithin(state, 20_000)).toBe(200);
     } finally {
       await stop();
     }
@@ -119,7 +120,7 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
       taskQueue: h.queues.shared, workflowId: `${PREFIX}reconcile-${newDemoId()}`, args: [reconcileInput(h.config, { graceSeconds: 3600 })],
     });
     expect(pass.edgeDnsRestarted).toBe(true);
-    expect(await answersWithin(5_000)).toBe(200);
+    expect(await answersWithin(state, 5_000)).toBe(200);
     await endAndCheck([d.demoId]);
   }, 120_000);
 
@@ -174,12 +175,7 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
         // its sockets on every container start and stop, and four loops starting and stopping demos
         // chain those windows (seen: still 503 after 3 s in CI). The visitor's page retries by itself
         // ("One moment…"); the demo must answer within 10 s, not necessarily on the first request.
-        let status = 0;
-        for (const until = Date.now() + 10_000; status !== 200 && Date.now() < until;) {
-          status = await answers(state);
-          if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(status).toBe(200);
+        expect(await answersWithin(state, 10_000)).toBe(200);
         await d.handle.signal(releaseDemoSignal, { reason: 'chaos loop' });
       }
     }));

@@ -72,11 +72,6 @@ const allEventsOf = (demoId: string) => [...new Map(webhooks.filter((w) => w.dem
  * is tested on the real stack (test/webhooks.test.ts).
  */
 const eventsOf = (demoId: string) => allEventsOf(demoId).filter((e) => e !== 'demo.ready');
-/**
- * Time skipped in steps of at most 30 s, with a moment of real time between them: a webhook delivery
- * scheduled when its timer fires must not see its 15-minute schedule-to-close pass inside one skip
- * before the worker has even run it (one long skip lost deliveries, 1 run in 5).
- */
 type Settle = Pick<Awaited<ReturnType<typeof start>>, 'query' | 'describe'>;
 /** Until the workflow has handled what is due (a query waits for its workflow task) and no activity of it runs. */
 async function settled(handle: Settle): Promise<void> {
@@ -86,20 +81,20 @@ async function settled(handle: Settle): Promise<void> {
     if (d.status.name === 'RUNNING') expect(d.raw.pendingActivities ?? []).toEqual([]);
   }, { timeout: 10_000, interval: 20 });
 }
-async function skip(duration: string | number, settle?: Settle): Promise<void> {
+/**
+ * Time skipped in steps shorter than the 5 min between a warning and its expiry, and only once the
+ * demo is idle: this server skips time while a workflow task or an activity still runs, so a timer
+ * that fired in one step is handled at its own time, and an activity it started (a webhook delivery)
+ * is not timed out by the next step while it runs in real time (one long skip lost deliveries).
+ */
+async function skip(duration: string | number, demo: Settle): Promise<void> {
   let ms = typeof duration === 'number' ? duration : Number(duration.slice(0, -1)) * ({ s: 1_000, m: 60_000, h: 3_600_000 } as Record<string, number>)[duration.slice(-1)]!;
   if (!Number.isFinite(ms)) throw new TypeError(`unsupported duration ${String(duration)}`);
   while (ms > 0) {
-    // Steps shorter than the 5 min between a warning and its expiry: a timer that fires inside a step
-    // is handled at its end at the latest. Without settling, 30 s (a delivery's own timeouts).
-    const step = Math.min(ms, settle ? 120_000 : 30_000);
+    const step = Math.min(ms, 120_000);
     await ts.env.sleep(step);
     ms -= step;
-    // With a workflow to settle, time moves on only once it is idle: a timer that fired in this step
-    // is handled at its own time, and an activity it started (a webhook delivery) is not timed out
-    // by the next skip while it runs in real time.
-    if (settle) await settled(settle);
-    else await new Promise((r) => setTimeout(r, 5));
+    await settled(demo);
   }
 }
 /** Deliveries run in activities after the timer that sends them: give the worker a moment (real time, skipping locked). */
