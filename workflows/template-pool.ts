@@ -127,7 +127,10 @@ async function provision(pool: PoolRun, count: number): Promise<void> {
 /** The next moment something is due: a pooled demo ages out, a backoff ends, a wait for a demo ends, or the idle wake. */
 function nextWakeMs(pool: PoolRun): number {
   const timers = [IDLE_WAKE_MS];
-  if (pool.backoffUntil) timers.push(Date.parse(pool.backoffUntil) - Date.now());
+  // Only a backoff still running: the last one's end stays recorded (stats) until a demo is pooled,
+  // and a past end here meant a 10 ms timer on every pass, a hot loop while provisions ran.
+  const backoffLeft = pool.backoffUntil ? Date.parse(pool.backoffUntil) - Date.now() : 0;
+  if (backoffLeft > 0) timers.push(backoffLeft);
   const demandEnds = pool.expireDemand(Date.now());
   if (demandEnds !== undefined) timers.push(demandEnds - Date.now() + 1);
   for (const d of pool.ready) timers.push(Date.parse(d.readyAt!) + pool.input.unclaimedMaxAgeSeconds * 1000 - Date.now() + 1);

@@ -5,11 +5,15 @@
 import type { QueueActivities } from '../../activities';
 import type { WebhookInput } from '../../activities/notifications';
 import type { DemoClaim, WithdrawResult } from '../../contract';
+import { randomDemoId } from '../../lib/random-ids';
 
 export type Calls = Array<[string, string]>;
 
-/** `fault(demoId, call)` returns the error the call number `call` (1-based, per demo) throws, or nothing. */
-export type Fault = (demoId: string, call: number) => Error | undefined;
+/**
+ * `fault(demoId, call, input)` returns the error the call number `call` (1-based, per demo) throws,
+ * or nothing; `input` is the call's own (a pool test breaks every demo of one template).
+ */
+export type Fault = (demoId: string, call: number, input: { demoId?: string; template?: string }) => Error | undefined;
 
 export interface FakeOptions {
   hostId: string;
@@ -25,11 +29,11 @@ export interface FakeOptions {
 export function fakeActivities(calls: Calls, o: FakeOptions) {
   const seen: Record<string, number> = {};
   const template = o.template ?? { version: 'v1' };
-  const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string } | string) => {
+  const act = <T>(name: string, result: (input: { demoId?: string }) => T) => async (input: { demoId?: string; template?: string } | string) => {
     const demoId = typeof input === 'string' ? input : (input.demoId ?? '');
     calls.push([name, demoId]);
     const n = (seen[`${name}:${demoId}`] = (seen[`${name}:${demoId}`] ?? 0) + 1);
-    const err = o.faults?.[name]?.(demoId, n);
+    const err = o.faults?.[name]?.(demoId, n, typeof input === 'string' ? {} : input);
     if (err) throw err;
     return result(typeof input === 'string' ? {} : input);
   };
@@ -55,6 +59,11 @@ export function fakeActivities(calls: Calls, o: FakeOptions) {
     }),
     acknowledgeClaim: act('acknowledgeClaim', () => true),
     forgetPooledDemo: act('forgetPooledDemo', () => undefined),
+    // The pool's local activity: real random ids; recorded with the count asked for (the pool's batch size).
+    generateDemoIds: async ({ count }: { count: number }) => {
+      calls.push(['generateDemoIds', String(count)]);
+      return Array.from({ length: count }, () => randomDemoId());
+    },
     // Recorded in `webhooks` only: deliveries run beside teardown, so `calls` keeps the steps' order.
     sendWebhook: async (input: WebhookInput) => {
       o.webhooks?.push(input);
@@ -70,7 +79,7 @@ export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } 
   const pick = (...names: Array<keyof Fakes>) => Object.fromEntries(names.map((n) => [n, fakes[n]]));
   return {
     shared: pick(
-      'describeTemplate', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook',
+      'describeTemplate', 'generateDemoIds', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook',
       'publishPooledDemo', 'withdrawPooledDemo', 'acknowledgeClaim', 'forgetPooledDemo',
     ),
     restore: pick('restoreDemoContainer', 'removeDemoContainer'),

@@ -132,6 +132,13 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, SEARCH_ATTRIBUTE_TYPES[k.type as keyof typeof SEARCH_ATTRIBUTE_TYPES]])),
   });
+  // Time moves only when a test moves it (env.sleep) or waits through the environment's own client.
+  // This server starts with time skipping unlocked: it then jumps to the next timer whenever no
+  // task is in flight (a pool test saw 90 min pass in 3 s of real time, timers firing while the
+  // test was still sending signals and queries).
+  const testService = env.connection.testService;
+  if (!testService) throw new Error(`the server at ${server.address} has no test service: not the time-skipping test server`);
+  await testService.lockTimeSkipping({});
   let workers: Worker[] = [];
   let running: Array<Promise<void>> = [];
   const lockedClient = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });

@@ -1,0 +1,295 @@
+/**
+ * templatePool on the time-skipping server with fake activities, at production values (the
+ * configuration's defaults: 2 provisions at a time, age-out after 30 min unclaimed, backoff 2 s
+ * doubling up to 5 min): fill, claim hand-over and refill, age-out, backoff and recovery, resize,
+ * a new template version, cancel. Each pool has a template name of its own; each test ends its pool.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { demoHandle, ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, releaseDemo, resizePool } from '../../client';
+import { demoClaimedSignal, demoStateQuery, MAX_POOL_TARGET, type DemoClaim, type DemoState, type PoolStats } from '../../contract';
+import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
+import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
+
+let ts: TimeSkipping;
+const calls: Calls = [];
+/** What the fake describeTemplate answers (a test moves it to a new version). */
+const templateInfo = { version: 'v1' };
+/** Templates whose demos cannot be provisioned (their data step fails for good). */
+const brokenTemplates = new Set<string>();
+/** Pools started by the running test, ended after it. */
+const startedPools: string[] = [];
+
+beforeAll(async () => {
+  ts = await startTimeSkipping();
+  const fakes = fakeActivities(calls, {
+    hostId: ts.config.hostId,
+    template: templateInfo,
+    faults: {
+      createDemoData: (_id, _n, input) => (brokenTemplates.has(input.template ?? '') ? ApplicationFailure.nonRetryable('template database missing', 'TemplateMissing') : undefined),
+    },
+  });
+  await ts.startWorkers(byQueue(fakes));
+}, 60_000);
+
+afterEach(async () => {
+  for (const template of startedPools.splice(0)) await endPool(template);
+});
+
+afterAll(async () => {
+  await ts?.stop();
+});
+
+async function startPool(template: string, target: number): Promise<void> {
+  expect(await ensurePool(ts.env.client, ts.config, poolSettings(ts.config, template, target))).toBe(true);
+  startedPools.push(template);
+}
+
+const statsOf = (template: string) => poolStats(ts.env.client, ts.config, template);
+
+/** Until the pool's stats satisfy `check` (real time; no time is skipped meanwhile). */
+async function until(template: string, check: (s: PoolStats) => void): Promise<PoolStats> {
+  return vi.waitFor(async () => {
+    const s = await statsOf(template);
+    check(s);
+    return s;
+  }, { timeout: 20_000, interval: 50 });
+}
+
+/** Every demo the fakes have seen (their ids are in the calls). */
+const demoIdsSeen = () => [...new Set(calls.filter(([name]) => name === 'restoreDemoContainer').map(([, id]) => id))];
+const ended = new Set<string>();
+
+/**
+ * Until the pool and every running demo have handled what is due (a query waits for the workflow
+ * task) and no activity of theirs runs: this server skips time while activities run, and would
+ * time out a fake that runs in real time (see the lifecycle tests' `skip`).
+ */
+async function settled(template: string): Promise<void> {
+  await statsOf(template);
+  const idle = async (h: { describe(): ReturnType<ReturnType<typeof demoHandle>['describe']> }, name: string) => {
+    const d = await h.describe();
+    if (d.status.name === 'RUNNING') expect(d.raw.pendingActivities ?? [], name).toEqual([]);
+    return d.status.name === 'RUNNING';
+  };
+  await vi.waitFor(async () => {
+    await idle(poolHandle(ts.env.client, ts.config, template), template);
+    for (const id of demoIdsSeen().filter((d) => !ended.has(d))) {
+      if (!(await idle(demoHandle(ts.env.client, id), id))) ended.add(id);
+    }
+  }, { timeout: 10_000, interval: 20 });
+}
+
+/**
+ * When the pool's next timer is due (ms), read from its history: a timer started and neither fired
+ * nor cancelled.
+ */
+async function nextPoolTimer(template: string): Promise<number | undefined> {
+  const events = (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
+  const due = new Map<string, number>();
+  for (const e of events) {
+    const started = e.timerStartedEventAttributes;
+    if (started?.timerId && e.eventTime) {
+      const at = Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+      due.set(started.timerId, at + Number(started.startToFireTimeout?.seconds ?? 0) * 1000 + Math.floor((started.startToFireTimeout?.nanos ?? 0) / 1e6));
+    }
+    const ended = e.timerFiredEventAttributes?.timerId ?? e.timerCanceledEventAttributes?.timerId;
+    if (ended) due.delete(ended);
+  }
+  return due.size ? Math.min(...due.values()) : undefined;
+}
+
+/** How close after a skip's landing a timer may be due before the skip goes on past it. */
+const TIMER_GUARD_MS = 3_000;
+
+/**
+ * Moves time by `ms`, settling after each step, and lands just after each of the pool's timers on
+ * the way, never just before one. This server strands a run whose workflow task cancels a timer
+ * that fired while the task was with the worker (it refuses the completion with "invalid history
+ * builder state for action", temporalio/sdk-java#3088): between skips its clock runs at real pace,
+ * so a timer due just after a landing fires while the next signal or Update is handled. Steps are at
+ * most a minute, and each waits until nothing runs (see the lifecycle tests' `skip`).
+ */
+async function skip(ms: number, template: string): Promise<void> {
+  const end = (await ts.env.currentTimeMs()) + ms;
+  for (;;) {
+    await settled(template);
+    const now = await ts.env.currentTimeMs();
+    const due = await nextPoolTimer(template);
+    const dueSoon = due !== undefined && due - now <= TIMER_GUARD_MS;
+    if (now >= end && !dueSoon) return;
+    let to = Math.min(Math.max(end, now), now + 60_000);
+    if (due !== undefined && due <= to + TIMER_GUARD_MS) to = Math.max(now, due) + 100;
+    await ts.env.sleep(Math.max(1, to - now));
+  }
+}
+
+/** A claim as client/claims.ts delivers it after popping the demo off the Valkey ready list. */
+async function claim(demoId: string): Promise<DemoClaim> {
+  const now = await ts.env.currentTimeMs();
+  const c: DemoClaim = {
+    claimId: `claim-${demoId}`, claimedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 3600_000).toISOString(), maxExpiresAt: new Date(now + 24 * 3600_000).toISOString(),
+  };
+  await demoHandle(ts.env.client, demoId).signal(demoClaimedSignal, c);
+  return c;
+}
+
+const finalOf = (demoId: string) => ts.resultOf<DemoState>(demoHandle(ts.env.client, demoId).workflowId);
+
+/** The demos a pool started (its children), from its history. */
+async function childrenOf(template: string): Promise<string[]> {
+  const events = (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
+  return events.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter((id): id is string => !!id);
+}
+
+/**
+ * Ends a pool the way that leaves this server's clock sound: target 0, every demo it started ended
+ * while the pool still runs, then the cancel. The server takes a time-skipping lock when a child
+ * workflow ends, for the parent to release; a parent that has closed never does, so a demo that
+ * ended after its pool would leave time locked for good and every later skip would stand still.
+ * (The cancel test is last in this file for that reason: its pool closes while it holds demos.)
+ */
+async function endPool(template: string): Promise<void> {
+  const handle = poolHandle(ts.env.client, ts.config, template);
+  if ((await handle.describe()).status.name === 'RUNNING') {
+    await resizePool(ts.env.client, ts.config, template, 0);
+    for (const workflowId of await childrenOf(template)) await ts.resultOf(workflowId).catch(() => undefined);
+    await handle.cancel();
+  }
+  await ts.resultOf(handle.workflowId).catch(() => undefined);
+}
+
+describe('fill and claim', () => {
+  it('fills to its target two provisions at a time, hands a claimed demo over and refills behind it', async () => {
+    const from = calls.length;
+    await startPool('tsfill', 3);
+    const full = await until('tsfill', (s) => expect(s).toMatchObject({ ready: 3, provisioning: 0 }));
+    expect(full.counters).toMatchObject({ started: 3, claimed: 0, failed: 0, recycled: 0 });
+    // The production default: at most 2 provisions at a time, so 3 demos are two batches.
+    expect(ts.config.pool.maxConcurrentProvisions).toBe(2);
+    expect(calls.slice(from).filter(([n]) => n === 'generateDemoIds').map(([, count]) => count)).toEqual(['2', '1']);
+
+    const [taken] = full.readyDemoIds;
+    const c = await claim(taken!);
+    const after = await until('tsfill', (s) => expect(s).toMatchObject({ ready: 3, provisioning: 0, counters: { started: 4, claimed: 1 } }));
+    expect(after.readyDemoIds).not.toContain(taken);
+    expect(after.claimWait.reduce((n, b) => n + b.count, 0)).toBe(1);
+    // The claimer holds it with the claim's expiry; the demo acknowledged the claim and recorded itself.
+    expect(await demoHandle(ts.env.client, taken!).query(demoStateQuery)).toMatchObject({ status: 'ready', expiresAt: c.expiresAt });
+    expect(callsOf(calls, taken!)).toEqual(expect.arrayContaining(['publishPooledDemo', 'acknowledgeClaim', 'recordDemo']));
+    await releaseDemo(ts.env.client, taken!, 'done');
+    expect((await finalOf(taken!)).status).toBe('released');
+    // A claimed demo's end is not a recycle.
+    expect((await statsOf('tsfill')).counters.recycled).toBe(0);
+  });
+});
+
+describe('age-out', () => {
+  it('recycles demos unclaimed for 30 min, not before, and provisions their replacements', async () => {
+    await startPool('tsage', 2);
+    const first = await until('tsage', (s) => expect(s).toMatchObject({ ready: 2, provisioning: 0 }));
+    expect(ts.config.pool.unclaimedMaxAgeSeconds).toBe(1800);
+    await skip(29 * 60_000, 'tsage');
+    expect((await statsOf('tsage')).readyDemoIds).toEqual(first.readyDemoIds);
+    await skip(2 * 60_000, 'tsage');
+    const renewed = await until('tsage', (s) => expect(s).toMatchObject({ ready: 2, provisioning: 0, counters: { started: 4, recycled: 2 } }));
+    expect(renewed.readyDemoIds.filter((id) => first.readyDemoIds.includes(id))).toEqual([]);
+    for (const id of first.readyDemoIds) {
+      expect((await finalOf(id)).status).toBe('recycled');
+      // Off the ready list before anything is torn down.
+      const c = callsOf(calls, id);
+      expect(c.indexOf('withdrawPooledDemo')).toBeLessThan(c.indexOf('removeDemoContainer'));
+      expect(teardownSteps(c, POOLED_TEARDOWN)).toEqual(POOLED_TEARDOWN);
+    }
+  });
+});
+
+describe('backoff', () => {
+  it('backs off 2 s doubling up to 5 min while provisioning fails, starts nothing meanwhile, and fills once it works again', async () => {
+    brokenTemplates.add('tsbroken');
+    try {
+      await startPool('tsbroken', 2);
+      let s = await until('tsbroken', (x) => expect(x).toMatchObject({ consecutiveFailures: 2, provisioning: 0 }));
+      const gaps: number[] = [];
+      // Each round fails both provisions: 2, 4, 6, 8, 10 failures in a row.
+      for (let round = 1; ; round++) {
+        expect(s.counters.failed).toBe(2 * round);
+        expect(s.lastError).toMatch(/template database missing/);
+        const gap = Date.parse(s.backoffUntil!) - (await ts.env.currentTimeMs());
+        gaps.push(gap);
+        expect(gap).toBeGreaterThan(0);
+        expect(gap).toBeLessThanOrEqual(Math.min(300_000, 1000 * 2 ** s.consecutiveFailures));
+        if (s.consecutiveFailures >= 10) break;
+        // Nothing starts before the backoff ends.
+        if (gap > 10_000) {
+          await skip(gap - 5_000, 'tsbroken');
+          expect((await statsOf('tsbroken')).counters.started).toBe(2 * round);
+        }
+        const failures = s.consecutiveFailures;
+        await skip(Math.max(1_000, Date.parse(s.backoffUntil!) - (await ts.env.currentTimeMs()) + 1_000), 'tsbroken');
+        s = await until('tsbroken', (x) => expect(x).toMatchObject({ consecutiveFailures: failures + 2, provisioning: 0 }));
+      }
+      // The cap: 2^10 s would be 17 min; it waits 5 min at most.
+      expect(gaps.at(-1)).toBeGreaterThan(290_000);
+      expect(gaps.at(-1)).toBeLessThanOrEqual(300_000);
+      brokenTemplates.delete('tsbroken');
+      await skip(Date.parse(s.backoffUntil!) - (await ts.env.currentTimeMs()) + 1_000, 'tsbroken');
+      const healed = await until('tsbroken', (x) => expect(x).toMatchObject({ ready: 2, provisioning: 0, consecutiveFailures: 0 }));
+      expect(healed.backoffUntil).toBeUndefined();
+      expect(healed.counters).toMatchObject({ started: 12, failed: 10 });
+    } finally {
+      brokenTemplates.delete('tsbroken');
+    }
+  });
+});
+
+describe('resize', () => {
+  it('a lower target recycles the oldest surplus; the Update refuses targets out of range and changes nothing', async () => {
+    await startPool('tsresize', 3);
+    const full = await until('tsresize', (s) => expect(s).toMatchObject({ ready: 3, provisioning: 0 }));
+    for (const bad of [-1, 1.5, MAX_POOL_TARGET + 1]) {
+      await expect(resizePool(ts.env.client, ts.config, 'tsresize', bad)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/target must be an integer/) } });
+    }
+    expect((await statsOf('tsresize')).target).toBe(3);
+    await resizePool(ts.env.client, ts.config, 'tsresize', 1);
+    const lowered = await until('tsresize', (s) => expect(s).toMatchObject({ target: 1, ready: 1, counters: { recycled: 2 } }));
+    expect(lowered.readyDemoIds).toEqual([full.readyDemoIds[2]]);
+    for (const id of full.readyDemoIds.slice(0, 2)) expect((await finalOf(id)).status).toBe('recycled');
+  });
+});
+
+describe('template versions', () => {
+  it('told of a new checkpoint, it re-reads the template and replaces the demos of the old version', async () => {
+    await startPool('tsversion', 2);
+    const old = await until('tsversion', (s) => expect(s).toMatchObject({ ready: 2, provisioning: 0, templateVersion: 'v1' }));
+    templateInfo.version = 'v2';
+    try {
+      expect(await refreshPoolTemplate(ts.env.client, ts.config, 'tsversion')).toBe(true);
+      const renewed = await until('tsversion', (s) => expect(s).toMatchObject({ templateVersion: 'v2', ready: 2, provisioning: 0, counters: { recycled: 2 } }));
+      expect(renewed.readyDemoIds.filter((id) => old.readyDemoIds.includes(id))).toEqual([]);
+      for (const id of renewed.readyDemoIds) expect((await demoHandle(ts.env.client, id).query(demoStateQuery)).templateVersion).toBe('v2');
+    } finally {
+      templateInfo.version = 'v1';
+    }
+  });
+});
+
+// Last in the file: this pool closes while it still holds demos (see endPool).
+describe('cancel', () => {
+  it('a cancelled pool releases the demos it holds; a claimed demo keeps its holder', async () => {
+    await startPool('tscancel', 2);
+    const full = await until('tscancel', (s) => expect(s).toMatchObject({ ready: 2, provisioning: 0 }));
+    const [taken] = full.readyDemoIds;
+    await claim(taken!);
+    const refilled = await until('tscancel', (s) => expect(s).toMatchObject({ ready: 2, provisioning: 0, counters: { claimed: 1 } }));
+    await poolHandle(ts.env.client, ts.config, 'tscancel').cancel();
+    const err = await ts.resultOf(poolHandle(ts.env.client, ts.config, 'tscancel').workflowId).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    for (const id of refilled.readyDemoIds) expect((await finalOf(id)).status).toBe('recycled');
+    expect((await demoHandle(ts.env.client, taken!).query(demoStateQuery)).status).toBe('ready');
+    await releaseDemo(ts.env.client, taken!, 'done');
+    expect((await finalOf(taken!)).status).toBe('released');
+  });
+});
