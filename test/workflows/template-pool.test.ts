@@ -239,6 +239,10 @@ describe('backoff', () => {
       const healed = await until('tsbroken', (x) => expect(x).toMatchObject({ ready: 2, provisioning: 0, consecutiveFailures: 0 }));
       expect(healed.backoffUntil).toBeUndefined();
       expect(healed.counters).toMatchObject({ started: 12, failed: 10 });
+      // No busy waiting once a backoff has passed (it once re-armed a 10 ms timer on every pass).
+      const events = (await poolHandle(ts.env.client, ts.config, 'tsbroken').fetchHistory()).events ?? [];
+      const shortTimers = events.filter((e) => e.timerStartedEventAttributes && Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0) < 1);
+      expect(shortTimers).toEqual([]);
     } finally {
       brokenTemplates.delete('tsbroken');
     }
