@@ -131,11 +131,13 @@ export const flashlightKind: TemplateKind = {
     // flashlight loads its own dump into MYSQL_DATABASE when the container starts.
   },
   runEnv: (db, domain) => ({ ...mysqlEnv(db), PS_DOMAIN: domain, DEBUG_MODE: 'false' }),
-  /** The one-time login endpoint (templates/flashlight/dmx-login.php) into the admin folder, owned by the web user. */
+  /** The one-time login endpoint (templates/flashlight/dmx-login.php, and its PrestaShop 9 half) into the admin folder, owned by the web user. */
   async prepareContainer(container) {
-    const target = '/var/www/html/admin-dev/dmx-login.php';
-    await execa('podman', ['cp', join(repoRoot, 'templates', 'flashlight', 'dmx-login.php'), `${container}:${target}`]);
-    await execa('podman', ['exec', container, 'chown', 'www-data:www-data', target]);
+    for (const file of ['dmx-login.php', 'dmx-login-ps9.php']) {
+      const target = `/var/www/html/admin-dev/${file}`;
+      await execa('podman', ['cp', join(repoRoot, 'templates', 'flashlight', file), `${container}:${target}`]);
+      await execa('podman', ['exec', container, 'chown', 'www-data:www-data', target]);
+    }
   },
 };
 

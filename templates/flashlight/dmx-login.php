@@ -1,16 +1,18 @@
 <?php
 /**
- * demo-multiplexer one-time login for real PrestaShop 8.x (prestashop-flashlight). `dmx checkpoint
- * --kind flashlight` copies this file into the admin folder before the checkpoint, so every demo
- * restored from it has it. Contract (the same as the stand-in's, see lib/login-links.ts):
+ * demo-multiplexer one-time login for real PrestaShop 8.x and 9.x (prestashop-flashlight). `dmx checkpoint
+ * --kind flashlight` copies this file and dmx-login-ps9.php into the admin folder before the checkpoint,
+ * so every demo restored from it has them. Contract (the same as the stand-in's, see lib/login-links.ts):
  *   GET <admin>/dmx-login.php?token=<exp>.<nonce>.<sig>&to=<AdminController name, e.g. AdminModules>[&configure=<module>]
  *   sig = hex HMAC-SHA256(dmx_login_key, "dmx-login.v1.<exp>.<nonce>"), dmx_login_key from this demo's
  *   app/config/parameters.php (dmx writes it there for each demo). Valid until <exp>, once (the nonce is
- *   recorded in <prefix>dmx_login_token). Logs in the first active SuperAdmin the way
- *   AdminLoginController::processLogin does in 8.x (psAdmin cookie fields, EmployeeSession, write),
- *   then redirects to the admin link of <to> with its security token.
- * PrestaShop 9 authenticates the back office with Symfony security instead of the psAdmin cookie;
- * this endpoint refuses to run there (see README, "Templates").
+ *   recorded in <prefix>dmx_login_token). Logs in the first active SuperAdmin, then redirects to the
+ *   admin link of <to> with its security token.
+ * The checks above are done here, once, before any login. Then 8.x logs in the way
+ * AdminLoginController::processLogin does (psAdmin cookie fields, EmployeeSession, write); 9.x
+ * authenticates the back office with Symfony security instead, so dmx-login-ps9.php logs in through
+ * Symfony's Security::login() on the admin firewall (its header says how, from which PrestaShop
+ * sources, and what is unverified). This file stays PHP 7.2 syntax: PrestaShop 8 runs on 7.2+.
  */
 define('_PS_ADMIN_DIR_', __DIR__);
 require dirname(__DIR__) . '/config/config.inc.php';
@@ -26,9 +28,6 @@ function dmx_login_page(int $status, string $message): void
     exit;
 }
 
-if (version_compare(_PS_VERSION_, '9.0.0', '>=')) {
-    dmx_login_page(501, 'One-time login links are not available on this PrestaShop version; log in with the password.');
-}
 $token = (string) Tools::getValue('token');
 $to = (string) Tools::getValue('to', 'AdminDashboard');
 $configure = (string) Tools::getValue('configure', '');
@@ -57,6 +56,10 @@ $id = (int) $db->getValue('SELECT id_employee FROM `' . _DB_PREFIX_ . 'employee`
 $employee = new Employee($id);
 if (!Validate::isLoadedObject($employee)) {
     dmx_login_page(409, 'This shop has no active administrator to log in as.');
+}
+if (version_compare(_PS_VERSION_, '9.0.0', '>=')) {
+    require __DIR__ . '/dmx-login-ps9.php';
+    dmx_login_ps9($employee, $to, $configure);   // never returns
 }
 $context = Context::getContext();
 $context->employee = $employee;
