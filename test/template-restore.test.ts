@@ -3,10 +3,12 @@
  * different names, each copy pointed at its own data and secrets, each serving its own domain and
  * rows over HTTP. Then the copies are torn down with the same activities the workflow uses.
  */
+import { execa } from 'execa';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForHttp, probeHttp } from '../adapters/http-probe';
 import { readTemplateSpec } from '../templates/spec';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor, repoRoot } from '../lib/config';
 import { demoResourceNames } from '../contract';
 import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { expectNoTraces } from './helpers/leaks';
@@ -84,5 +86,25 @@ describe('stand-in template checkpoint', () => {
       await acts.dropDemoData({ demoId });
       await expectNoTraces(deps, demoId);
     }
+  });
+});
+
+describe('flashlight one-time login endpoint', () => {
+  // The PrestaShop path cannot run here (no registry); the PHP the stand-in image ships (8.2) at
+  // least parses both files, and refuses a broken one (the check can fail).
+  const phpLint = async (image: string, args: string[], input?: string) => execa('podman', [
+    'run', '--rm', '-i', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
+    '-v', `${join(repoRoot, 'templates', 'flashlight')}:/f:ro`, image, 'php', '-l', ...args,
+  ], { reject: false, input });
+
+  it('dmx-login.php and its PrestaShop 9 half parse; a syntax error does not', async () => {
+    const image = readTemplateSpec(deps.config.stateDir, 'standin')!.image;
+    for (const file of ['dmx-login.php', 'dmx-login-ps9.php']) {
+      const r = await phpLint(image, [`/f/${file}`]);
+      expect(r.stdout + r.stderr, file).toMatch(/No syntax errors detected/);
+      expect(r.exitCode).toBe(0);
+    }
+    const broken = await phpLint(image, [], '<?php function (');
+    expect(broken.exitCode).not.toBe(0);
   });
 });

@@ -155,7 +155,15 @@ async function endPool(template: string): Promise<void> {
   const handle = poolHandle(ts.env.client, ts.config, template);
   if ((await handle.describe()).status.name === 'RUNNING') {
     await resizePool(ts.env.client, ts.config, template, 0);
-    for (const workflowId of await childrenOf(template)) await ts.resultOf(workflowId).catch(() => undefined);
+    const children = await childrenOf(template);
+    for (const workflowId of children) await ts.resultOf(workflowId).catch(() => undefined);
+    // The pool learns of each end a moment later (that is when the server gives the lock back).
+    await vi.waitFor(async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const ended = events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes || e.childWorkflowExecutionFailedEventAttributes
+        || e.childWorkflowExecutionCanceledEventAttributes || e.childWorkflowExecutionTerminatedEventAttributes || e.childWorkflowExecutionTimedOutEventAttributes);
+      expect(ended.length).toBe(children.length);
+    }, { timeout: 10_000, interval: 20 });
     await handle.cancel();
   }
   await ts.resultOf(handle.workflowId).catch(() => undefined);
