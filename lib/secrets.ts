@@ -5,7 +5,7 @@
  * workflow history (only the back-office password is handed back to the user).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { assertDemoId } from '../contract';
 
@@ -40,15 +40,24 @@ export function adminPasswordFor(secrets: SecretDeriver, demoId: string, generat
   return secrets.derive('admin-password', demoId, 16, generation);
 }
 
-/** Reads the master key file, creating it (0600, 32 random bytes) on first use. */
+/**
+ * Reads the master key file, creating it (0600, 32 random bytes) on first use. Created whole or not
+ * at all: written to a file of its own, then hard-linked into place (fails if another process got
+ * there first). A create-then-write let a second process read the file empty in between (seen in CI
+ * as "holds fewer than 32 bytes" when two test suites started at once).
+ */
 export function loadOrCreateMasterKey(path: string): Buffer {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
+    const draft = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.new`;
+    writeFileSync(draft, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
     try {
-      writeFileSync(path, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
+      linkSync(draft, path);
     } catch (err) {
       // Another process created it first: use theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(draft);
     }
   }
   chmodSync(path, 0o600);
