@@ -37,6 +37,8 @@ export class PoolRun {
   /** The template must be (re-)read before provisioning: at start, or told a new checkpoint exists. */
   needTemplate: boolean;
   private wakeups = 0;
+  /** Release signals sent and not yet delivered (see releasesDelivered). */
+  private readonly releasesInFlight = new Set<Promise<void>>();
 
   constructor(readonly input: PoolInput) {
     const carried = input.carried;
@@ -179,9 +181,22 @@ export class PoolRun {
    * already). The demo takes itself off the ready list first; a claim recorded before that wins.
    */
   release(demoId: string, reason: string): Promise<void> {
-    return getExternalWorkflowHandle(demoWorkflowId(demoId))
+    const sent = getExternalWorkflowHandle(demoWorkflowId(demoId))
       .signal(releaseDemoSignal, { reason, recycle: true })
-      .catch((err) => log.warn('release signal failed', { demoId, reason, error: String(err) }));
+      .catch((err) => log.warn('release signal failed', { demoId, reason, error: String(err) }))
+      .finally(() => this.releasesInFlight.delete(sent));
+    this.releasesInFlight.add(sent);
+    return sent;
+  }
+
+  /**
+   * Until every release signal sent is delivered. A run that continues-as-new with signals still in
+   * flight loses them (the server drops a closed run's pending signals): after the benchmark lowered
+   * a pool from 500 to 3 in the same workflow task as a continue-as-new, 154 recycled demos never
+   * heard of it and stayed listed, unknown to the pool.
+   */
+  async releasesDelivered(): Promise<void> {
+    while (this.releasesInFlight.size) await Promise.all([...this.releasesInFlight]);
   }
 
   recycle(demo: DemoState, why: string): void {

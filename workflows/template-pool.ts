@@ -41,7 +41,9 @@ export async function templatePool(input: PoolInput): Promise<void> {
       pool.recycleStaleAndSurplus(Date.now());
       await replenish(pool);
       if (workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested) {
-        // Updates cannot cross a continue-as-new: let running resizes finish first.
+        // Updates cannot cross a continue-as-new: let running resizes finish first; nor can the
+        // release signals of demos just recycled (pool-run.ts, releasesDelivered).
+        await pool.releasesDelivered();
         await condition(allHandlersFinished);
         await continueAsNew<typeof templatePool>({ ...input, target: pool.target, carried: pool.toCarried() });
       }
