@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoHandle, ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, releaseDemo, resizePool } from '../../client';
 import { demoClaimedSignal, demoStateQuery, MAX_POOL_TARGET, type DemoClaim, type DemoState, type PoolStats } from '../../contract';
@@ -81,21 +82,19 @@ async function settled(template: string): Promise<void> {
   }, { timeout: 10_000, interval: 20 });
 }
 
-/**
- * When the pool's next timer is due (ms), read from its history: a timer started and neither fired
- * nor cancelled.
- */
+/** The pool's history events (timers, children and their ends are read from them). */
+async function poolEvents(template: string) {
+  return (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
+}
+
+/** When the pool's next timer is due (ms): a timer started and neither fired nor cancelled. */
 async function nextPoolTimer(template: string): Promise<number | undefined> {
-  const events = (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
   const due = new Map<string, number>();
-  for (const e of events) {
+  for (const e of await poolEvents(template)) {
     const started = e.timerStartedEventAttributes;
-    if (started?.timerId && e.eventTime) {
-      const at = Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
-      due.set(started.timerId, at + Number(started.startToFireTimeout?.seconds ?? 0) * 1000 + Math.floor((started.startToFireTimeout?.nanos ?? 0) / 1e6));
-    }
-    const ended = e.timerFiredEventAttributes?.timerId ?? e.timerCanceledEventAttributes?.timerId;
-    if (ended) due.delete(ended);
+    if (started?.timerId) due.set(started.timerId, tsToMs(e.eventTime) + tsToMs(started.startToFireTimeout));
+    const gone = e.timerFiredEventAttributes?.timerId ?? e.timerCanceledEventAttributes?.timerId;
+    if (gone) due.delete(gone);
   }
   return due.size ? Math.min(...due.values()) : undefined;
 }
@@ -140,8 +139,7 @@ const finalOf = (demoId: string) => ts.resultOf<DemoState>(demoHandle(ts.env.cli
 
 /** The demos a pool started (its children), from its history. */
 async function childrenOf(template: string): Promise<string[]> {
-  const events = (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
-  return events.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter((id): id is string => !!id);
+  return (await poolEvents(template)).map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter((id): id is string => !!id);
 }
 
 /**
@@ -159,10 +157,9 @@ async function endPool(template: string): Promise<void> {
     for (const workflowId of children) await ts.resultOf(workflowId).catch(() => undefined);
     // The pool learns of each end a moment later (that is when the server gives the lock back).
     await vi.waitFor(async () => {
-      const events = (await handle.fetchHistory()).events ?? [];
-      const ended = events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes || e.childWorkflowExecutionFailedEventAttributes
+      const recorded = (await poolEvents(template)).filter((e) => e.childWorkflowExecutionCompletedEventAttributes || e.childWorkflowExecutionFailedEventAttributes
         || e.childWorkflowExecutionCanceledEventAttributes || e.childWorkflowExecutionTerminatedEventAttributes || e.childWorkflowExecutionTimedOutEventAttributes);
-      expect(ended.length).toBe(children.length);
+      expect(recorded.length).toBe(children.length);
     }, { timeout: 10_000, interval: 20 });
     await handle.cancel();
   }
@@ -248,8 +245,7 @@ describe('backoff', () => {
       expect(healed.backoffUntil).toBeUndefined();
       expect(healed.counters).toMatchObject({ started: 12, failed: 10 });
       // No busy waiting once a backoff has passed (it once re-armed a 10 ms timer on every pass).
-      const events = (await poolHandle(ts.env.client, ts.config, 'tsbroken').fetchHistory()).events ?? [];
-      const shortTimers = events.filter((e) => e.timerStartedEventAttributes && Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0) < 1);
+      const shortTimers = (await poolEvents('tsbroken')).filter((e) => e.timerStartedEventAttributes && tsToMs(e.timerStartedEventAttributes.startToFireTimeout) < 1_000);
       expect(shortTimers).toEqual([]);
     } finally {
       brokenTemplates.delete('tsbroken');
