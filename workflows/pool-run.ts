@@ -16,6 +16,12 @@ import {
   type DemoState, type PoolCarriedState, type PoolCounters, type PoolDemoEnded, type PoolInput, type PoolStats,
 } from '../contract';
 
+/**
+ * Demos provisioned together age out together: one due within this much of the first is recycled
+ * on the same wake, not on a timer of its own a few milliseconds later (one workflow task instead of
+ * one per demo; such a timer also fired while the first recycle's signals came in).
+ */
+const AGE_OUT_BATCH_MS = 5_000;
 /** Backoff while provisioning keeps failing: 2 s, 4 s, ... up to 5 min. */
 const MAX_BACKOFF_MS = 300_000;
 
@@ -214,7 +220,7 @@ export class PoolRun {
     for (const d of [...this.ready]) {
       if (this.templateVersion && !this.needTemplate && d.templateVersion !== this.templateVersion) {
         this.recycle(d, `template version ${d.templateVersion} replaced by ${this.templateVersion}`);
-      } else if (now - Date.parse(d.readyAt!) > this.input.unclaimedMaxAgeSeconds * 1000) {
+      } else if (now - Date.parse(d.readyAt!) > this.input.unclaimedMaxAgeSeconds * 1000 - AGE_OUT_BATCH_MS) {
         this.recycle(d, 'unclaimed too long');
       }
     }
