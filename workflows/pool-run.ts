@@ -21,7 +21,7 @@ import {
  * on the same wake, not on a timer of its own a few milliseconds later (one workflow task instead of
  * one per demo; such a timer also fired while the first recycle's signals came in).
  */
-const AGE_OUT_BATCH_MS = 5_000;
+const AGE_OUT_BATCH_MS = 5_000; // at most a tenth of the age-out itself (tests use seconds)
 /** Backoff while provisioning keeps failing: 2 s, 4 s, ... up to 5 min. */
 const MAX_BACKOFF_MS = 300_000;
 
@@ -217,10 +217,11 @@ export class PoolRun {
    * now), then the oldest beyond the target.
    */
   recycleStaleAndSurplus(now: number): void {
+    const maxAgeMs = this.input.unclaimedMaxAgeSeconds * 1000;
     for (const d of [...this.ready]) {
       if (this.templateVersion && !this.needTemplate && d.templateVersion !== this.templateVersion) {
         this.recycle(d, `template version ${d.templateVersion} replaced by ${this.templateVersion}`);
-      } else if (now - Date.parse(d.readyAt!) > this.input.unclaimedMaxAgeSeconds * 1000 - AGE_OUT_BATCH_MS) {
+      } else if (now - Date.parse(d.readyAt!) > maxAgeMs - Math.min(AGE_OUT_BATCH_MS, maxAgeMs / 10)) {
         this.recycle(d, 'unclaimed too long');
       }
     }
