@@ -24,7 +24,21 @@ export interface PoolSettings {
   minTtlSeconds: number;
   maxTtlSeconds: number;
   maxLifetimeSeconds: number;
+  /**
+   * Continue-as-new once a run's history passes this many events (POOL_HISTORY_LIMIT.default when
+   * unset). An operational knob: lower keeps replays shorter; the pool tests lower it to reach a
+   * continue-as-new in seconds.
+   */
+  historyLimit?: number;
 }
+
+/**
+ * Bounds of PoolSettings.historyLimit. The default is well below Temporal's 51,200-event limit,
+ * so a replay stays fast. The minimum lets a run do more than a pass or two (filling 4 demos takes
+ * about 70 events); the maximum leaves room for the pass that ends a run (recycling 500 demos adds
+ * 1,000 events).
+ */
+export const POOL_HISTORY_LIMIT = { default: 5_000, min: 100, max: 50_000 } as const;
 
 export interface PoolInput extends PoolSettings {
   /** State carried across continue-as-new. */

@@ -11,13 +11,11 @@ import {
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import {
-  chainMessage, demoWorkflowId, FAILURE_TYPES, isTemplateName, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
+  chainMessage, demoWorkflowId, FAILURE_TYPES, isTemplateName, POOL_HISTORY_LIMIT, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
 } from '../contract';
 import { demoLifecycle } from './demo-lifecycle';
 import { PoolRun } from './pool-run';
 
-/** Continue-as-new past this many events (well below Temporal's 50k limit; replay stays fast). */
-const HISTORY_LIMIT = 5_000;
 /** A provision that never reported back (terminated by hand, say) stops counting after this. */
 const PROVISION_STALE_MS = 10 * 60_000;
 /** How long the loop sleeps at most when nothing happens. */
@@ -29,6 +27,10 @@ type DescribeTemplate = SharedActivities['describeTemplate'];
 
 export async function templatePool(input: PoolInput): Promise<void> {
   if (!isTemplateName(input.template)) throw ApplicationFailure.nonRetryable(`invalid template name ${input.template}`, FAILURE_TYPES.invalidInput);
+  const { historyLimit = POOL_HISTORY_LIMIT.default } = input;
+  if (!Number.isInteger(historyLimit) || historyLimit < POOL_HISTORY_LIMIT.min || historyLimit > POOL_HISTORY_LIMIT.max) {
+    throw ApplicationFailure.nonRetryable(`historyLimit must be an integer from ${POOL_HISTORY_LIMIT.min} to ${POOL_HISTORY_LIMIT.max}`, FAILURE_TYPES.invalidInput);
+  }
   const { describeTemplate } = proxyActivities<SharedActivities>({
     taskQueue: taskQueuesFor(queuePrefixOf(workflowInfo().taskQueue)).shared,
     startToCloseTimeout: '10s',
@@ -40,7 +42,7 @@ export async function templatePool(input: PoolInput): Promise<void> {
       if (pool.needTemplate) await refreshTemplate(pool, describeTemplate);
       pool.recycleStaleAndSurplus(Date.now());
       await replenish(pool);
-      if (workflowInfo().historyLength > HISTORY_LIMIT || workflowInfo().continueAsNewSuggested) {
+      if (workflowInfo().historyLength > historyLimit || workflowInfo().continueAsNewSuggested) {
         // Updates cannot cross a continue-as-new: let running resizes finish first; nor can the
         // release signals of demos just recycled (pool-run.ts, releasesDelivered).
         await pool.releasesDelivered();

@@ -2,15 +2,20 @@
  * templatePool on the time-skipping server with fake activities, at production values (the
  * configuration's defaults: 2 provisions at a time, age-out after 30 min unclaimed, backoff 2 s
  * doubling up to 5 min): fill, claim hand-over and refill, age-out, backoff and recovery, resize,
- * a new template version, cancel. Each pool has a template name of its own; each test ends its pool.
+ * a new template version, continue-as-new, cancel. Each pool has a template name of its own; each
+ * test ends its pool.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoHandle, ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, releaseDemo, resizePool } from '../../client';
-import { demoClaimedSignal, demoStateQuery, MAX_POOL_TARGET, type DemoClaim, type DemoState, type PoolStats } from '../../contract';
+import {
+  demoClaimedSignal, demoStateQuery, demoWorkflowId, MAX_POOL_TARGET, POOL_HISTORY_LIMIT, type DemoClaim, type DemoState, type PoolInput, type PoolSettings,
+  type PoolStats,
+} from '../../contract';
 import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
+import { decodeHistoryPayloads } from '../helpers/history';
 import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 let ts: TimeSkipping;
@@ -42,8 +47,8 @@ afterAll(async () => {
   await ts?.stop();
 });
 
-async function startPool(template: string, target: number): Promise<void> {
-  expect(await ensurePool(ts.env.client, ts.config, poolSettings(ts.config, template, target))).toBe(true);
+async function startPool(template: string, target: number, overrides: Partial<PoolSettings> = {}): Promise<void> {
+  expect(await ensurePool(ts.env.client, ts.config, poolSettings(ts.config, template, target, overrides))).toBe(true);
   startedPools.push(template);
 }
 
@@ -82,9 +87,20 @@ async function settled(template: string): Promise<void> {
   }, { timeout: 10_000, interval: 20 });
 }
 
-/** The pool's history events (timers, children and their ends are read from them). */
-async function poolEvents(template: string) {
-  return (await poolHandle(ts.env.client, ts.config, template).fetchHistory()).events ?? [];
+/** The history events of the pool's current run, or of the run given (timers, children and their ends are read from them). */
+async function poolEvents(template: string, runId?: string) {
+  const { workflowId } = poolHandle(ts.env.client, ts.config, template);
+  return (await ts.env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+}
+
+/** The history of every run of the pool, newest first (each run's start names the run it continues). */
+async function poolRuns(template: string) {
+  const runs = [await poolEvents(template)];
+  for (;;) {
+    const previous = runs.at(-1)![0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    if (!previous) return runs;
+    runs.push(await poolEvents(template, previous));
+  }
 }
 
 /** When the pool's next timer is due (ms): a timer started and neither fired nor cancelled. */
@@ -136,6 +152,16 @@ async function claim(demoId: string): Promise<DemoClaim> {
 }
 
 const finalOf = (demoId: string) => ts.resultOf<DemoState>(demoHandle(ts.env.client, demoId).workflowId);
+
+/**
+ * Grows the history of the pool's current run to `events` without a pass of its loop: the pool has
+ * no handler for this signal, so the SDK only buffers it, but the server records it and the workflow
+ * task it takes.
+ */
+async function growHistory(template: string, events: number): Promise<void> {
+  const handle = poolHandle(ts.env.client, ts.config, template);
+  while ((await poolEvents(template)).length < events) await handle.signal('historyFiller');
+}
 
 /** The demos a pool started (its children), from its history. */
 async function childrenOf(template: string): Promise<string[]> {
@@ -281,6 +307,56 @@ describe('template versions', () => {
     } finally {
       templateInfo.version = 'v1';
     }
+  });
+});
+
+// Last but one, for the cancel test's reason: the first run of the pool that continues as new closes
+// while the demos it started still run (see endPool).
+describe('continue-as-new', () => {
+  it('refuses a history limit out of range', async () => {
+    for (const [template, historyLimit] of [['tslimitlow', POOL_HISTORY_LIMIT.min - 1], ['tslimitfrac', 10.5], ['tslimithigh', POOL_HISTORY_LIMIT.max + 1]] as const) {
+      await startPool(template, 1, { historyLimit });
+      const err = await ts.resultOf(poolHandle(ts.env.client, ts.config, template).workflowId).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(/historyLimit must be an integer/);
+    }
+  });
+
+  it('a target lowered in the pass that continues as new: every release is delivered first, and the next run counts the recycles', async () => {
+    const historyLimit = POOL_HISTORY_LIMIT.min;
+    await startPool('tscan', 4, { historyLimit });
+    const full = await until('tscan', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0 }));
+    // Past the limit without a pass of the loop in between, so the resize's pass is the one that continues as new.
+    expect((await poolRuns('tscan')).length, 'filling 4 demos stays within the limit').toBe(1);
+    await growHistory('tscan', historyLimit);
+    await resizePool(ts.env.client, ts.config, 'tscan', 0);
+
+    // The next run counts each recycle as its demo ends: every demo got its release and ended so.
+    await until('tscan', (s) => expect(s).toMatchObject({
+      target: 0, ready: 0, provisioning: 0, historyLimit, counters: { started: 4, claimed: 0, failed: 0, recycled: 4 },
+    }));
+    for (const id of full.readyDemoIds) {
+      expect((await finalOf(id)).status).toBe('recycled');
+      expect(teardownSteps(callsOf(calls, id), POOLED_TEARDOWN)).toEqual(POOLED_TEARDOWN);
+    }
+    const runs = await poolRuns('tscan');
+    expect(runs).toHaveLength(2);
+    const recycled = runs[1]!;
+    const sent = recycled.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes);
+    expect(sent.map((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes!.workflowExecution?.workflowId).sort()).toEqual(full.readyDemoIds.map(demoWorkflowId).sort());
+    // The run continued as new in the pass that sent the releases (it never slept in between) ...
+    const continued = recycled.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+    expect(continued).toBeTruthy();
+    expect(recycled.slice(recycled.indexOf(sent[0]!)).filter((e) => e.timerStartedEventAttributes)).toEqual([]);
+    // ... once the server had delivered every one. Temporal drops the signals a closed run had not
+    // sent yet (the demo then stays pooled, unknown to the pool, for good); this server still sends
+    // them, so the demos above ended either way, and only the history shows whether the run waited.
+    const delivered = recycled.map((e) => e.externalWorkflowExecutionSignaledEventAttributes?.initiatedEventId).filter((id) => id != null).map(Number);
+    expect(delivered.sort((a, b) => a - b), 'releases delivered before the continue-as-new').toEqual(sent.map((e) => Number(e.eventId)));
+    // It handed on the settings and the recycles under way (those not counted yet).
+    const [next] = await decodeHistoryPayloads(ts.env.client, continued!.input?.payloads ?? []) as [PoolInput];
+    expect(next).toMatchObject({ target: 0, historyLimit, carried: { ready: [], provisioning: [], counters: { started: 4 } } });
+    expect(next.carried!.counters.recycled + next.carried!.recycling!.length).toBe(4);
   });
 });
 
