@@ -11,6 +11,8 @@
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
+import { hardeningArgs, type ContainerHardening } from './container-hardening';
+import { memoryMergeLauncher } from './memory-merge';
 
 export interface PodmanOptions {
   criuBinDir: string;
@@ -18,6 +20,8 @@ export interface PodmanOptions {
   ulimits?: string[];
   /** podman's REST API socket (`podman system service`); without it every call uses the CLI. */
   socketPath?: string;
+  /** Restored demos' memory may be merged with identical pages of other demos (adapters/memory-merge.ts). */
+  memoryMerge?: boolean;
 }
 
 export class PodmanError extends Error {
@@ -50,32 +54,6 @@ export interface ContainerInfo {
   createdAt: string;
 }
 
-/**
- * What a demo container may do beyond nothing: every capability is dropped and these added back;
- * with `readOnly` the root filesystem is read-only and only the `tmpfs` mounts (each with a size:
- * together they are the demo's disk quota, and their pages count against its memory limit) are
- * writable. Part of the checkpoint: every restored demo has the template's.
- */
-export interface ContainerHardening { capAdd: string[]; readOnly: boolean; tmpfs: string[] }
-
-const CAPABILITY = /^[A-Z_]{2,32}$/;
-const TMPFS = /^\/[A-Za-z0-9_./-]+:[a-z0-9=,]*size=\d+[kmg][a-z0-9=,]*$/;
-
-/** podman run arguments of a hardening (checked: they come from template specs on disk). */
-export function hardeningArgs(h: ContainerHardening): string[] {
-  const args = ['--cap-drop', 'all'];
-  for (const cap of h.capAdd) {
-    if (!CAPABILITY.test(cap)) throw new TypeError(`invalid capability ${JSON.stringify(cap)}`);
-    args.push('--cap-add', cap);
-  }
-  if (h.readOnly) args.push('--read-only', '--read-only-tmpfs=false');
-  for (const t of h.tmpfs) {
-    if (!TMPFS.test(t) || t.includes('..')) throw new TypeError(`invalid tmpfs mount ${JSON.stringify(t)}: expected /path:options with a size`);
-    args.push('--tmpfs', t);
-  }
-  return args;
-}
-
 export interface RestoreStats {
   seconds: number;
   runtimeRestoreMicros?: number;
@@ -98,9 +76,13 @@ export function createPodman(opts: PodmanOptions) {
   const env = { PATH: `${opts.criuBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
   const ulimits = opts.ulimits ?? ['nofile=1024:1024', 'nproc=1024:1024'];
 
-  async function podman(args: string[], input?: string): Promise<string> {
+  const restoreLauncher = opts.memoryMerge ? memoryMergeLauncher() : [];
+
+  /** `launcher`: argv that runs podman (e.g. with memory merging on); none: podman itself. */
+  async function podman(args: string[], input?: string, launcher: string[] = []): Promise<string> {
     const full = ['--runtime', 'runc', ...args];
-    const child: ResultPromise = execa('podman', full, { env, input, reject: false, stripFinalNewline: true, timeout: 120_000 });
+    const [file, ...argv] = [...launcher, 'podman', ...full];
+    const child: ResultPromise = execa(file!, argv, { env, input, reject: false, stripFinalNewline: true, timeout: 120_000 });
     const r = await child;
     if (r.exitCode !== 0) {
       const stderr = String(r.stderr ?? '').trim();
@@ -216,7 +198,7 @@ export function createPodman(opts: PodmanOptions) {
       const out = await podman([
         'container', 'restore', '--import', archive, '--name', name,
         '--ignore-static-ip', '--ignore-static-mac', '--print-stats',
-      ]);
+      ], undefined, restoreLauncher);
       const seconds = (performance.now() - started) / 1000;
       try {
         const stats = JSON.parse(out.slice(out.indexOf('{')));

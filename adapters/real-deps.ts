@@ -32,7 +32,7 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
   const log = createLogger(logName, config.logLevel, logFd);
   const pool = createMariaDbPool({ ...config.mariadb, connectionLimit: 10 });
   const valkey = createValkey({ ...config.valkey, lazy: true });
-  const podman = createPodman({ criuBinDir: config.podman.criuBinDir, socketPath: config.podman.socketPath });
+  const podman = createPodman({ criuBinDir: config.podman.criuBinDir, socketPath: config.podman.socketPath, memoryMerge: config.podman.memoryMerge });
   valkey.on('error', (err) => log.warn({ err: err.message }, 'valkey connection error'));
   return {
     config,

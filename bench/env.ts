@@ -1,6 +1,7 @@
 /** The machine and the versions of everything a figure depends on. */
 import { execa } from 'execa';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { ksmRunning } from '../adapters/memory-merge';
 import type { Config } from '../lib/config';
 import type { Environment } from './report';
 
@@ -36,6 +37,7 @@ export async function environment(config: Config, mode: 'quick' | 'full'): Promi
     memTotalMB: Math.round(totalmem() / 2 ** 20),
     loadAverage: load,
     kernel: release(),
+    memoryMerge: config.podman.memoryMerge && ksmRunning(),
     versions: {
       node: process.version,
       podman: podman.replace(/^podman version /, ''),

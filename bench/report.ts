@@ -27,6 +27,8 @@ export interface Environment {
   memTotalMB: number;
   loadAverage: number[];
   kernel: string;
+  /** Demos' identical pages merged by the kernel (DMX_DEMO_MEMORY_MERGE with ksmd running). */
+  memoryMerge?: boolean;
   versions: Record<string, string>;
   /** Whether other work ran on the machine (load average before the run vs cores). */
   quiet: boolean;
@@ -72,7 +74,8 @@ export function renderReport(result: BenchResult): string {
     `## dmx benchmark (${e.mode}, profile ${e.profile}, ${e.startedAt})`,
     '',
     `Machine: ${e.cores} cores (${e.cpuModel}), ${Math.round(e.memTotalMB / 1024)} GiB, kernel ${e.kernel}; ` +
-      `load average at start ${e.loadAverage.map((x) => x.toFixed(2)).join(' / ')} — ${e.quiet ? 'quiet' : 'NOT quiet (other work was running)'}.`,
+      `load average at start ${e.loadAverage.map((x) => x.toFixed(2)).join(' / ')} — ${e.quiet ? 'quiet' : 'NOT quiet (other work was running)'}; ` +
+      `demo memory merging (KSM) ${e.memoryMerge ? 'on' : 'off'}.`,
     `Versions: ${versions}.`,
     '',
     renderTable(result.rows),

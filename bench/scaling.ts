@@ -43,6 +43,17 @@ function podmanLocks(): number {
   return locks;
 }
 
+/**
+ * What one more demo costs the host: the larger of the kernel's MemAvailable drop per added demo
+ * (includes kernel memory: page tables, network namespace, sockets) and its cgroup + conmon. With
+ * memory merging, a merged page is charged to one cgroup only and counted in every conmon's RSS,
+ * so the two can differ either way.
+ */
+function hostMBPerDemo(level: ScaleLevel): number {
+  const accounted = level.density.cgroupMB.p50 + level.density.conmonMB.p50;
+  return Number.isFinite(level.memAvailableDeltaMB) ? Math.max(level.memAvailableDeltaMB, accounted) : accounted;
+}
+
 export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {
   const rows: Row[] = [];
   const levels: ScaleLevel[] = [];
@@ -63,7 +74,7 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   const held: string[] = [];
   for (const live of feasible) {
     // Never fill a shared host into swapless memory pressure: extrapolate from the last level.
-    const perDemoMB = levels.length ? levels[levels.length - 1]!.density.cgroupMB.p50 + levels[levels.length - 1]!.density.conmonMB.p50 : 12;
+    const perDemoMB = levels.length ? hostMBPerDemo(levels[levels.length - 1]!) : 12;
     if ((live - liveBefore) * perDemoMB > memAvailableMB() - RESERVE_MB) {
       memSkipped.push(live);
       continue;
@@ -95,12 +106,12 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   const last = levels[levels.length - 1];
   const first = levels[0];
   if (first && last) {
-    const perDemoMB = last.density.cgroupMB.p50 + last.density.conmonMB.p50;
+    const perDemoMB = hostMBPerDemo(last);
     const fit = Math.floor(last.density.memAvailableMB / perDemoMB) + last.live;
     rows.push(
       { group: 'density', name: `memory per live demo (cgroup), ${last.density.demos} demos`, unit: 'MB', summary: last.density.cgroupMB, note: `rss p50 ${last.density.rssMB.p50.toFixed(1)} MB, page cache p50 ${last.density.cacheMB.p50.toFixed(1)} MB; + conmon ${last.density.conmonMB.p50.toFixed(1)} MB; database ${last.density.databaseMB.toFixed(2)} MB on disk` },
       { group: 'density', name: 'MemAvailable drop per added demo (system-wide, noisy)', unit: 'MB', value: last.memAvailableDeltaMB },
-      { group: 'density', name: 'demos that fit in memory (EXTRAPOLATED)', unit: 'demos', value: fit, note: `${Math.round(last.density.memAvailableMB)} MB available / ${perDemoMB.toFixed(1)} MB per demo + ${last.live} live; addresses and podman locks cap a host at ${NETWORK_CAP}` },
+      { group: 'density', name: 'demos that fit in memory (EXTRAPOLATED)', unit: 'demos', value: fit, note: `${Math.round(last.density.memAvailableMB)} MB available / ${perDemoMB.toFixed(1)} MB per demo (the larger of the MemAvailable drop and cgroup + conmon) + ${last.live} live; addresses and podman locks cap a host at ${NETWORK_CAP}` },
       { group: 'density', name: `pool refill 0 → ${first.live}`, unit: 'ready/min', value: first.fill.perMinute, note: `${first.fill.seconds.toFixed(1)} s, maxConcurrentProvisions ${(await stats(ctx)).maxConcurrentProvisions}` },
     );
     for (const l of levels.slice(1)) rows.push({ group: 'density', name: `pool refill ${l.fill.from} → ${l.live}`, unit: 'ready/min', value: l.fill.perMinute, note: `${l.fill.seconds.toFixed(1)} s` });

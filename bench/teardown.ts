@@ -11,15 +11,15 @@ import { fillPool } from './pool';
 import type { Row } from './report';
 import { summarize } from './stats';
 
-export interface TeardownSample { demoId: string; hung?: string[]; observedMs: number; workflowMs: number; teardownStepMs?: number; routeGoneMs?: number }
+export interface TeardownSample { demoId: string; hung?: string[]; lastRouteStatus?: number; observedMs: number; workflowMs: number; teardownStepMs?: number; routeGoneMs?: number }
 
 export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Promise<TeardownSample> {
   const r = await acquireRound(ctx, 1, 1, ttlSeconds);
   const demoId = r.ids[0];
   if (!demoId) throw new Error(`claim failed: ${JSON.stringify(r.failed)}`);
   const handle = demoHandle(ctx.client, demoId);
-  const { expiresAt } = await handle.query<DemoState>('demoState');
-  const expiresMs = Date.parse(expiresAt!);
+  // The claim is a Valkey script; the demo learns of it (and of its expiry) a moment later.
+  const expiresMs = await expiryKnownToDemo(handle, demoId);
   if (process.env.DMX_BENCH_DEBUG) process.stderr.write(`  teardown sample ${demoId}: expires in ${expiresMs - Date.now()} ms\n`);
   await sleep(Math.max(0, expiresMs - Date.now() - 50));
   const deadline = expiresMs + 60_000;
@@ -42,13 +42,25 @@ export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Pro
     return Number.NaN;
   }
   // A fresh connection per request: a kept-alive one that Caddy dropped on a config reload was seen to hang.
-  const routeGone = goneAt(async () => (await statusThroughCaddy(ctx.deps, demoId)) === 404);
+  let lastRouteStatus: number | undefined;
+  const routeGone = goneAt(async () => (lastRouteStatus = await statusThroughCaddy(ctx.deps, demoId)) === 404);
   const restGone = goneAt(async () => isClean({ ...(await demoTraces(ctx, demoId, { route: false })), routeStatus: 404 }));
   const [routeGoneMs, restGoneMs] = await Promise.all([routeGone, restGone]);
   const observedMs = Math.max(routeGoneMs, restGoneMs);
   const final = (await handle.result()) as DemoState;
   if (hung.length) process.stderr.write(`  teardown sample ${demoId}: checks that failed: ${hung.join('; ')}\n`);
-  return { demoId, hung, observedMs, workflowMs: Date.parse(final.endedAt!) - Date.parse(final.expiresAt!), teardownStepMs: final.stepMs.teardown, routeGoneMs };
+  if (Number.isNaN(routeGoneMs)) process.stderr.write(`  teardown sample ${demoId}: the route still answered ${lastRouteStatus} 60 s after expiry\n`);
+  return { demoId, hung, lastRouteStatus, observedMs, workflowMs: Date.parse(final.endedAt!) - Date.parse(final.expiresAt!), teardownStepMs: final.stepMs.teardown, routeGoneMs };
+}
+
+async function expiryKnownToDemo(handle: ReturnType<typeof demoHandle>, demoId: string): Promise<number> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const { expiresAt } = await handle.query<DemoState>('demoState');
+    if (expiresAt) return Date.parse(expiresAt);
+    if (Date.now() > until) throw new Error(`demo ${demoId} did not learn of its claim within 10 s`);
+    await sleep(20);
+  }
 }
 
 export async function measureTeardown(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {

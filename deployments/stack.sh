@@ -86,6 +86,22 @@ up_podman_api() {
   ok "podman API service ready"
 }
 
+# The kernel's same-page merging for demo containers (adapters/memory-merge.ts), only when asked:
+# ksmd is host-wide, and only processes that opted in (the demos' restores) are scanned. Its
+# advisor keeps a full scan near DMX_KSM_SCAN_SECONDS without more than DMX_KSM_MAX_CPU % of a core.
+up_memory_merge() {
+  case "${DMX_DEMO_MEMORY_MERGE:-0}" in 1|true) ;; 0|false) return 0 ;; *) die "DMX_DEMO_MEMORY_MERGE must be 1/true or 0/false (got '$DMX_DEMO_MEMORY_MERGE')" ;; esac
+  local k=/sys/kernel/mm/ksm scan=${DMX_KSM_SCAN_SECONDS:-60} cpu=${DMX_KSM_MAX_CPU:-25}
+  [[ "$scan" =~ ^[0-9]+$ && "$scan" -ge 10 ]] || die "DMX_KSM_SCAN_SECONDS must be a whole number of seconds >= 10 (got '$scan')"
+  [[ "$cpu" =~ ^[0-9]+$ && "$cpu" -ge 1 && "$cpu" -le 100 ]] || die "DMX_KSM_MAX_CPU must be 1..100 (got '$cpu')"
+  [ -w "$k/run" ] || die "DMX_DEMO_MEMORY_MERGE is on but $k/run is missing or read-only (KSM; merging by prctl needs Linux >= 6.4)"
+  if [ -w "$k/advisor_mode" ]; then
+    echo scan-time > "$k/advisor_mode"; echo "$scan" > "$k/advisor_target_scan_time"; echo "$cpu" > "$k/advisor_max_cpu"
+  fi
+  echo 1 > "$k/run"
+  ok "ksmd merges demo memory (full scan ~${scan} s, at most ${cpu}% of a core)"
+}
+
 up_valkey() {
   local d=$S/valkey; mkdir -p "$d"
   if pid_alive "$d/valkey.pid"; then ok "Valkey already running"; return; fi
@@ -304,7 +320,7 @@ case "${1:-}" in
     require_root "$@"
     lock_down_state
     bash "$(dirname "$0")/preflight.sh"
-    up_networks; up_podman_api; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
+    up_networks; up_podman_api; up_memory_merge; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;

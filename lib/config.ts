@@ -80,6 +80,8 @@ const schema = z.object({
   DMX_DEMO_MEMORY: z.string().regex(/^\d+[kmg]$/i, 'a size like 256m').default('384m'),
   DMX_DEMO_CPUS: z.string().regex(/^\d+(\.\d+)?$/, 'a number like 1 or 0.5').default('1'),
   DMX_DEMO_PIDS: z.coerce.number().int().min(16).default(256),
+  /** The kernel merges demos' identical memory pages (KSM: the stand-in took ~4.5 MB per demo instead of ~11). Off by default: merged pages are shared between tenants (README, "Demos are hostile"). */
+  DMX_DEMO_MEMORY_MERGE: bool.default(false),
   DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
@@ -144,7 +146,7 @@ export interface Config {
     cpus: string;
     pids: number;
   };
-  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string };
+  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean; edgeDnsCheckSeconds: number };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
@@ -258,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       criuBinDir: c.DMX_CRIU_BIN_DIR,
       egressAllow,
       socketPath: c.DMX_PODMAN_SOCKET ?? join(c.DMX_STATE_DIR, 'podman', 'podman.sock'),
+      memoryMerge: c.DMX_DEMO_MEMORY_MERGE,
     },
     webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
     reconciler: {

@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../lib/config';
-import type { ContainerHardening } from '../adapters/podman';
+import type { ContainerHardening } from '../adapters/container-hardening';
 
 export type TemplateKindName = 'standin' | 'flashlight';
 

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertTemplateName } from '../contract';
-import type { ContainerHardening } from '../adapters/podman';
+import type { ContainerHardening } from '../adapters/container-hardening';
 import type { TemplateKindName, TemplateLayout } from './kinds';
 
 export type { TemplateKindName };

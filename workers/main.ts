@@ -10,6 +10,7 @@ import { ensureReconcilerSchedule } from '../client/schedules';
 import { loadConfig } from '../lib/config';
 import { demoRouterOptions } from '../adapters/caddy';
 import { startEdgeDnsWatchdog } from '../adapters/edge-dns';
+import { KSM_RUN_FILE, ksmRunning } from '../adapters/memory-merge';
 import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createDmxWorkers } from './create-workers';
@@ -31,6 +32,9 @@ async function connectWithRetry(): Promise<NativeConnection> {
 }
 
 async function main(): Promise<void> {
+  if (config.podman.memoryMerge && !ksmRunning()) {
+    throw new Error(`DMX_DEMO_MEMORY_MERGE is on but the kernel's ksmd is not merging (${KSM_RUN_FILE} is not 1): start the stack with deployments/stack.sh up, which turns it on`);
+  }
   const secrets = createSecretDeriver(loadOrCreateMasterKey(join(config.stateDir, 'secret.key')));
   try {
     await deps.caddy.ensureDemoRouter(demoRouterOptions(config));

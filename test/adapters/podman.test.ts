@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PodmanError } from '../../adapters/podman';
+import { createPodman, PodmanError } from '../../adapters/podman';
 import { readTemplateSpec } from '../../templates/spec';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { newDemoId, testConfig } from '../helpers/stack';
@@ -56,6 +56,23 @@ describe('podman adapter (real podman + CRIU)', () => {
     expect(await deps.podman.inspect(name)).toBeUndefined();
   });
 
+  it('with memory merging on, the restored demo\'s processes and its conmon opt in to the kernel\'s page merging; with it off, none does', async () => {
+    const archive = readTemplateSpec(deps.config.stateDir, 'standin')!.checkpointArchive!;
+    const merging = createPodman({ criuBinDir: deps.config.podman.criuBinDir, memoryMerge: true });
+    const merged = `${name}-ksm`;
+    const plain = `${name}-plain`;
+    try {
+      await merging.restore(archive, merged);
+      await deps.podman.restore(archive, plain);
+      const [on, off] = await Promise.all([mergeAnyOf(merged), mergeAnyOf(plain)]);
+      expect(on.length).toBeGreaterThanOrEqual(4); // conmon, the start script, nginx, php-fpm and their workers
+      expect(on.every((p) => p.mergeAny === 'yes'), JSON.stringify(on)).toBe(true);
+      expect(off.every((p) => p.mergeAny === 'no'), JSON.stringify(off)).toBe(true);
+    } finally {
+      await Promise.all([deps.podman.remove(merged), deps.podman.remove(plain)]);
+    }
+  });
+
   it('reports a failing command with podman\'s own message', async () => {
     const err = await deps.podman.exec('dmx-no-such-container', ['true']).catch((e) => e);
     expect(err).toBeInstanceOf(PodmanError);
@@ -63,3 +80,15 @@ describe('podman adapter (real podman + CRIU)', () => {
     expect((err as Error).message).toMatch(/podman exec .*failed/);
   });
 });
+
+/** `ksm_merge_any` (/proc/PID/ksm_stat) of a container's conmon and of every process in it. */
+async function mergeAnyOf(container: string): Promise<Array<{ pid: number; mergeAny: string }>> {
+  const [init, conmon] = (await deps.podman.podman(['inspect', container, '--format', '{{.State.Pid}} {{.State.ConmonPid}}'])).trim().split(' ').map(Number);
+  const pids = [conmon!, ...descendants(init!)];
+  return pids.map((pid) => ({ pid, mergeAny: /ksm_merge_any: (\w+)/.exec(readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'))?.[1] ?? 'unknown' }));
+}
+
+function descendants(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return [pid, ...children.flatMap(descendants)];
+}
