@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseOptions } from '../bench/options';
 import { renderReport, renderTable, type BenchResult } from '../bench/report';
+import { cpuBetween, cpuSnapshot, describePerDemo } from '../bench/cpu';
 import { percentile, round, slope, summarize } from '../bench/stats';
 
 describe('bench statistics', () => {
@@ -72,5 +73,27 @@ describe('bench report', () => {
     expect(md).toContain('podman 4.3.1');
     expect(md).toContain('- a note');
     expect(md).not.toContain('Errors');
+  });
+});
+
+describe('bench CPU accounting', () => {
+  it('splits the busy time between two snapshots by source, the unaccounted rest included, per ready demo', () => {
+    const a = { busySeconds: 100, bySource: { worker: 10, temporal: 5, ksmd: 0 } };
+    const b = { busySeconds: 112, bySource: { worker: 16, temporal: 8, ksmd: 1 } };
+    const use = cpuBetween(a, b);
+    expect(use.busySeconds).toBe(12);
+    expect(use.bySource).toEqual({ worker: 6, temporal: 3, ksmd: 1, rest: 2 });
+    expect(describePerDemo(use, 4)).toBe('3.00 core-s per ready demo: worker 1.50, temporal 0.75, rest 0.50, ksmd 0.25');
+  });
+
+  it('reads this host: busy time grows, and a process of the stack that is not running counts nothing', () => {
+    const config = { stateDir: '/nonexistent' } as Parameters<typeof cpuSnapshot>[0];
+    const a = cpuSnapshot(config);
+    let x = 0;
+    for (let i = 0; i < 1e8; i++) x += i;
+    const b = cpuSnapshot(config);
+    expect(x).toBeGreaterThan(0);
+    expect(b.busySeconds).toBeGreaterThan(a.busySeconds);
+    expect(a.bySource.worker).toBeUndefined();
   });
 });
