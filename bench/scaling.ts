@@ -70,6 +70,7 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   /** Memory kept free for everything else on the host (other stacks share it). */
   const RESERVE_MB = 4_096;
   const memSkipped: number[] = [];
+  let failedLevel: { live: number; error: string } | undefined;
   /** Claimed demos that keep a level's live count above what one pool may hold (MAX_POOL_TARGET). */
   const held: string[] = [];
   for (const live of feasible) {
@@ -79,7 +80,12 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
       memSkipped.push(live);
       continue;
     }
-    const fill = await reachLive(ctx, live, held);
+    // A level that cannot be reached ends the curve; the levels measured before it are kept.
+    const fill = await reachLive(ctx, live, held).catch((err: Error) => {
+      failedLevel = { live, error: err.message };
+      return undefined;
+    });
+    if (!fill) break;
     await settle(ctx);
     const density = await measureDensity(ctx);
     const memNow = memAvailableMB();
@@ -119,9 +125,10 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   await deleteDemos(ctx, held.splice(0));
   const notes = [
     ...(skipped.length ? [`scaling levels ${skipped.join(', ')} not measured: the demo network (${ctx.config.podman.networkSubnet}) and podman's container locks allow ${NETWORK_CAP} containers on this host`] : []),
+    ...(failedLevel ? [`scaling level ${failedLevel.live} FAILED while filling: ${failedLevel.error}`] : []),
     ...(memSkipped.length ? [`scaling levels ${memSkipped.join(', ')} not measured: they would leave less than ${RESERVE_MB} MB of memory available on this shared host`] : []),
   ];
-  return { rows, details: { levels, skipped, memSkipped, notes } };
+  return { rows, details: { levels, skipped, memSkipped, failedLevel, notes } };
 }
 
 

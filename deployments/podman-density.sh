@@ -12,6 +12,19 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
+# The host's neighbour (ARP/NDP) table holds an entry per demo and bridge it talks to (MariaDB's
+# replies on the demo network, Caddy's requests on the edge network). The kernel's hard limit,
+# gc_thresh3 = 1,024, overflowed on the way from 1,000 to 2,000 live demos: new demos then failed
+# to reach MariaDB with "No route to host". Raised (never lowered), the hard limit first.
+for fam in ipv4 ipv6; do
+  for kv in gc_thresh3=65536 gc_thresh2=32768 gc_thresh1=8192; do
+    k=net.$fam.neigh.default.${kv%%=*} v=${kv#*=}
+    cur=$(sysctl -n "$k" 2>/dev/null) || continue
+    [ "$cur" -ge "$v" ] || sysctl -qw "$k=$v" || die "could not raise $k to $v (the neighbour table would cap the host near 1,000 demos)"
+  done
+done
+ok "neighbour tables: up to 65,536 entries"
+
 LOCKS=${DMX_PODMAN_NUM_LOCKS:-16384}
 CONF=/etc/containers/containers.conf.d/60-dmx-density.conf
 want="# Written by demo-multiplexer (deployments/podman-density.sh): one lock per container.
