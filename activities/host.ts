@@ -15,6 +15,13 @@ import type { TemplateSpec } from '../templates/spec';
 import { dataRef, logFor, retryInfo, templateSpec, withHeartbeats, type ActivityDeps, type RestoredDemo } from './common';
 import { templateKinds } from '../templates/kinds';
 
+/**
+ * The most ports a Linux bridge takes (the kernel's BR_MAX_PORTS, 1,024, less the reserved port 0;
+ * "Exchange full" past it). netavark does not report a full bridge: a demo restored past it ran
+ * without a link to MariaDB ("No route to host"), seen on the way from 1,000 to 2,000 live demos.
+ */
+export const BRIDGE_PORT_LIMIT = 1_023;
+
 export function createHostActivities(deps: ActivityDeps) {
   return withHeartbeats(hostActivities(deps));
 }
@@ -29,6 +36,18 @@ function hostActivities(deps: ActivityDeps) {
     const ip = info.networks[config.podman.network]?.ip;
     if (!ip) throw new Error(`container ${name} has no address on ${config.podman.network}`);
     return ip;
+  }
+
+  /** Refuses a restore that the demo or edge bridge could not take (a clear "host full", not a broken demo). */
+  async function assertNetworkRoom(): Promise<void> {
+    for (const network of [config.podman.network, config.podman.edgeNetwork]) {
+      const ports = await podman.bridgePorts(network);
+      if (ports >= BRIDGE_PORT_LIMIT) {
+        throw ApplicationFailure.nonRetryable(
+          `host ${config.hostId} is full: network ${network} holds ${ports} containers, the most one Linux bridge takes`, FAILURE_TYPES.noCapacity,
+        );
+      }
+    }
   }
 
   /** The demo's own DB settings and secrets for the app's parameters.php. */
@@ -110,6 +129,7 @@ function hostActivities(deps: ActivityDeps) {
       const { container } = demoResourceNames(config.profile, demoId);
       const log = logFor(deps, demoId);
       if (await podman.inspect(container)) await podman.remove(container);
+      await assertNetworkRoom();
 
       const { attempt, maximumAttempts } = retryInfo();
       const useCheckpoint = Boolean(s.checkpointArchive) && (maximumAttempts === 0 || attempt < maximumAttempts);

@@ -9,7 +9,7 @@
  * service does not answer, the same call falls back to the CLI.
  */
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { hardeningArgs, type ContainerHardening } from './container-hardening';
 import { memoryMergeLauncher } from './memory-merge';
@@ -166,6 +166,12 @@ export function createPodman(opts: PodmanOptions) {
     podman,
     inspect,
     bridgeName,
+
+    /** Ports (containers) on a network's Linux bridge; 0 before netavark has made the bridge. */
+    async bridgePorts(network: string): Promise<number> {
+      const brif = `/sys/class/net/${await bridgeName(network)}/brif`;
+      return existsSync(brif) ? readdirSync(brif).length : 0;
+    },
 
     /**
      * Gives a network's bridge a fixed MAC address. A Linux bridge otherwise takes the lowest MAC

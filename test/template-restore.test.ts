@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForHttp, probeHttp } from '../adapters/http-probe';
 import { readTemplateSpec } from '../templates/spec';
 import { demoHostFor, repoRoot } from '../lib/config';
-import { demoResourceNames } from '../contract';
+import { ApplicationFailure } from '@temporalio/common';
+import { BRIDGE_PORT_LIMIT } from '../activities/host';
+import { demoResourceNames, FAILURE_TYPES } from '../contract';
 import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { expectNoTraces } from './helpers/leaks';
 import { newDemoId, realActivities, testConfig } from './helpers/stack';
@@ -74,6 +76,18 @@ describe('stand-in template checkpoint', () => {
       expect(wrong.headers.location).toBe(`http://${host}/product/1`);
     }
     expect(ips[0]).not.toBe(ips[1]);
+  });
+
+  it('refuses a restore that a full network bridge could not take (NoCapacity, nothing left behind)', async () => {
+    // A Linux bridge takes 1,023 ports; here the real adapter is told its bridges are that full.
+    const full = realActivities({ ...deps, podman: { ...deps.podman, bridgePorts: async () => BRIDGE_PORT_LIMIT } }).activities;
+    const demoId = newDemoId();
+    const err = await full.restoreDemoContainer({ demoId, template: 'standin' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe(FAILURE_TYPES.noCapacity);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as Error).message).toMatch(new RegExp(`network ${deps.config.podman.network} holds ${BRIDGE_PORT_LIMIT} containers`));
+    expect(await deps.podman.inspect(demoResourceNames(deps.config.profile, demoId).container)).toBeUndefined();
   });
 
   it('tears the copies down without leaving anything behind', async () => {

@@ -48,6 +48,10 @@ describe('podman adapter (real podman + CRIU)', () => {
     await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);
     expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]).toBeUndefined();
 
+    // Its bridge counts it among its ports (the guard against a full bridge reads this).
+    expect(await deps.podman.bridgePorts(deps.config.podman.network)).toBeGreaterThanOrEqual(1);
+    expect(await deps.podman.bridgePorts('dmx-no-such-network').catch((e: Error) => e.message)).toMatch(/no such network|network not found|unable to find/i);
+
     const listed = await deps.podman.list({ 'dmx.profile': deps.config.profile, 'dmx.template': 'standin' });
     expect(listed.map((c) => c.name)).toContain(name);
 
