@@ -80,7 +80,7 @@ const schema = z.object({
   DMX_DEMO_MEMORY: z.string().regex(/^\d+[kmg]$/i, 'a size like 256m').default('384m'),
   DMX_DEMO_CPUS: z.string().regex(/^\d+(\.\d+)?$/, 'a number like 1 or 0.5').default('1'),
   DMX_DEMO_PIDS: z.coerce.number().int().min(16).default(256),
-  /** The kernel merges demos' identical memory pages (KSM: the stand-in took ~4.5 MB per demo instead of ~11). Off by default: merged pages are shared between tenants (README, "Demos are hostile"). */
+  /** The kernel merges demos' identical memory pages (KSM: the stand-in took ~3.9 MB per demo instead of ~11). Off by default: merged pages are shared between tenants (README, "Demos are hostile"). */
   DMX_DEMO_MEMORY_MERGE: bool.default(false),
   DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
