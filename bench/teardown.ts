@@ -5,7 +5,7 @@
  */
 import { demoHandle } from '../client';
 import { statusThroughCaddy } from '../adapters/footprint';
-import { demoTraces, isClean, sleep, type BenchContext, type DemoState } from './context';
+import { demoTraces, isClean, sleep, until, type BenchContext, type DemoState } from './context';
 import { acquireRound } from './acquire';
 import { fillPool } from './pool';
 import type { Row } from './report';
@@ -19,7 +19,8 @@ export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Pro
   if (!demoId) throw new Error(`claim failed: ${JSON.stringify(r.failed)}`);
   const handle = demoHandle(ctx.client, demoId);
   // The claim is a Valkey script; the demo learns of it (and of its expiry) a moment later.
-  const expiresMs = await expiryKnownToDemo(handle, demoId);
+  const { expiresAt } = await until(`demo ${demoId} to learn of its claim`, () => handle.query<DemoState>('demoState'), (d) => Boolean(d.expiresAt), 10_000, 20);
+  const expiresMs = Date.parse(expiresAt!);
   if (process.env.DMX_BENCH_DEBUG) process.stderr.write(`  teardown sample ${demoId}: expires in ${expiresMs - Date.now()} ms\n`);
   await sleep(Math.max(0, expiresMs - Date.now() - 50));
   const deadline = expiresMs + 60_000;
@@ -51,16 +52,6 @@ export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Pro
   if (hung.length) process.stderr.write(`  teardown sample ${demoId}: checks that failed: ${hung.join('; ')}\n`);
   if (Number.isNaN(routeGoneMs)) process.stderr.write(`  teardown sample ${demoId}: the route still answered ${lastRouteStatus} 60 s after expiry\n`);
   return { demoId, hung, lastRouteStatus, observedMs, workflowMs: Date.parse(final.endedAt!) - Date.parse(final.expiresAt!), teardownStepMs: final.stepMs.teardown, routeGoneMs };
-}
-
-async function expiryKnownToDemo(handle: ReturnType<typeof demoHandle>, demoId: string): Promise<number> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const { expiresAt } = await handle.query<DemoState>('demoState');
-    if (expiresAt) return Date.parse(expiresAt);
-    if (Date.now() > until) throw new Error(`demo ${demoId} did not learn of its claim within 10 s`);
-    await sleep(20);
-  }
 }
 
 export async function measureTeardown(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {

@@ -13,14 +13,15 @@ source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
 # The host's neighbour (ARP/NDP) table holds an entry per demo and bridge it talks to (MariaDB's
-# replies on the demo network, Caddy's requests on the edge network). The kernel's hard limit,
-# gc_thresh3 = 1,024, overflowed on the way from 1,000 to 2,000 live demos: new demos then failed
-# to reach MariaDB with "No route to host". Raised (never lowered), the hard limit first.
+# replies on the demo network, Caddy's requests on the edge network): two per live demo, beyond the
+# kernel's default hard limit (gc_thresh3 = 1,024) from ~500 demos that are all in use. Raised
+# (never lowered), the hard limit first. (The "No route to host" seen between 1,000 and 2,000 live
+# demos was not this but the bridge's 1,023 ports: see BRIDGE_PORT_LIMIT in activities/host.ts.)
 for fam in ipv4 ipv6; do
   for kv in gc_thresh3=65536 gc_thresh2=32768 gc_thresh1=8192; do
     k=net.$fam.neigh.default.${kv%%=*} v=${kv#*=}
     cur=$(sysctl -n "$k" 2>/dev/null) || continue
-    [ "$cur" -ge "$v" ] || sysctl -qw "$k=$v" || die "could not raise $k to $v (the neighbour table would cap the host near 1,000 demos)"
+    [ "$cur" -ge "$v" ] || sysctl -qw "$k=$v" || die "could not raise $k to $v (the neighbour table would cap the host near 500 busy demos)"
   done
 done
 ok "neighbour tables: up to 65,536 entries"
