@@ -38,14 +38,38 @@ export interface DemoDataRef { database: string; tablePrefix: string; account: s
 /**
  * Every activity heartbeats once a second while it runs, so a worker that dies mid-activity is
  * noticed after the heartbeat timeout (seconds) instead of the start-to-close timeout (minutes).
+ *
+ * And a demo's activity waits for an earlier attempt of it still running in this process: when the
+ * Temporal server restarts (or a heartbeat is lost) it times an attempt out and schedules the next
+ * while the first goes on here, and two restores of one container race (measured: the first one's
+ * clean-up removed the container the second had just made). `perDemo` extends that to all of a
+ * set's activities for one demo (the host set: a teardown waits for a restore still running).
  */
-export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+export function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T, options: { perDemo?: boolean } = {}): T {
+  const inFlight = new Map<string, Promise<unknown>>();
   const wrapped = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(acts)) {
     wrapped[name] = async (...args: never[]) => {
       const timer = setInterval(() => heartbeat(), 1_000);
       try {
-        return await fn(...args);
+        const demoId = (args[0] as { demoId?: unknown } | undefined)?.demoId;
+        if (typeof demoId !== 'string') return await fn(...args);
+        const key = options.perDemo ? demoId : `${name}:${demoId}`;
+        const earlier = inFlight.get(key);
+        const run = (async () => {
+          if (earlier) {
+            Context.current().log.warn('an earlier activity of this demo still runs in this worker: waiting for it to end', { demoId, activity: name });
+            // Its outcome is its own attempt's (reported there); this attempt only waits for it.
+            await earlier.then(() => undefined, () => undefined);
+          }
+          return fn(...args);
+        })();
+        inFlight.set(key, run);
+        try {
+          return await run;
+        } finally {
+          if (inFlight.get(key) === run) inFlight.delete(key);
+        }
       } finally {
         clearInterval(timer);
       }

@@ -23,7 +23,7 @@ import { templateKinds } from '../templates/kinds';
 export const BRIDGE_PORT_LIMIT = 1_023;
 
 export function createHostActivities(deps: ActivityDeps) {
-  return withHeartbeats(hostActivities(deps));
+  return withHeartbeats(hostActivities(deps), { perDemo: true });
 }
 
 function hostActivities(deps: ActivityDeps) {

@@ -150,7 +150,8 @@ describe.skipIf(!isTestProfile)('chaos (restarts stack services: test profile on
     // Everything resumes: the released one and the short TTL finish their teardown, the others serve.
     expect((await ending.handle.result()).status).toBe('released');
     expect((await shortLived.handle.result()).status).toBe('expired');
-    expect((await provisioning.handle.executeUpdate(awaitDemoReadyUpdate)).status).toBe('ready');
+    const provisioned = await provisioning.handle.executeUpdate(awaitDemoReadyUpdate);
+    expect(provisioned.status, provisioned.error).toBe('ready');
     expect(await answers(readyState)).toBe(200);
     await expectNoTraces(h.deps, ending.demoId);
     await expectNoTraces(h.deps, shortLived.demoId);

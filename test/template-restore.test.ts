@@ -78,6 +78,23 @@ describe('stand-in template checkpoint', () => {
     expect(ips[0]).not.toBe(ips[1]);
   });
 
+  it('a second attempt of a restore while the first still runs (a Temporal restart) waits for it, and one routable container is left', async () => {
+    // Without the wait, the two raced: at once both failed ("name already in use"), 150 ms apart
+    // the first one's clean-up could remove the container the second had just made.
+    for (const delayMs of [0, 150]) {
+      const demoId = newDemoId();
+      const first = acts.restoreDemoContainer({ demoId, template: 'standin' });
+      await new Promise((r) => setTimeout(r, delayMs));
+      const second = await acts.restoreDemoContainer({ demoId, template: 'standin' });
+      expect((await first).container).toBe(second.container);
+      const info = await deps.podman.inspect(second.container);
+      expect(info?.running).toBe(true);
+      expect(Object.keys(info!.networks).sort()).toEqual([deps.config.podman.network, deps.config.podman.edgeNetwork].sort());
+      expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: true });
+      await expectNoTraces(deps, demoId);
+    }
+  });
+
   it('refuses a restore that a full network bridge could not take (NoCapacity, nothing left behind)', async () => {
     // A Linux bridge takes 1,023 ports; here the real adapter is told its bridges are that full.
     const full = realActivities({ ...deps, podman: { ...deps.podman, bridgePorts: async () => BRIDGE_PORT_LIMIT } }).activities;
