@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
 import { waitForHttp } from '../adapters/http-probe';
+import { NamesServerDown } from '../adapters/demo-names';
 import { createContainerFs } from '../adapters/container-fs';
 import { PodmanError, type ContainerInfo } from '../adapters/podman';
 import { demoHostFor } from '../lib/config';
@@ -27,7 +28,7 @@ export function createHostActivities(deps: ActivityDeps) {
 }
 
 function hostActivities(deps: ActivityDeps) {
-  const { config, podman, secrets } = deps;
+  const { config, podman, secrets, names } = deps;
   const spec = (name: string) => templateSpec(deps, name);
 
   async function containerIp(name: string, demoId: string): Promise<string> {
@@ -97,22 +98,37 @@ function hostActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Makes the demo routable: on the edge network, where Caddy's demo router resolves its container
-   * name. A checkpoint taken on the edge network restores onto it (nothing to do); otherwise
-   * (`podman run`, older checkpoints) the container joins it here.
+   * Makes the demo routable: on the edge network, and its container name published at the names
+   * server with its edge address (what Caddy's demo router dials). A checkpoint taken on the edge
+   * network restores onto it; otherwise (`podman run`, older checkpoints) the container joins it here.
    */
   async function ensureRouted(info: ContainerInfo): Promise<void> {
-    if (!info.networks[config.podman.edgeNetwork]) {
+    let edge = info.networks[config.podman.edgeNetwork];
+    if (!edge) {
+      // A failed connect may still have attached it (a retry finds it so): the inspect below decides.
+      const connectError = await podman.connectNetwork(config.podman.edgeNetwork, info.name).then(() => undefined, (err: Error) => err);
+      const again = await podman.inspect(info.name);
+      if (!again) throw ApplicationFailure.nonRetryable(`container ${info.name} is gone`, FAILURE_TYPES.containerGone);
+      edge = again.networks[config.podman.edgeNetwork];
+      if (!edge) throw new Error(`container ${info.name} is not on ${config.podman.edgeNetwork}: ${connectError?.message ?? 'joined, yet not listed'}`, { cause: connectError });
+    }
+    await Promise.all([podman.pinBridgeMac(config.podman.edgeNetwork), publishWhenServed(info.name, edge.ip)]);
+  }
+
+  /**
+   * The restore's attempts are few (a CRIU failure is rarely cured by waiting): a names server that
+   * is down (restarting) is waited for here, up to a minute, instead of failing them.
+   */
+  async function publishWhenServed(name: string, address: string): Promise<void> {
+    for (const until = Date.now() + 60_000; ;) {
       try {
-        await podman.connectNetwork(config.podman.edgeNetwork, info.name);
+        return await names.publish(name, address);
       } catch (err) {
-        // A retry may find it attached already by the attempt that failed.
-        const again = await podman.inspect(info.name);
-        if (!again) throw ApplicationFailure.nonRetryable(`container ${info.name} is gone`, FAILURE_TYPES.containerGone);
-        if (!again.networks[config.podman.edgeNetwork]) throw err;
+        if (!(err instanceof NamesServerDown) || Date.now() >= until) throw err;
+        deps.log.warn({ container: name, err: err.message }, 'the names server does not answer; waiting for it');
+        await new Promise((r) => setTimeout(r, 500));
       }
     }
-    await podman.pinBridgeMac(config.podman.edgeNetwork);
   }
 
   return {
@@ -201,14 +217,21 @@ function hostActivities(deps: ActivityDeps) {
     async disconnectDemoRoute(input: { demoId: string }): Promise<void> {
       const demoId = assertDemoId(input.demoId);
       const { container } = demoResourceNames(config.profile, demoId);
+      await names.withdraw(container);
       const info = await podman.inspect(container);
       if (!info?.networks[config.podman.edgeNetwork]) return;
       await podman.disconnectNetwork(config.podman.edgeNetwork, container);
     },
 
-    async removeDemoContainer(input: { demoId: string }): Promise<{ removed: boolean }> {
+    /**
+     * Out of routing first (its name withdrawn: Caddy answers the ended page at once), then the
+     * container. `keepName` (a reset, which restores the container under the same name): visitors
+     * get "one moment" meanwhile, never "ended".
+     */
+    async removeDemoContainer(input: { demoId: string; keepName?: boolean }): Promise<{ removed: boolean }> {
       const demoId = assertDemoId(input.demoId);
       const { container } = demoResourceNames(config.profile, demoId);
+      if (!input.keepName) await names.withdraw(container);
       return { removed: await podman.remove(container) };
     },
   };

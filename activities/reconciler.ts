@@ -1,6 +1,6 @@
 /**
  * The reconciler's activities: compare what exists on this host (containers, MariaDB databases,
- * prefixed tables and accounts, Valkey keys, Caddy's demo router) with the live demo workflows, and
+ * prefixed tables and accounts, Valkey keys, published names, Caddy's demo router) with the live demo workflows, and
  * remove what no live workflow owns once it has been orphaned for a grace period. Orphans come from
  * workflows that were terminated (instead of cancelled), a wiped Temporal database, or bugs.
  */
@@ -14,6 +14,7 @@ import { listTemplateSpecs } from '../templates/spec';
 import { dataStockFor } from './data-stock';
 import { withHeartbeats, type ActivityDeps } from './common';
 import { demoRouterOptions } from '../adapters/caddy';
+import { routerProbe } from '../adapters/router-probe';
 
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 
@@ -22,7 +23,7 @@ export function createReconcilerActivities(deps: ReconcilerDeps) {
 }
 
 function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
-  const { config, podman, mariadb, caddy, valkey, temporal, firewall, edgeDns, log } = deps;
+  const { config, podman, mariadb, caddy, valkey, temporal, firewall, names, log } = deps;
   const idPart = `(${DEMO_ID_SOURCE})`;
 
   async function liveDemos(): Promise<Map<string, { status?: string; host?: string }>> {
@@ -70,6 +71,11 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         if (m) found.push({ kind: 'valkey', demoId: m[1]!, name: k });
       }
     } while (cursor !== '0');
+    const nameRe = new RegExp(`^dmx-${config.profile}-${idPart}$`);
+    for (const name of await names.list()) {
+      const m = nameRe.exec(name);
+      if (m) found.push({ kind: 'name', demoId: m[1]!, name });
+    }
     return found;
   }
 
@@ -82,16 +88,16 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       // Isolation must not depend on what else changed the host's rules since stack.sh up.
       const firewallReasserted = (await firewall.ensure()).changed;
       if (firewallReasserted) log.warn({ table: firewall.table }, 'the demo firewall was missing or altered and has been re-applied');
-      // Between the worker's own checks (DMX_EDGE_DNS_CHECK_SECONDS), and on hosts where they are off.
-      // A DNS it cannot repair (a firewall rule, a broken podman) must not stop the orphan removal.
-      let edgeDnsRestarted = false;
-      let edgeDnsError: string | undefined;
+      // Reported, not repaired: the names server is a stack service (stack.sh up, or the host's
+      // supervisor, restarts it) and its names are files, which a restart loses none of.
+      let namesError: string | undefined;
       try {
-        edgeDnsRestarted = (await edgeDns.ensure()) === 'repaired';
+        const probe = routerProbe(config, 'names check');
+        if (!(await names.resolve(probe.name))) namesError = `the names server at ${names.server} does not know the router probe ${probe.name}`;
       } catch (err) {
-        edgeDnsError = (err as Error).message;
-        log.error({ err: edgeDnsError }, 'the edge DNS does not answer');
+        namesError = (err as Error).message;
       }
+      if (namesError) log.error({ err: namesError }, 'the names server does not resolve the router probe');
       // Inventory first, live list second: a demo that starts in between is live, not an orphan.
       const found = await inventory();
       const live = await liveDemos();
@@ -116,7 +122,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         .map(([id]) => id);
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
-      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted, edgeDnsRestarted, ...(edgeDnsError ? { edgeDnsError } : {}) };
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted, ...(namesError ? { namesError } : {}) };
       await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },
@@ -141,6 +147,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
           if (o.kind === 'tables') await mariadb.dropPrefixedTables(config.demos.sharedDatabase, n.tablePrefix);
           if (o.kind === 'account') await mariadb.dropAccount(o.name.split('@')[0]!, o.name.split('@')[1] ?? config.mariadb.demoAccountHost);
           if (o.kind === 'valkey') await valkey.del(n.valkeyKey);
+          if (o.kind === 'name') await names.withdraw(n.container);
           removed++;
           log.warn({ demoId, kind: o.kind, name: o.name, firstSeen: o.firstSeen }, 'removed an orphan');
         }

@@ -1,13 +1,15 @@
 /**
  * Caddy admin API adapter (undici). Demos are routed without a config reload per demo: one
- * "demo router" route sends `<label>.<demo domain>` to `<prefix><label>.dns.podman:80` (the demo's
- * container name, `dmx-<profile>-<id>`), resolved by aardvark-dns on the edge network: a demo is
- * routable as soon as its container is on that network, with no per-demo step. Every admin change reloads the whole config (~200 ms at 2,000 routes), so per-demo
- * admin routes would not scale; this one route changes only when it is missing.
+ * "demo router" route sends `<label>.<demo domain>` to `<prefix><label>.dmx:80` (the demo's
+ * container name, `dmx-<profile>-<id>`), resolved by the profile's names server (demo-names.ts): a
+ * demo is routable as soon as its name is published, with no Caddy change. Every admin change
+ * reloads the whole config (~200 ms at 2,000 routes), so per-demo admin routes would not scale;
+ * this one route changes only when it is missing.
  */
 import { Agent, request } from 'undici';
 import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
 import type { Config } from '../lib/config';
+import { NAMES_ZONE } from './demo-names';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -17,7 +19,8 @@ export class CaddyError extends Error {
 
 export interface DemoRouterOptions {
   domain: string;
-  edgeGateway: string;
+  /** host:port of the names server (udp), which resolves `<prefix><label>.dmx`. */
+  namesServer: string;
   /** Prepended to the host's first label to make the upstream's name: the profile's demo container prefix. */
   upstreamPrefix: string;
   /** host:port of the dmx API, which serves `/__dmx/` (the demo bar) on every demo's own host. */
@@ -27,11 +30,11 @@ export interface DemoRouterOptions {
   serverName?: string;
 }
 
-/** Caddy's demo router as this deployment needs it: demo hosts, edge DNS, the demo bar, the ended page's launcher link. */
+/** Caddy's demo router as this deployment needs it: demo hosts, the names server, the demo bar, the ended page's launcher link. */
 export function demoRouterOptions(cfg: Config): DemoRouterOptions {
   return {
     domain: cfg.demos.domain,
-    edgeGateway: cfg.podman.edgeGateway,
+    namesServer: `127.0.0.1:${cfg.names.port}`,
     upstreamPrefix: demoContainerPrefix(cfg.profile),
     barUpstream: `127.0.0.1:${cfg.api.port}`,
     launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
@@ -70,13 +73,10 @@ export function demoRouterRoute(o: DemoRouterOptions) {
     handle: [
       {
         handler: 'reverse_proxy',
-        upstreams: [{ dial: `${o.upstreamPrefix}{http.request.host.labels.${labelIndex}}.dns.podman:80` }],
-        transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.edgeGateway}:53`] } },
-        // aardvark-dns re-reads its records whenever a container joins or leaves the edge network;
-        // a lookup that fails in that moment is retried instead of showing a visitor an error. Not
-        // longer: a name aardvark does not know (an ended demo) is retried just the same, and its
-        // visitor waits this long for the ended page (2.5 s made every leak check 2.5 s slower).
-        load_balancing: { try_duration: '500ms', try_interval: '50ms' },
+        upstreams: [{ dial: `${o.upstreamPrefix}{http.request.host.labels.${labelIndex}}.${NAMES_ZONE}:80` }],
+        // No retries: a name exists exactly while its demo is routable, so an unknown one is an
+        // ended demo (the ended page at once) and anything else a demo that cannot answer now.
+        transport: { protocol: 'http', dial_timeout: '2s', resolver: { addresses: [`udp/${o.namesServer}`] } },
       },
     ],
     terminal: true,
@@ -93,10 +93,10 @@ const barUnavailable = {
 };
 
 /**
- * A demo host whose upstream cannot be reached although its name may still exist: aardvark-dns refuses
- * queries for up to ~2 s while netavark reloads it (every container that joins or leaves the edge
- * network), and a demo's container is replaced during a reset. Telling that visitor "this demo has
- * ended" would be false; the page retries by itself and a script gets 503 with Retry-After.
+ * A demo host whose upstream cannot be reached although its name exists (a reset replaces the
+ * demo's container under the same name), or whose lookup failed (the names server is down). Telling
+ * that visitor "this demo has ended" would be false; the page retries by itself and a script gets
+ * 503 with Retry-After.
  */
 const demoUnreachable = {
   handler: 'static_response',
@@ -106,7 +106,7 @@ const demoUnreachable = {
     + '<h1 id="demo-unreachable">One moment…</h1><p>Your demo cannot be reached right now; this page tries again by itself.</p></body></html>\n',
 };
 
-/** Caddy's message for a demo name aardvark-dns does not know (NXDOMAIN): the demo is gone. */
+/** Caddy's message for a demo name the names server does not know (NXDOMAIN): the demo is gone. */
 const NO_SUCH_DEMO = { vars_regexp: { '{http.error.message}': { pattern: 'no such host' } } };
 
 /** A visitor whose demo is gone sees a page that says so and offers a new one, not an empty 404. */

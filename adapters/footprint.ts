@@ -1,6 +1,6 @@
 /**
  * What is left of a demo on this host: container, database, prefixed tables, account, Valkey keys,
- * and what Caddy answers for its host. Tests assert it is all gone after teardown; the benchmark
+ * its published name, and what Caddy answers for its host. Tests assert it is all gone after teardown; the benchmark
  * counts leaks with it.
  */
 import { request, type Dispatcher } from 'undici';
@@ -15,12 +15,14 @@ export interface DemoFootprint {
   accounts: number;
   /** Its index key or its claim-store record (this deployment's). */
   valkeyKey: boolean;
+  /** Its name at the names server (the file in the names folder). */
+  name: boolean;
   /** Caddy's answer for the demo's host: 404 once the route is gone. */
   routeStatus: number;
 }
 
 /** What a torn-down demo leaves: nothing. */
-export const NO_FOOTPRINT: DemoFootprint = { container: false, database: false, prefixedTables: 0, accounts: 0, valkeyKey: false, routeStatus: 404 };
+export const NO_FOOTPRINT: DemoFootprint = { container: false, database: false, prefixedTables: 0, accounts: 0, valkeyKey: false, name: false, routeStatus: 404 };
 
 /** Status code of the demo's front page through Caddy, as a visitor gets it. */
 export async function statusThroughCaddy(deps: Pick<AdapterDeps, 'config'>, demoId: string, dispatcher?: Dispatcher): Promise<number> {
@@ -36,33 +38,20 @@ export async function statusThroughCaddy(deps: Pick<AdapterDeps, 'config'>, demo
   return res.statusCode;
 }
 
-/**
- * The route's status, asked again for up to 3 s while Caddy answers 503 ("one moment": the lookup
- * failed without NXDOMAIN): aardvark-dns refuses queries for up to ~2 s while it reloads, which a
- * bulk teardown makes frequent — seen as a false "left behind" in the bench's clean-up.
- */
-async function settledRouteStatus(deps: Pick<AdapterDeps, 'config'>, demoId: string, dispatcher?: Dispatcher): Promise<number> {
-  const until = Date.now() + 3_000;
-  for (;;) {
-    const status = await statusThroughCaddy(deps, demoId, dispatcher);
-    if (status !== 503 || Date.now() >= until) return status;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** `route: false` skips the request through Caddy (reported as 404): callers that poll the route apart. */
 export async function demoFootprint(deps: AdapterDeps, demoId: string, dispatcher?: Dispatcher, o: { route: boolean } = { route: true }): Promise<DemoFootprint> {
-  const { config, podman, mariadb, valkey } = deps;
+  const { config, podman, mariadb, valkey, names } = deps;
   const n = demoResourceNames(config.profile, demoId);
+  const name = names.isPublished(n.container);
   const [container, database, prefixedTables, accounts, valkeyKey, routeStatus] = await Promise.all([
     podman.inspect(n.container).then((i) => i !== undefined),
     mariadb.databaseExists(n.database),
     mariadb.tablesWithPrefix(config.demos.sharedDatabase, n.tablePrefix).then((t) => t.length),
     mariadb.listAccounts(n.account).then((a) => a.length),
     valkey.exists(n.valkeyKey, claimKeys(config.profile, config.temporal.queuePrefix).record(demoId)).then((x) => x > 0),
-    o.route ? settledRouteStatus(deps, demoId, dispatcher) : Promise.resolve(404),
+    o.route ? statusThroughCaddy(deps, demoId, dispatcher) : Promise.resolve(404),
   ]);
-  return { container, database, prefixedTables, accounts, valkeyKey, routeStatus };
+  return { container, database, prefixedTables, accounts, valkeyKey, name, routeStatus };
 }
 
 export function isClean(f: DemoFootprint): boolean {

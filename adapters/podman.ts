@@ -262,9 +262,6 @@ export function createPodman(opts: PodmanOptions) {
       await podman(['network', 'connect', ...(alias ? ['--alias', alias] : []), network, name]);
     },
 
-    /** Re-runs netavark's setup for a running container: starts aardvark-dns if it is not running. */
-    async networkReload(name: string): Promise<void> { await podman(['network', 'reload', name]); },
-
     async disconnectNetwork(network: string, name: string): Promise<void> {
       const r = await viaApi('POST', `/networks/${encodeURIComponent(network)}/disconnect`, { Container: name });
       if (!r) await podman(['network', 'disconnect', network, name]);

@@ -2,7 +2,7 @@
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { createCaddy, type Caddy } from './caddy';
-import { createEdgeDns, type EdgeDns } from './edge-dns';
+import { createDemoNames, type DemoNames } from './demo-names';
 import { createFirewall, type Firewall } from './firewall';
 import { createMariaDb, createMariaDbPool, type MariaDb } from './mariadb';
 import { createPodman, type Podman } from './podman';
@@ -18,8 +18,8 @@ export interface AdapterDeps {
   valkey: Valkey;
   /** The profile's demo firewall (re-applied by the reconciler). */
   firewall: Firewall;
-  /** aardvark-dns on the edge network (restarted by the reconciler and the worker when it stops answering). */
-  edgeDns: EdgeDns;
+  /** The demo names Caddy's demo router resolves (one file per routable demo, served by the names server). */
+  names: DemoNames;
 }
 
 /** The adapters (secrets are added by whoever holds the master key), and a way to close them. */
@@ -39,7 +39,7 @@ export function createRealDeps(config: Config, logName = 'dmx', logFd: 1 | 2 = 1
     log,
     podman,
     firewall: createFirewall(config, podman),
-    edgeDns: createEdgeDns(config, podman, log),
+    names: createDemoNames(config),
     mariadb: createMariaDb(pool),
     caddy: createCaddy(config.caddy.adminSocket),
     valkey,

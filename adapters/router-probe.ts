@@ -1,20 +1,21 @@
 /**
  * The visitor's path, checked without a demo: a request through Caddy's demo router to the router
  * probe, a tiny container that `deployments/stack.sh up` keeps on the edge network under a random,
- * demo-shaped alias. It passes only when Caddy routes the host, aardvark-dns resolves the alias on the
- * edge network and a real upstream answers — the three things a stack can have wrong while every
- * service still answers its own health check (seen: podman on CNI, whose networks have no DNS).
+ * demo-shaped name. It passes only when Caddy routes the host, the names server resolves the name and
+ * a real upstream answers on the edge network — the three things a stack can have wrong while every
+ * service still answers its own health check.
  */
 import { request } from 'undici';
 import { demoContainerPrefix } from '../contract';
+import { NAMES_ZONE } from './demo-names';
 import { demoHostFor, type Config } from '../lib/config';
 
-/** The router probe's names (stack.sh creates it): its id, its container, its name in the edge network's DNS. */
-export function routerProbe(config: Config, purpose: string): { id: string; container: string; dnsName: string } {
+/** The router probe's names (stack.sh creates it): its id, its container, its name at the names server. */
+export function routerProbe(config: Config, purpose: string): { id: string; container: string; name: string; dnsName: string } {
   const id = config.caddy.routerProbeId;
   if (!id) throw new Error(`${purpose}: no router probe is configured (DMX_ROUTER_PROBE_ID; \`deployments/stack.sh up\` creates it)`);
   const prefix = demoContainerPrefix(config.profile);
-  return { id, container: `${prefix}router-probe`, dnsName: `${prefix}${id}.dns.podman` };
+  return { id, container: `${prefix}router-probe`, name: `${prefix}${id}`, dnsName: `${prefix}${id}.${NAMES_ZONE}` };
 }
 
 export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
@@ -34,7 +35,7 @@ export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promis
   const excerpt = body.replace(/\s+/g, ' ').trim().slice(0, 100);
   throw new Error(
     `demo router: the router probe answered ${status} through Caddy ("${excerpt}"), so visitors cannot reach demos. `
-    + `Likely causes: DNS on the edge network (aardvark-dns at udp/${config.podman.edgeGateway}:53), `
+    + `Likely causes: the names server (udp 127.0.0.1:${config.names.port}, \`stack.sh up\` starts it), `
     + 'the demo router route missing from Caddy (the dmx worker installs it), or the probe container stopped (`stack.sh up` restarts it)',
   );
 }

@@ -3,6 +3,7 @@
  * in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RESOURCE_KINDS } from '../contract';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -44,7 +45,7 @@ function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSna
       const f = await snapshot();
       this.reset();
       if (!f) return;
-      for (const kind of ['container', 'database', 'tables', 'account', 'valkey']) this.set({ kind }, f.orphans.filter((o) => o.kind === kind).length);
+      for (const kind of RESOURCE_KINDS) this.set({ kind }, f.orphans.filter((o) => o.kind === kind).length);
     },
   });
   const simple = (name: string, help: string, pick: (f: ReconcilerSnapshot) => number) => new Gauge({

@@ -12,7 +12,8 @@ export interface ReconcileInput {
   graceSeconds: number;
 }
 
-export type ResourceKind = 'container' | 'database' | 'tables' | 'account' | 'valkey';
+export const RESOURCE_KINDS = ['container', 'database', 'tables', 'account', 'valkey', 'name'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 export interface Orphan { kind: ResourceKind; demoId: string; name: string; firstSeen: string }
 
@@ -28,10 +29,8 @@ export interface Findings {
   routerRecreated: boolean;
   /** The demo firewall was missing or altered and has been re-applied. */
   firewallReasserted: boolean;
-  /** aardvark-dns on the edge network did not answer and has been restarted. */
-  edgeDnsRestarted: boolean;
-  /** Why the edge DNS does not answer, when restarting it did not help. */
-  edgeDnsError?: string;
+  /** Why the names server does not resolve the router probe (no demo can be reached then). */
+  namesError?: string;
 }
 
 export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }

@@ -24,9 +24,9 @@ esac
 # Ports of slots 1-5 start with N (17233, 27233, ...); slots 6-7 (N6xxx would pass 65535) use
 # 30N00-30N70. Subnets are 10.(88+2N).0.0/16 and the next.
 _net=$((88 + 2 * _slot))
-_port() { # SERVICE-SUFFIX (7233 8233 3306 6379 2019 8080 8000) -> the slot's port
+_port() { # SERVICE-SUFFIX (7233 8233 3306 6379 2019 8080 8000 5353) -> the slot's port
   if [ "$_slot" -le 5 ]; then echo "$_slot$1"; return; fi
-  local off; case $1 in 7233) off=0 ;; 8233) off=20 ;; 3306) off=30 ;; 6379) off=40 ;; 2019) off=50 ;; 8080) off=60 ;; 8000) off=70 ;; esac
+  local off; case $1 in 7233) off=0 ;; 8233) off=20 ;; 3306) off=30 ;; 6379) off=40 ;; 2019) off=50 ;; 8080) off=60 ;; 8000) off=70 ;; 5353) off=80 ;; esac
   echo $((30000 + 100 * _slot + off))
 }
 
@@ -40,14 +40,19 @@ export DMX_MARIADB_PORT=${DMX_MARIADB_PORT:-$(_port 3306)}
 export DMX_VALKEY_PORT=${DMX_VALKEY_PORT:-$(_port 6379)}
 export DMX_CADDY_HTTP_PORT=${DMX_CADDY_HTTP_PORT:-$(_port 8080)}
 export DMX_API_PORT=${DMX_API_PORT:-$(_port 8000)}
+# The demo names server (dnsmasq on 127.0.0.1, udp+tcp): Caddy's demo router looks demos up there.
+export DMX_NAMES_PORT=${DMX_NAMES_PORT:-$(_port 5353)}
+# One file per routable demo (`<address> <name>`), written by dmx, read by the names server. Under
+# /run: after a reboot no demo container exists, and neither does its name.
+export DMX_NAMES_DIR=${DMX_NAMES_DIR:-/run/dmx-$DMX_PROFILE/names}
 export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
 export DMX_NETWORK=${DMX_NETWORK:-dmx-$DMX_PROFILE}
 # /16 networks: a host's demos are limited by memory (~1,900 stand-ins in 24 GiB), not addresses.
 export DMX_NETWORK_SUBNET=${DMX_NETWORK_SUBNET:-10.$_net.0.0/16}
 export DMX_EDGE_NETWORK=${DMX_EDGE_NETWORK:-dmx-$DMX_PROFILE-edge}
 export DMX_EDGE_SUBNET=${DMX_EDGE_SUBNET:-10.$((_net + 1)).0.0/16}
-# Gateways are the .1 of each subnet: MariaDB is reached from demos at the first, aardvark-dns
-# (container name resolution for Caddy) answers at the second.
+# Gateways are the .1 of each subnet: MariaDB is reached from demos at the first; the second is the
+# host's address on the edge network (Caddy reaches demos from there).
 _gateway() { local net=${1%/*}; echo "${net%.0}.1"; }   # 10.90.0.0/16 -> 10.90.0.1, 10.89.10.0/24 -> 10.89.10.1
 export DMX_NETWORK_GATEWAY=${DMX_NETWORK_GATEWAY:-$(_gateway "$DMX_NETWORK_SUBNET")}
 export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-$(_gateway "$DMX_EDGE_SUBNET")}

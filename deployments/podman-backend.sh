@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # podman-backend.sh — make podman use the netavark network backend, idempotently.
 #
-# Why: Caddy's demo router resolves demos as <id>.dns.podman through aardvark-dns, which only
-# netavark networks have. Podman remembers the backend it chose on first use
+# Why: dmx's networks, checkpoints and firewall are made and tested on netavark (CNI is deprecated
+# in podman 4 and gone in 5). Podman remembers the backend it chose on first use
 # (/var/lib/containers/storage/defaultNetworkBackend), so a machine where podman ran before netavark
-# was installed stays on CNI (networks without DNS) until containers.conf says otherwise.
+# was installed stays on CNI until containers.conf says otherwise.
 #
 # What it does, each step only when needed:
 #   1. writes /etc/containers/containers.conf.d/50-dmx.conf: network_backend = "netavark";
@@ -46,8 +46,8 @@ fi
 
 mkdir -p "$CONF_DIR"
 cat > "$CONF" <<CONF
-# Written by demo-multiplexer (deployments/podman-backend.sh). dmx needs netavark: its networks have
-# DNS (aardvark-dns), which Caddy's demo router uses to find demos by name.
+# Written by demo-multiplexer (deployments/podman-backend.sh). dmx's networks, checkpoints and
+# firewall are made and tested on netavark.
 [network]
 network_backend = "netavark"
 CONF
@@ -56,5 +56,4 @@ CONF
 
 now=$(backend)
 [ "$now" = netavark ] || die "podman still reports the '$now' network backend after writing $CONF; check 'podman info' and /etc/containers/containers.conf"
-[ -x /usr/lib/podman/aardvark-dns ] || die "aardvark-dns is missing (/usr/lib/podman/aardvark-dns): apt-get install aardvark-dns"
 ok "podman network backend: netavark (was: $current)"

@@ -3,12 +3,12 @@
 # stops with one line per problem naming the cause and the fix, instead of a stack that starts and
 # silently serves nothing. `stack.sh up` runs it; it can also run alone (exit 0: all good).
 #
-#   podman present and on the netavark network backend (CNI networks have no DNS, so Caddy's demo
-#   router would find no demo), aardvark-dns installed, runc present, CRIU passes `criu check`,
-#   the profile's ports free (or held by this profile's own services), enough free disk for state and
-#   container storage, and this profile's podman networks (if they exist) have DNS enabled.
+#   podman present and on the netavark network backend (the backend dmx's networks, checkpoints and
+#   firewall are made and tested with), runc present, CRIU passes `criu check`, dnsmasq present (the
+#   demo names server), the profile's ports free (or held by this profile's own services), and enough
+#   free disk for state and container storage.
 #
-# The DNS answer itself is checked once the edge network has a container (stack.sh, router probe).
+# The names server's answer itself is checked once it runs (stack.sh, router probe).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -25,18 +25,10 @@ else
     # e.g. "failed to open 2048 locks in /libpod_lock": num_locks changed without `podman system renumber`
     problem "podman info failed: $(echo "$backend" | tail -1). Fix: make \`podman info\` work (a changed num_locks needs \`podman system renumber\`: deployments/podman-density.sh)"
   elif [ "$backend" != netavark ]; then
-    problem "podman uses the '$backend' network backend; dmx needs netavark, whose networks have DNS (Caddy's demo router finds demos as <id>.dns.podman). Fix: bash deployments/setup.sh (installs netavark + aardvark-dns and sets network_backend = \"netavark\")"
+    problem "podman uses the '$backend' network backend; dmx needs netavark. Fix: bash deployments/setup.sh (installs netavark and sets network_backend = \"netavark\")"
   fi
-  aardvark=/usr/lib/podman/aardvark-dns
-  [ -x "$aardvark" ] || problem "aardvark-dns is not installed ($aardvark): podman networks would have no DNS. Fix: bash deployments/setup.sh (or apt-get install aardvark-dns)"
-  # Networks created before (e.g. under CNI, or by hand) keep their settings: one without DNS is useless.
-  for n in "$DMX_NETWORK" "$DMX_EDGE_NETWORK"; do
-    if podman network exists "$n" 2>/dev/null; then
-      dns=$(podman network inspect "$n" --format '{{.DNSEnabled}}' 2>/dev/null || echo unknown)
-      [ "$dns" = true ] || problem "podman network $n exists with DNS disabled ($dns): demos on it cannot be found by name. Fix: bash deployments/stack.sh purge (DMX_PROFILE=$DMX_PROFILE), then up again"
-    fi
-  done
 fi
+command -v dnsmasq >/dev/null 2>&1 || problem "dnsmasq is not installed (the demo names server Caddy finds demos with). Fix: bash deployments/setup.sh (or apt-get install dnsmasq-base)"
 
 command -v runc >/dev/null 2>&1 || problem "runc is not installed (podman runs dmx containers with --runtime runc; bookworm's crun cannot checkpoint). Fix: bash deployments/setup.sh"
 
@@ -62,6 +54,7 @@ check_port CADDY_HTTP "$DMX_CADDY_HTTP_PORT" "$S/caddy/caddy.pid"
 check_port TEMPORAL "$DMX_TEMPORAL_PORT" "$S/temporal/temporal.pid"
 check_port TEMPORAL_UI "$DMX_TEMPORAL_UI_PORT" "$S/temporal/temporal.pid"
 check_port API "$DMX_API_PORT" "$S/run/api.pid"
+check_port NAMES "$DMX_NAMES_PORT" "$S/names/dnsmasq.pid"
 
 # Disk: state (MariaDB, Temporal, checkpoints) and container storage (images, restored demos).
 free_mb() { local d=$1; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pm "$d" | awk 'NR==2 {print $4}'; }
@@ -78,4 +71,4 @@ if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do printf '  - %s\n' "$p" >&2; done
   exit 1
 fi
-ok "preflight: podman on netavark with aardvark-dns, runc, CRIU, ports and disk OK"
+ok "preflight: podman on netavark, runc, CRIU, dnsmasq, ports and disk OK"

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything dmx needs on a fresh Debian 12 machine, as root. Idempotent: each step checks
 # first and installs only what is missing, so a second run takes a few seconds.
-#   - Debian packages: podman with netavark + aardvark-dns (the network backend whose networks have
-#     DNS: Caddy finds demos by name), runc, caddy, mariadb-server, redis-server (bookworm has no
-#     valkey), iptables, debootstrap, busybox-static, ...
+#   - Debian packages: podman with netavark, runc, caddy, dnsmasq-base (the demo names server),
+#     mariadb-server, redis-server (bookworm has no valkey), iptables, debootstrap, busybox-static, ...
 #   - podman set to the netavark backend, also on a machine where it had chosen CNI before
 #   - CRIU >= 4.2 in a private folder when the system's `criu check` fails (deployments/install-criu.sh)
 #   - the `temporal` CLI (dev server + Web UI), built from the Go module proxy into $DMX_CACHE_DIR
@@ -14,8 +13,9 @@ source "$(dirname "$0")/lib.sh"
 require_root "$@"
 
 # --no-install-recommends keeps the machine lean, so everything dmx relies on is named here; podman
-# alone would pull CNI plugins and neither netavark nor aardvark-dns (no DNS on its networks).
-APT_PACKAGES=(podman netavark aardvark-dns conmon runc caddy mariadb-server mariadb-client redis-server
+# alone would pull CNI plugins and not netavark. aardvark-dns: podman's own networks' DNS (dmx's
+# networks have none), named so podman works as it would with its recommends.
+APT_PACKAGES=(podman netavark aardvark-dns conmon runc caddy dnsmasq-base mariadb-server mariadb-client redis-server
   debootstrap busybox-static iptables iproute2 procps curl jq ca-certificates uidmap slirp4netns dnsutils)
 # The visitor's journey is tested in a real browser: Debian's chromium, driven by playwright-core.
 APT_PACKAGES+=(chromium fonts-liberation)

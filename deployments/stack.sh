@@ -138,6 +138,32 @@ JSON
   ok "Caddy ready"
 }
 
+# The demo names server: a dnsmasq of the profile's own on 127.0.0.1 only. It answers
+# `<container>.dmx` from one file per demo in $DMX_NAMES_DIR (dmx writes and removes them; dnsmasq
+# reads each change by inotify within milliseconds) and NXDOMAIN for any other .dmx name. Caddy's
+# demo router dials demos by these names. It runs as nobody; the folder is nobody's alone.
+up_names() {
+  local d=$S/names; mkdir -p "$d"
+  install -d -m 0711 "$(dirname "$DMX_NAMES_DIR")"
+  install -d -m 0700 -o nobody -g nogroup "$DMX_NAMES_DIR"
+  if pid_alive "$d/dnsmasq.pid"; then ok "names server already running"; return; fi
+  check_port NAMES "$DMX_NAMES_PORT" "$d/dnsmasq.pid"
+  command -v dnsmasq >/dev/null || die "dnsmasq is missing; run deployments/setup.sh"
+  log "starting the demo names server (dnsmasq on 127.0.0.1:$DMX_NAMES_PORT, names in $DMX_NAMES_DIR)"
+  setsid dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+    --listen-address=127.0.0.1 --bind-interfaces --port="$DMX_NAMES_PORT" --local=/dmx/ \
+    --hostsdir="$DMX_NAMES_DIR" --user=nobody --group=nogroup --pid-file="$d/dnsmasq.pid" \
+    --log-facility=- </dev/null >>"$d/dnsmasq.log" 2>&1 &
+  wait_for "names server" 10 bash -c "dig +time=1 +tries=1 -p $DMX_NAMES_PORT @127.0.0.1 dmx-check.dmx A | grep -q NXDOMAIN" \
+    || die "the names server did not answer on 127.0.0.1:$DMX_NAMES_PORT in 10 s; see $d/dnsmasq.log"
+  ok "names server ready"
+}
+# publish_name NAME ADDRESS: as the TypeScript adapter does (adapters/demo-names.ts): written aside, renamed in.
+publish_name() {
+  local tmp="$DMX_NAMES_DIR/.$1.tmp"
+  printf '%s %s.dmx\n' "$2" "$1" > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$DMX_NAMES_DIR/$1"
+}
+
 temporal_healthy() { "$DMX_TEMPORAL_BIN" operator cluster health --address "$DMX_TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; }
 
 up_temporal() {
@@ -164,18 +190,25 @@ up_temporal() {
 
 up_networks() {
   local n
-  for n in "$DMX_NETWORK|$DMX_NETWORK_SUBNET|" "$DMX_EDGE_NETWORK|$DMX_EDGE_SUBNET|--internal"; do
-    IFS='|' read -r name subnet extra <<<"$n"
+  for n in "$DMX_NETWORK|$DMX_NETWORK_SUBNET|$DMX_NETWORK_GATEWAY|" "$DMX_EDGE_NETWORK|$DMX_EDGE_SUBNET|$DMX_EDGE_GATEWAY|--internal"; do
+    IFS='|' read -r name subnet gateway extra <<<"$n"
     if podman network exists "$name"; then
       local have; have=$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
       [ "$have" = "$subnet" ] || die "podman network $name exists with subnet $have, expected $subnet (remove it or set DMX_NETWORK_SUBNET/DMX_EDGE_SUBNET)"
     else
-      log "creating podman network $name ($subnet${extra:+, internal})"
+      log "creating podman network $name ($subnet${extra:+, internal}, no DNS)"
+      # No DNS: demos reach MariaDB by address and Caddy finds them through dmx's names server, so
+      # aardvark-dns would only be reloaded on every demo start and stop, for nothing. The gateway is
+      # explicit: an internal network without DNS gets none otherwise, and the host (Caddy) could
+      # not reach its demos.
       # shellcheck disable=SC2086
-      podman network create --subnet "$subnet" $extra "$name" >/dev/null
+      podman network create --subnet "$subnet" --gateway "$gateway" --disable-dns $extra "$name" >/dev/null
+    fi
+    if [ "$(podman network inspect "$name" --format '{{.DNSEnabled}}')" = true ]; then
+      log "podman network $name has DNS on (made by an older dmx): harmless, but aardvark-dns is reloaded on every demo start and stop; \`stack.sh purge\` re-creates it without"
     fi
   done
-  ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos, DNS)"
+  ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos)"
 }
 
 # The demo firewall (lib/firewall.ts: why an nftables table, and what a demo may reach) needs the
@@ -186,9 +219,9 @@ apply_firewall() {
 }
 
 # The router probe: a tiny busybox httpd on the edge network under a random demo-shaped alias. It
-# proves the path a visitor takes — Caddy's demo router, aardvark-dns on the edge network, a real
-# upstream — without needing a demo: the API's /readyz and `stack.sh status` request it through
-# Caddy, and `up` checks that aardvark-dns resolves it.
+# proves the path a visitor takes — Caddy's demo router, the names server, a real upstream on the
+# edge network — without needing a demo: the API's /readyz and `stack.sh status` request it through
+# Caddy, and `up` checks that the names server resolves it.
 PROBE_CONTAINER="dmx-$DMX_PROFILE-router-probe"
 probe_id() {
   if [ ! -s "$S/router-probe-id" ]; then
@@ -226,12 +259,15 @@ up_router_probe() {
       /bin/busybox sh -c 'mkdir -p /tmp/www && echo "dmx-router-probe $PROBE_ID" > /tmp/www/index.html && exec /bin/busybox httpd -f -p 80 -h /tmp/www' \
       >/dev/null || die "could not start the router probe container $PROBE_CONTAINER"
   fi
-  check_edge_dns || die "aardvark-dns on $DMX_EDGE_NETWORK (udp/$DMX_EDGE_GATEWAY:53) does not resolve dmx-$DMX_PROFILE-$id.dns.podman, so Caddy's demo router cannot find any demo. Check that podman is on netavark with aardvark-dns (bash deployments/setup.sh), that no firewall rule drops UDP 53 to $DMX_EDGE_GATEWAY, and $DMX_EDGE_NETWORK's settings (podman network inspect $DMX_EDGE_NETWORK)"
-  ok "edge network DNS resolves the router probe"
+  local ip; ip=$(podman inspect "$PROBE_CONTAINER" --format "{{(index .NetworkSettings.Networks \"$DMX_EDGE_NETWORK\").IPAddress}}")
+  [ -n "$ip" ] || die "the router probe $PROBE_CONTAINER has no address on $DMX_EDGE_NETWORK"
+  publish_name "dmx-$DMX_PROFILE-$id" "$ip"
+  check_names || die "the names server (127.0.0.1:$DMX_NAMES_PORT) does not resolve dmx-$DMX_PROFILE-$id.dmx, so Caddy's demo router cannot find any demo; see $S/names/dnsmasq.log and $DMX_NAMES_DIR"
+  ok "the names server resolves the router probe"
 }
-check_edge_dns() { # aardvark may take a moment after a container joins
+check_names() {
   local id; id=$(probe_id)
-  wait_for "edge DNS" 10 bash -c "dig +short +time=1 +tries=1 @$DMX_EDGE_GATEWAY dmx-$DMX_PROFILE-$id.dns.podman A | grep -q '^[0-9]'"
+  wait_for "names server" 10 bash -c "dig +short +time=1 +tries=1 -p $DMX_NAMES_PORT @127.0.0.1 dmx-$DMX_PROFILE-$id.dmx A | grep -q '^[0-9]'"
 }
 # GET through Caddy's demo router: 200 with the probe's own body, or a reason.
 router_probe_answer() {
@@ -259,8 +295,9 @@ status() {
   pid_alive "$S/temporal/temporal.pid" && temporal_healthy && s=up || s=down; echo "temporal  $s  $DMX_TEMPORAL_ADDRESS  ui http://localhost:$DMX_TEMPORAL_UI_PORT"
   pid_alive "$S/mariadb/mariadb.pid" && s=up || s=down; echo "mariadb   $s  127.0.0.1:$DMX_MARIADB_PORT"
   pid_alive "$S/valkey/valkey.pid" && s=up || s=down; echo "valkey    $s  127.0.0.1:$DMX_VALKEY_PORT"
+  pid_alive "$S/names/dnsmasq.pid" && s=up || s=down; echo "names     $s  udp 127.0.0.1:$DMX_NAMES_PORT  $DMX_NAMES_DIR"
   pid_alive "$S/caddy/caddy.pid" && s=up || s=down; echo "caddy     $s  http://*.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT  admin unix:$S/caddy/admin.sock"
-  # The visitor's path: Caddy's demo router -> aardvark-dns -> a container on the edge network.
+  # The visitor's path: Caddy's demo router -> the names server -> a container on the edge network.
   # Until the worker has installed the router, Caddy answers 503 here.
   s=$(router_probe_answer)
   case "$s" in
@@ -285,6 +322,7 @@ down() {
   stop_pidfile "dmx api" "$S/run/api.pid"
   stop_pidfile "dmx worker" "$S/run/worker.pid"
   stop_pidfile Caddy "$S/caddy/caddy.pid"
+  stop_pidfile "names server" "$S/names/dnsmasq.pid"
   stop_pidfile Temporal "$S/temporal/temporal.pid"
   stop_pidfile Valkey "$S/valkey/valkey.pid"
   stop_pidfile MariaDB "$S/mariadb/mariadb.pid"
@@ -311,7 +349,8 @@ purge() {
     # inherit its old address.
     [ -n "$br" ] && ip link show "$br" >/dev/null 2>&1 && ip link del "$br" 2>/dev/null
   done
-  rm -rf "$S"
+  rm -rf "$S" "$DMX_NAMES_DIR"
+  rmdir "$(dirname "$DMX_NAMES_DIR")" 2>/dev/null || true
   ok "stack '$DMX_PROFILE' purged"
 }
 
@@ -320,12 +359,12 @@ case "${1:-}" in
     require_root "$@"
     lock_down_state
     bash "$(dirname "$0")/preflight.sh"
-    up_networks; up_podman_api; up_memory_merge; up_mariadb; up_valkey; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
+    up_networks; up_podman_api; up_memory_merge; up_mariadb; up_valkey; up_names; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;
   status) status ;;
-  check-dns) check_edge_dns || die "aardvark-dns on $DMX_EDGE_NETWORK (udp/$DMX_EDGE_GATEWAY:53) does not resolve the router probe" ; ok "edge DNS answers" ;;
+  check-dns) check_names || die "the names server (127.0.0.1:$DMX_NAMES_PORT) does not resolve the router probe" ; ok "the names server answers" ;;
   env) write_env; cat "$S/stack.env" ;;
   *) echo "usage: $0 up|down|purge|status|env|check-dns" >&2; exit 2 ;;
 esac

@@ -62,6 +62,9 @@ const schema = z.object({
   DMX_NETWORK_GATEWAY: ipv4,
   DMX_EDGE_NETWORK: safeName,
   DMX_EDGE_GATEWAY: ipv4,
+  /** The demo names server's port on 127.0.0.1, and its folder (default /run/dmx-<profile>/names). */
+  DMX_NAMES_PORT: port,
+  DMX_NAMES_DIR: z.string().min(1).optional(),
   DMX_CRIU_BIN_DIR: z.string().min(1),
   /** Outside destinations demos may open TCP connections to (`cidr:port,...`); empty: no egress at all. */
   DMX_DEMO_EGRESS_ALLOW: z.string().default(''),
@@ -112,8 +115,6 @@ const schema = z.object({
   DMX_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
   DMX_RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86400).default(120),
   DMX_RECONCILE_DRY_RUN: bool.default(false),
-  /** How often the worker checks that aardvark-dns answers on the edge network (0: never). */
-  DMX_EDGE_DNS_CHECK_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   /** How long a claim may wait for a cold provision when the pool is empty and the caller allows waiting. */
   DMX_POOL_CLAIM_WAIT_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });
@@ -148,7 +149,8 @@ export interface Config {
   };
   podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
-  reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean; edgeDnsCheckSeconds: number };
+  reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
+  names: { port: number; dir: string };
   pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: LimitsConfig & {
     port: number;
@@ -263,10 +265,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       memoryMerge: c.DMX_DEMO_MEMORY_MERGE,
     },
     webhook: { url: c.DMX_WEBHOOK_URL, secret: c.DMX_WEBHOOK_SECRET, expiringSeconds: c.DMX_WEBHOOK_EXPIRING_SECONDS },
-    reconciler: {
-      everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN,
-      edgeDnsCheckSeconds: c.DMX_EDGE_DNS_CHECK_SECONDS,
-    },
+    reconciler: { everySeconds: c.DMX_RECONCILE_EVERY_SECONDS, graceSeconds: c.DMX_RECONCILE_GRACE_SECONDS, dryRun: c.DMX_RECONCILE_DRY_RUN },
+    names: { port: c.DMX_NAMES_PORT, dir: c.DMX_NAMES_DIR ?? `/run/dmx-${c.DMX_PROFILE}/names` },
     pool: {
       size: c.DMX_POOL_SIZE,
       maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,

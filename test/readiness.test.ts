@@ -19,35 +19,35 @@ afterAll(async () => {
   await api?.close();
 });
 
-/** Drops the host's DNS queries to aardvark-dns on this profile's edge gateway (what Caddy's lookups use). */
-async function breakEdgeDns(gateway: string, action: '-I' | '-D'): Promise<void> {
-  await execa('iptables', [action, 'OUTPUT', '-d', gateway, '-p', 'udp', '--dport', '53', '-m', 'comment', '--comment', 'dmx test: edge DNS broken on purpose', '-j', 'DROP']);
+/** Drops the host's queries to this profile's names server (what Caddy's lookups use). */
+async function breakNames(port: number, action: '-I' | '-D'): Promise<void> {
+  await execa('iptables', [action, 'OUTPUT', '-d', '127.0.0.1', '-p', 'udp', '--dport', String(port), '-m', 'comment', '--comment', 'dmx test: names server cut off on purpose', '-j', 'DROP']);
 }
 
 describe('readiness through the demo router', () => {
-  it('is ready with the probe reachable; with DNS on the edge network broken, 503 names the demo router and the DNS; recovers', async () => {
-    const gateway = api.deps.config.podman.edgeGateway;
+  it('is ready with the probe reachable; with the names server cut off, 503 names the demo router and the names server; recovers', async () => {
+    const port = api.deps.config.names.port;
     const ok = await call(api.base, 'GET', '/readyz');
     expect(ok.status, ok.text).toBe(200);
     expect(Readiness.parse(ok.body).checks.demoRouter).toMatchObject({ ok: true });
 
-    await breakEdgeDns(gateway, '-I');
+    await breakNames(port, '-I');
     try {
       const down = await call(api.base, 'GET', '/readyz');
       expect(down.status, down.text).toBe(503);
       expect(down.body.down).toEqual(['demoRouter']);
       // Not "ended" (404): the probe's name is not known to be gone, the lookup failed — "one moment" (503).
       expect(down.body.checks.demoRouter.error).toMatch(/router probe answered 503 through Caddy .*One moment/);
-      expect(down.body.checks.demoRouter.error).toContain(`DNS on the edge network (aardvark-dns at udp/${gateway}:53)`);
+      expect(down.body.checks.demoRouter.error).toContain(`the names server (udp 127.0.0.1:${port}`);
 
-      // The main command's own check of the edge network's DNS fails with the cause and the fix.
+      // The main command's own check of the names server fails with the cause.
       const dns = await execa('bash', ['deployments/stack.sh', 'check-dns'], { cwd: repoRoot, reject: false });
       expect(dns.exitCode).toBe(1);
-      expect(dns.stderr).toMatch(/aardvark-dns on dmx-\S+-edge \(udp\/[\d.]+:53\) does not resolve the router probe/);
+      expect(dns.stderr).toContain(`the names server (127.0.0.1:${port}) does not resolve the router probe`);
       const status = await execa('bash', ['deployments/stack.sh', 'status'], { cwd: repoRoot });
       expect(status.stdout).toMatch(/^router\s+down \(no: .*One moment/m);
     } finally {
-      await breakEdgeDns(gateway, '-D');
+      await breakNames(port, '-D');
     }
     await eventually(async () => expect((await call(api.base, 'GET', '/readyz')).status).toBe(200), { timeoutMs: 15_000, intervalMs: 500 });
     expect((await execa('bash', ['deployments/stack.sh', 'status'], { cwd: repoRoot })).stdout).toMatch(/^router\s+up/m);

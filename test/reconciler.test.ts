@@ -59,10 +59,10 @@ describe('reconciler', () => {
     // Never removed on first sight: the first pass only records when each orphan was seen.
     const first = await runReconcile({ dryRun: true, graceSeconds: 0 });
     expect(first.due.filter((o) => o.demoId === orphan.demoId)).toEqual([]);
-    expect(first.orphans.filter((o) => o.demoId === orphan.demoId)).toHaveLength(4);
+    expect(first.orphans.filter((o) => o.demoId === orphan.demoId)).toHaveLength(5);
     const dry = await runReconcile({ dryRun: true, graceSeconds: 0 });
     const kinds = dry.due.filter((o) => o.demoId === orphan.demoId).map((o) => o.kind).sort();
-    expect(kinds).toEqual(['account', 'container', 'database', 'valkey']);
+    expect(kinds).toEqual(['account', 'container', 'database', 'name', 'valkey']);
     expect(dry.orphans.some((o) => o.demoId === live.demoId)).toBe(false);
     expect(dry.removed).toBe(0);
     expect(await demoTraces(h.deps, orphan.demoId)).toEqual(before);
@@ -76,11 +76,11 @@ describe('reconciler', () => {
 
     const patient = await runReconcile({ dryRun: false, graceSeconds: 3600 });
     expect(patient.due.filter((o) => o.demoId === orphan.demoId)).toEqual([]);
-    expect(patient.orphans.filter((o) => o.demoId === orphan.demoId)).toHaveLength(4);
+    expect(patient.orphans.filter((o) => o.demoId === orphan.demoId)).toHaveLength(5);
     expect((await demoTraces(h.deps, orphan.demoId)).container).toBe(true);
 
     const real = await runReconcile({ dryRun: false, graceSeconds: 0 });
-    expect(real.removed).toBeGreaterThanOrEqual(4);
+    expect(real.removed).toBeGreaterThanOrEqual(5);
     await expectNoTraces(h.deps, orphan.demoId);
     // The live demo still serves.
     expect(await viaCaddy(live.state.url!)).toBe(200);

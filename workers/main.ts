@@ -9,7 +9,6 @@ import { createRealDeps } from '../adapters/real-deps';
 import { ensureReconcilerSchedule } from '../client/schedules';
 import { loadConfig } from '../lib/config';
 import { demoRouterOptions } from '../adapters/caddy';
-import { startEdgeDnsWatchdog } from '../adapters/edge-dns';
 import { KSM_RUN_FILE, ksmRunning } from '../adapters/memory-merge';
 import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter } from '../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
@@ -56,14 +55,11 @@ async function main(): Promise<void> {
   log.info({ schedule: await ensureReconcilerSchedule(client, config) }, 'reconciler schedule');
   // Claims are answered by the API from Valkey; their signals to the demos go from here.
   const stopClaimDelivery = startClaimDelivery(createClaimer({ client, config, valkey: deps.valkey, secrets, log }), deps.valkey, log);
-  const everyMs = config.reconciler.edgeDnsCheckSeconds * 1000;
-  const stopEdgeDnsWatchdog = everyMs > 0 ? startEdgeDnsWatchdog(deps.edgeDns, log, everyMs) : async () => {};
   log.info({ hostId: config.hostId, queues: workers.map((w) => w.options.taskQueue) }, 'dmx worker running');
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await stopClaimDelivery();
-    await stopEdgeDnsWatchdog();
     await connection.close();
     await clientConnection.close();
     await deps.close();

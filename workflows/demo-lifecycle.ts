@@ -151,12 +151,13 @@ async function withdrawFromReadyList(demo: DemoRun, acts: DemoActivityQueues): P
 /**
  * Back to the template's state for the same holder: container and data removed, then provisioned
  * again under the same id (same URL), with the next password generation; the expiry is unchanged.
+ * The name stays published meanwhile: a visitor gets "one moment", never "this demo has ended".
  */
 async function resetToTemplate(demo: DemoRun, acts: DemoActivityQueues, requestId: string): Promise<void> {
   const { demoId } = demo.input;
   demo.beginReset();
   await Promise.all([
-    demo.state.host ? acts.onHostTeardown(demo.state.host).removeDemoContainer({ demoId }) : acts.restoreTeardown.removeDemoContainer({ demoId }),
+    (demo.state.host ? acts.onHostTeardown(demo.state.host) : acts.restoreTeardown).removeDemoContainer({ demoId, keepName: true }),
     acts.sharedTeardown.dropDemoData({ demoId }),
   ]);
   await provision(demo, acts);
@@ -165,9 +166,9 @@ async function resetToTemplate(demo: DemoRun, acts: DemoActivityQueues, requestI
 }
 
 /**
- * The container first: that takes the demo out of routing (its name leaves the edge network's DNS)
- * and, because its processes are killed while it is still on the edge network, closes Caddy's
- * kept-alive connections to it. Taking it off the edge network first (`network disconnect`) left
+ * The container first: its name is withdrawn (out of routing: the ended page at once), then its
+ * processes are killed while it is still on the edge network, which closes Caddy's kept-alive
+ * connections to it. Taking it off the edge network first (`network disconnect`) left
  * those connections open towards an address that no longer answered, and a visitor's request on
  * one waited until the client gave up (the ~10 s hangs the benchmark saw). Then data and index at
  * once; the pool is told meanwhile. Each step is retried until it succeeds.

@@ -58,8 +58,8 @@ describe('caddy adapter (real Caddy admin API)', () => {
   it('a demo whose name resolves but does not answer gets "one moment" (503, retries itself), never the ended page', async () => {
     await deps.caddy.ensureDemoRouter(opts());
     const c = deps.config;
-    // A demo-named container on the edge network with nothing on port 80: what a visitor meets while
-    // aardvark-dns reloads or a reset replaces the container (the name is there, the demo is not reachable).
+    // A demo-named container on the edge network with nothing on port 80, its name published: what a
+    // visitor meets while a reset replaces the container (the name is there, the demo is not reachable).
     const id = newDemoId();
     const name = `dmx-${c.profile}-${id}`;
     const image = (await execa('podman', ['inspect', '--format', '{{.ImageName}}', `dmx-${c.profile}-router-probe`])).stdout.trim();
@@ -67,18 +67,21 @@ describe('caddy adapter (real Caddy admin API)', () => {
       // The host's hard limits are below podman's defaults here (as for the router probe in stack.sh).
       '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', image, '/bin/busybox', 'sleep', '120']);
     try {
+      await deps.names.publish(name, (await deps.podman.inspect(name))!.networks[c.podman.edgeNetwork]!.ip);
       const r = await get(`${id}.${c.demos.domain}`);
       expect(r.status, r.body).toBe(503);
       expect(r.body).toMatch(/id="demo-unreachable"/);
       expect(r.body).toMatch(/http-equiv="refresh"/);
       expect(r.body).not.toMatch(/has ended/);
+      // Once the name is withdrawn, the same host is an ended demo at once (the container still runs).
+      await deps.names.withdraw(name);
+      const gone = await get(`${id}.${c.demos.domain}`);
+      expect(gone.status).toBe(404);
+      expect(gone.body).toMatch(/does not exist or has expired/);
     } finally {
+      await deps.names.withdraw(name);
       await execa('podman', ['rm', '-f', '-t', '0', name]);
     }
-    // Once the name is gone, the same host is an ended demo.
-    const gone = await get(`${id}.${c.demos.domain}`);
-    expect(gone.status).toBe(404);
-    expect(gone.body).toMatch(/does not exist or has expired/);
   });
 
   it('reports an unreachable admin API with its address', async () => {

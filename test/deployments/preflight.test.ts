@@ -82,16 +82,12 @@ describe('stack preflight', () => {
     expect(r.stderr).toMatch(/only \d+ MB free on the file system of \S+ \(at least 1073741824 MB needed/);
   });
 
-  it('names a podman network of the profile that has DNS disabled', async () => {
-    const name = `dmx-preflight-nodns-${process.pid}`;
-    await execa('podman', ['network', 'create', '--disable-dns', '--subnet', '10.250.77.0/24', name]);
-    try {
-      const r = await preflight({ DMX_EDGE_NETWORK: name });
-      expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain(`podman network ${name} exists with DNS disabled`);
-    } finally {
-      await execa('podman', ['network', 'rm', '-f', name]);
-    }
+  it('names a missing dnsmasq (the demo names server)', async () => {
+    // dnsmasq-base installs it in /usr/sbin: a PATH without the sbin folders hides it.
+    const path = (process.env.PATH ?? '').split(':').filter((d) => !/sbin/.test(d)).join(':');
+    const r = await preflight({ PATH: path });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('dnsmasq is not installed');
   });
 
   it('lists every problem at once', async () => {

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, type Config } from '../../lib/config';
 
-export type StackService = 'mariadb' | 'valkey' | 'caddy' | 'temporal';
+export type StackService = 'mariadb' | 'valkey' | 'caddy' | 'temporal' | 'names';
 
 export function servicePid(config: Config, service: StackService): number {
-  return Number(readFileSync(join(config.stateDir, service, `${service}.pid`), 'utf8').trim());
+  const file = service === 'names' ? 'dnsmasq.pid' : `${service}.pid`;
+  return Number(readFileSync(join(config.stateDir, service, file), 'utf8').trim());
 }
 
 export async function killService(config: Config, service: StackService): Promise<void> {

@@ -30,7 +30,7 @@ export function productionConfig(): Config {
     DMX_MARIADB_ADMIN_PASSWORD: 'unused-by-fakes',
     DMX_TEMPORAL_ADDRESS: '127.0.0.1:1', DMX_TEMPORAL_UI_PORT: '1', DMX_MARIADB_PORT: '1', DMX_VALKEY_PORT: '1', DMX_CADDY_ADMIN_PORT: '1',
     DMX_CADDY_HTTP_PORT: '1', DMX_API_PORT: '1', DMX_NETWORK: 'unused', DMX_NETWORK_SUBNET: '10.250.0.0/16', DMX_NETWORK_GATEWAY: '10.250.0.1',
-    DMX_EDGE_NETWORK: 'unused-edge', DMX_EDGE_GATEWAY: '10.251.0.1', DMX_CRIU_BIN_DIR: '/nonexistent',
+    DMX_EDGE_NETWORK: 'unused-edge', DMX_EDGE_GATEWAY: '10.251.0.1', DMX_NAMES_PORT: '1', DMX_CRIU_BIN_DIR: '/nonexistent',
   });
 }
 

@@ -57,7 +57,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     return {
       api: c.api.port, temporal: temporalPort, temporalUi: Number(new URL(c.temporal.uiUrl).port),
       temporalHttp: temporalPort + 10, temporalMetrics: temporalPort + 11, valkey: c.valkey.port,
-      caddyHttp: c.caddy.httpPort, ssh: 22, dns: 53,
+      caddyHttp: c.caddy.httpPort, names: c.names.port, ssh: 22, dns: 53,
     };
   };
 
@@ -101,10 +101,11 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
   it('gets no DNS answers (no PTR enumeration of its neighbours)', async () => {
     const c = h.config;
     const ipB = Object.values((await h.deps.podman.inspect(b.container!))!.networks).map((n) => n.ip);
-    // The host (Caddy's resolver) gets answers from aardvark-dns; a demo gets none.
-    // (Demos are known to aardvark-dns by their container name, which Caddy dials.)
-    const fromHost = await execa('dig', ['+short', '+time=1', '+tries=1', `${demoContainerPrefix(c.profile)}${b.demoId}.dns.podman`, `@${c.podman.edgeGateway}`], { reject: false });
-    expect(fromHost.stdout.trim(), 'aardvark answers the host').not.toBe('');
+    // The host (Caddy's resolver) gets answers from the names server on its loopback; a demo, asking
+    // its gateways, gets none (its networks have no DNS, and the firewall drops what it sends the host).
+    const fromHost = await execa('dig', ['+short', '+time=1', '+tries=1', '-p', String(c.names.port), `${demoContainerPrefix(c.profile)}${b.demoId}.dmx`, '@127.0.0.1'], { reject: false });
+    const edgeB = (await h.deps.podman.inspect(b.container!))!.networks[c.podman.edgeNetwork]!.ip;
+    expect(fromHost.stdout.trim(), 'the names server answers the host').toBe(edgeB);
     const targets = ipB.flatMap((ip) => [c.mariadb.demoHost, c.podman.edgeGateway].map((server) => ({ ptr: ip, server })));
     const results = await probeFrom(a.container!, targets);
     targets.forEach((t, i) => expect(results[i], JSON.stringify(t)).toBe('no-answer'));

@@ -18,6 +18,7 @@ const base = {
   DMX_NETWORK_GATEWAY: '10.89.30.1',
   DMX_EDGE_NETWORK: 'dmx-x-edge',
   DMX_EDGE_GATEWAY: '10.89.31.1',
+  DMX_NAMES_PORT: '5353',
   DMX_CRIU_BIN_DIR: '/opt/criu/bin',
 };
 
