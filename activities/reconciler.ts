@@ -74,7 +74,8 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     const nameRe = new RegExp(`^dmx-${config.profile}-${idPart}$`);
     for (const name of await names.list()) {
       const m = nameRe.exec(name);
-      if (m) found.push({ kind: 'name', demoId: m[1]!, name });
+      // The router probe's name is demo-shaped on purpose (stack.sh publishes it): never an orphan.
+      if (m && m[1] !== config.caddy.routerProbeId) found.push({ kind: 'name', demoId: m[1]!, name });
     }
     return found;
   }

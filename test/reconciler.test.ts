@@ -4,6 +4,7 @@
  * router is re-created; a live demo whose container vanished is released.
  */
 import { request } from 'undici';
+import { checkDemoRouter, routerProbe } from '../adapters/router-probe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_ROUTER_ID } from '../adapters/caddy';
 import { createReconcilerActivities } from '../activities/reconciler';
@@ -82,6 +83,9 @@ describe('reconciler', () => {
     const real = await runReconcile({ dryRun: false, graceSeconds: 0 });
     expect(real.removed).toBeGreaterThanOrEqual(5);
     await expectNoTraces(h.deps, orphan.demoId);
+    // The router probe's name is demo-shaped but no demo's: it stays, and the visitors' path with it.
+    expect(real.orphans.map((o) => o.name)).not.toContain(routerProbe(h.config, 'test').name);
+    await checkDemoRouter(h.config);
     // The live demo still serves.
     expect(await viaCaddy(live.state.url!)).toBe(200);
     expect((await demoTraces(h.deps, live.demoId)).container).toBe(true);
