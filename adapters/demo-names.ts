@@ -41,10 +41,11 @@ export function createDemoNames(config: Pick<Config, 'names'>) {
 
   /** The address the names server gives for `name`: undefined for NXDOMAIN; throws when it does not answer. */
   async function resolve(name: string): Promise<string | undefined> {
+    const fqdn = `${check(name)}.${NAMES_ZONE}`;
     const resolver = new Resolver({ timeout: 1_000, tries: 1 });
     resolver.setServers([server]);
     try {
-      return (await resolver.resolve4(`${check(name)}.${NAMES_ZONE}`))[0];
+      return (await resolver.resolve4(fqdn))[0];
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOTFOUND' || code === 'ENODATA') return undefined;

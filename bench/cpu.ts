@@ -3,7 +3,7 @@
  * costs the host's cores, and who spends it. A process's time includes the children it reaped (the
  * worker's: the podman CLI, runc and CRIU of each restore); the demo containers and their conmons
  * are read from their cgroup (cgroup v1 cpuacct, or v2 cpu.stat); the rest is everything else
- * busy on the host (the kernel's network setup, netavark, aardvark-dns, the bench itself).
+ * busy on the host (the kernel's network setup, netavark, the names server, the bench itself).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

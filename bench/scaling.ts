@@ -20,7 +20,7 @@ export interface ScaleLevel {
   fill: FillResult;
   memAvailableDeltaMB: number;
   density: DensityResult;
-  acquire: { concurrency: number; claims: number; ok: number; latency: Summary };
+  acquire: { concurrency: number; claims: number; ok: number; failed: Record<string, number>; latency: Summary };
   cold: { total: Summary; steps: Record<string, Summary> };
 }
 
@@ -101,11 +101,14 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
     const cold = await coldRounds(ctx, Math.max(2, Math.min(ctx.opts.coldSamples, 5)));
     levels.push({
       live, fill, memAvailableDeltaMB, density,
-      acquire: { concurrency: Math.min(10, claims), claims, ok: a.ok, latency: a.latency },
+      acquire: { concurrency: Math.min(10, claims), claims, ok: a.ok, failed: a.failed, latency: a.latency },
       cold: { total: cold.total, steps: cold.steps },
     });
     rows.push(
-      { group: 'scaling', name: `acquire, ${Math.min(10, claims)} concurrent, ${live} live demos`, unit: 'ms', summary: a.latency },
+      {
+        group: 'scaling', name: `acquire, ${Math.min(10, claims)} concurrent, ${live} live demos`, unit: 'ms', summary: a.latency,
+        note: `${a.ok} of ${claims} claims answered${Object.keys(a.failed).length ? `; failed: ${Object.entries(a.failed).map(([k, v]) => `${v}× ${k}`).join(', ')}` : ''}`,
+      },
       { group: 'scaling', name: `cold provision, ${live} live demos`, unit: 'ms', summary: cold.total, note: `containerAndData p50 ${cold.steps.containerAndData?.p50.toFixed(0) ?? '?'} ms, verifyDemoRouted p50 ${cold.steps.verifyDemoRouted?.p50.toFixed(0) ?? '?'} ms` },
     );
   }
@@ -144,10 +147,15 @@ async function reachLive(ctx: BenchContext, live: number, held: string[]): Promi
   while (live - held.length > MAX_POOL_TARGET) {
     const batch = Math.min(MAX_POOL_TARGET, live - held.length - MAX_POOL_TARGET);
     await fillPool(ctx, batch, 60 * 60_000);
+    const claimedBefore = (await stats(ctx)).counters.claimed;
     const a = await acquireRound(ctx, 10, batch, ctx.config.demos.maxTtlSeconds);
     held.push(...a.ids);
     timeline.push([Math.round((performance.now() - t0) / 100) / 10, held.length]);
     if (a.ids.length < batch) throw new Error(`holding demos for ${live} live: ${a.ids.length} of ${batch} claims succeeded (${JSON.stringify(a.failed)})`);
+    // The pool counts a claim once its demo acknowledges it: until then it still reports the demo
+    // ready, and the fill below would end at once (seen: a "1,000 live" level that had ~500, whose
+    // claims then waited seconds for fresh demos).
+    await until('the pool counts the held claims', () => stats(ctx), (s) => s.counters.claimed >= claimedBefore + a.ids.length, 10 * 60_000, 500);
   }
   await fillPool(ctx, live - held.length, 60 * 60_000);
   const seconds = (performance.now() - t0) / 1000;

@@ -13,7 +13,7 @@
  *
  * What a demo (and a template container while it is checkpointed: it runs on the demo network) may do:
  *   - reach MariaDB at its network's gateway on MariaDB's port, and nothing else on the host
- *     (API, Temporal, Valkey, Caddy, aardvark-dns: no DNS or PTR answers either);
+ *     (API, Temporal, Valkey, Caddy, the names server: no DNS or PTR answers either);
  *   - answer connections the host opened (Caddy, health probes);
  *   - nothing between containers, nor to the outside unless the egress allowlist names it. Bridged
  *     traffic (two containers on one bridge) passes the inet forward hook through br_netfilter

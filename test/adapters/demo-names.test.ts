@@ -40,6 +40,7 @@ describe('demo names (real names server)', () => {
     await expect(names.publish('Upper_Case', '10.0.0.1')).rejects.toThrow(/invalid demo name/);
     await expect(names.publish(name, '10.0.0.1 evil.dmx')).rejects.toThrow(/invalid address/);
     await expect(names.withdraw('a/b')).rejects.toThrow(/invalid demo name/);
+    await expect(names.resolve('a.b')).rejects.toThrow(/invalid demo name/);
     expect(readdirSync(names.dir).sort()).toEqual(before);
   });
 
