@@ -64,7 +64,7 @@ async function cleanUp(ctx: BenchContext, poolTarget: number, result: BenchResul
   if (nets) leaks.push(`networks: ${nets.replace(/\n/g, ' ')}`);
   result.details.cleanup = { demosChecked: ids.length, released: running.length, poolTarget, leaks };
   if (leaks.length) result.errors.push(`left behind: ${leaks.join('; ')}`);
-  else result.notes.push(`clean-up: ${ids.length} demos released and leak-checked (container, database, account, Valkey key, route), pool back at ${poolTarget}, no bench container or network left`);
+  else result.notes.push(`clean-up: ${ids.length} demos released and leak-checked (container, database, account, Valkey key, name, route), pool back at ${poolTarget}, no bench container or network left`);
 }
 
 async function main(): Promise<void> {
