@@ -39,6 +39,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
 
   async function inventory(): Promise<Array<{ kind: ResourceKind; demoId: string; name: string }>> {
     const found: Array<{ kind: ResourceKind; demoId: string; name: string }> = [];
+    // A demo's container and its published name are both `dmx-<profile>-<id>`.
     const containerRe = new RegExp(`^dmx-${config.profile}-${idPart}$`);
     for (const c of await podman.list({ 'dmx.profile': config.profile })) {
       const m = containerRe.exec(c.name);
@@ -71,9 +72,8 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         if (m) found.push({ kind: 'valkey', demoId: m[1]!, name: k });
       }
     } while (cursor !== '0');
-    const nameRe = new RegExp(`^dmx-${config.profile}-${idPart}$`);
     for (const name of await names.list()) {
-      const m = nameRe.exec(name);
+      const m = containerRe.exec(name);
       // The router probe's name is demo-shaped on purpose (stack.sh publishes it): never an orphan.
       if (m && m[1] !== config.caddy.routerProbeId) found.push({ kind: 'name', demoId: m[1]!, name });
     }

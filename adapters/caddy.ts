@@ -9,7 +9,7 @@
 import { Agent, request } from 'undici';
 import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
 import type { Config } from '../lib/config';
-import { NAMES_ZONE } from './demo-names';
+import { NAMES_ZONE, namesServerAddress } from './demo-names';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
 
@@ -34,7 +34,7 @@ export interface DemoRouterOptions {
 export function demoRouterOptions(cfg: Config): DemoRouterOptions {
   return {
     domain: cfg.demos.domain,
-    namesServer: `127.0.0.1:${cfg.names.port}`,
+    namesServer: namesServerAddress(cfg),
     upstreamPrefix: demoContainerPrefix(cfg.profile),
     barUpstream: `127.0.0.1:${cfg.api.port}`,
     launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,

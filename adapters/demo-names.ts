@@ -31,9 +31,14 @@ export class NamesServerDown extends DemoNamesError {
   override name = 'NamesServerDown';
 }
 
+/** Where the profile's names server listens (stack.sh starts it there; Caddy asks it over UDP). */
+export function namesServerAddress(config: Pick<Config, 'names'>): string {
+  return `127.0.0.1:${config.names.port}`;
+}
+
 export function createDemoNames(config: Pick<Config, 'names'>) {
-  const { dir, port } = config.names;
-  const server = `127.0.0.1:${port}`;
+  const { dir } = config.names;
+  const server = namesServerAddress(config);
   const check = (name: string) => {
     if (!NAME.test(name)) throw new DemoNamesError(`invalid demo name ${JSON.stringify(name).slice(0, 80)}`);
     return name;

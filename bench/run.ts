@@ -47,8 +47,8 @@ async function cleanUp(ctx: BenchContext, poolTarget: number, result: BenchResul
     .catch((err: Error) => result.errors.push(err.message));
   await settle(ctx);
   const leaks: string[] = [];
-  // Several at once: an ended demo's route check waits for Caddy's lookup retries (~0.5 s), so one
-  // at a time took ~17 min after a scaling run that had taken 2,000 demos.
+  // Several at once: each check is six lookups and a request through Caddy, and one at a time took
+  // ~17 min after a scaling run that had taken 2,000 demos (then with Caddy's 0.5 s lookup retries).
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next < ids.length) {
