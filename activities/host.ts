@@ -15,13 +15,8 @@ import { parametersWithValues, rewriteParametersCommand, type ShopParameters } f
 import type { TemplateSpec } from '../templates/spec';
 import { dataRef, logFor, retryInfo, templateSpec, withHeartbeats, type ActivityDeps, type RestoredDemo } from './common';
 import { templateKinds } from '../templates/kinds';
-
-/**
- * The most ports a Linux bridge takes (the kernel's BR_MAX_PORTS, 1,024, less the reserved port 0;
- * "Exchange full" past it). netavark does not report a full bridge: a demo restored past it ran
- * without a link to MariaDB ("No route to host"), seen on the way from 1,000 to 2,000 live demos.
- */
-export const BRIDGE_PORT_LIMIT = 1_023;
+import { checkpointFor } from '../templates/pair-checkpoints';
+import { BRIDGE_PORT_LIMIT, pairOf, type NetworkPair } from '../lib/network-pairs';
 
 export function createHostActivities(deps: ActivityDeps) {
   return withHeartbeats(hostActivities(deps), { perDemo: true });
@@ -31,31 +26,61 @@ function hostActivities(deps: ActivityDeps) {
   const { config, podman, secrets, names } = deps;
   const spec = (name: string) => templateSpec(deps, name);
 
+  /** The network pair a demo's container is on (its demo network, edge network and MariaDB gateway). */
+  function pairOfContainer(info: ContainerInfo, demoId: string): NetworkPair {
+    const pair = pairOf(config.podman.pairs, info.networks);
+    if (!pair) throw new Error(`container ${info.name} of demo ${demoId} is on none of the profile's networks (${Object.keys(info.networks).join(', ') || 'none'})`);
+    return pair;
+  }
+
   async function containerIp(name: string, demoId: string): Promise<string> {
     const info = await podman.inspect(name);
     if (!info?.running) throw new Error(`container ${name} of demo ${demoId} is not running (${info?.status ?? 'missing'})`);
-    const ip = info.networks[config.podman.network]?.ip;
-    if (!ip) throw new Error(`container ${name} has no address on ${config.podman.network}`);
+    const pair = pairOfContainer(info, demoId);
+    const ip = info.networks[pair.network]?.ip;
+    if (!ip) throw new Error(`container ${name} has no address on ${pair.network}`);
     return ip;
   }
 
-  /** Refuses a restore that the demo or edge bridge could not take (a clear "host full", not a broken demo). */
-  async function assertNetworkRoom(): Promise<void> {
-    for (const network of [config.podman.network, config.podman.edgeNetwork]) {
-      const ports = await podman.bridgePorts(network);
-      if (ports >= BRIDGE_PORT_LIMIT) {
-        throw ApplicationFailure.nonRetryable(
-          `host ${config.hostId} is full: network ${network} holds ${ports} containers, the most one Linux bridge takes`, FAILURE_TYPES.noCapacity,
-        );
-      }
+  /**
+   * The pair a new demo goes on: the one with the fewest ports in use on its busier bridge, counting
+   * this worker's restores still under way (their ports do not exist yet), among the pairs the
+   * template has a checkpoint for. All full: a clear "host full", not a broken demo.
+   */
+  const restoresUnderWay = new Map<number, number>();
+  async function reservePair(s: TemplateSpec): Promise<{ pair: NetworkPair; release: () => void }> {
+    const usable = s.checkpointArchive ? config.podman.pairs.filter((p) => checkpointFor(s, p) !== undefined) : config.podman.pairs;
+    if (usable.length === 0) {
+      throw ApplicationFailure.nonRetryable(`template ${s.name} has no checkpoint for any network pair on host ${config.hostId}: run dmx checkpoint`, FAILURE_TYPES.templateMissing);
     }
+    const loads = await Promise.all(usable.map(async (pair) => {
+      const ports = Math.max(await podman.bridgePorts(pair.network), await podman.bridgePorts(pair.edgeNetwork));
+      return { pair, load: ports + (restoresUnderWay.get(pair.index) ?? 0) };
+    }));
+    const best = loads.filter((l) => l.load < BRIDGE_PORT_LIMIT).sort((a, b) => a.load - b.load || a.pair.index - b.pair.index)[0];
+    if (!best) {
+      throw ApplicationFailure.nonRetryable(
+        `host ${config.hostId} is full: each of its ${loads.length} network pairs holds ${BRIDGE_PORT_LIMIT} containers, the most one Linux bridge takes`, FAILURE_TYPES.noCapacity,
+      );
+    }
+    const { index } = best.pair;
+    restoresUnderWay.set(index, (restoresUnderWay.get(index) ?? 0) + 1);
+    let released = false;
+    return {
+      pair: best.pair,
+      release: () => {
+        if (released) return;
+        released = true;
+        restoresUnderWay.set(index, (restoresUnderWay.get(index) ?? 1) - 1);
+      },
+    };
   }
 
   /** The demo's own DB settings and secrets for the app's parameters.php. */
-  function shopParameters(demoId: string, s: TemplateSpec): ShopParameters {
+  function shopParameters(demoId: string, s: TemplateSpec, pair: NetworkPair): ShopParameters {
     const ref = dataRef(deps, demoId, s);
     return {
-      database_host: config.mariadb.demoHost,
+      database_host: pair.gateway,
       database_port: String(config.mariadb.port),
       database_name: ref.database,
       database_user: ref.account,
@@ -74,8 +99,9 @@ function hostActivities(deps: ActivityDeps) {
    * through the container's root when parameters.php has the plain shape PHP writes (no process in
    * the container), else with one `podman exec`.
    */
-  async function configureApp(demoId: string, s: TemplateSpec, container: string, pid: number): Promise<'files' | 'exec'> {
-    const values = shopParameters(demoId, s);
+  async function configureApp(demoId: string, s: TemplateSpec, info: ContainerInfo): Promise<'files' | 'exec'> {
+    const { name: container, pid } = info;
+    const values = shopParameters(demoId, s, pairOfContainer(info, demoId));
     const file = `${s.appRoot}/${s.parametersFile}`;
     if (pid > 1) {
       const files = createContainerFs(pid);
@@ -102,17 +128,17 @@ function hostActivities(deps: ActivityDeps) {
    * server with its edge address (what Caddy's demo router dials). A checkpoint taken on the edge
    * network restores onto it; otherwise (`podman run`, older checkpoints) the container joins it here.
    */
-  async function ensureRouted(info: ContainerInfo): Promise<void> {
-    let edge = info.networks[config.podman.edgeNetwork];
+  async function ensureRouted(info: ContainerInfo, pair: NetworkPair): Promise<void> {
+    let edge = info.networks[pair.edgeNetwork];
     if (!edge) {
       // A failed connect may still have attached it (a retry finds it so): the inspect below decides.
-      const connectError = await podman.connectNetwork(config.podman.edgeNetwork, info.name).then(() => undefined, (err: Error) => err);
+      const connectError = await podman.connectNetwork(pair.edgeNetwork, info.name).then(() => undefined, (err: Error) => err);
       const again = await podman.inspect(info.name);
       if (!again) throw ApplicationFailure.nonRetryable(`container ${info.name} is gone`, FAILURE_TYPES.containerGone);
-      edge = again.networks[config.podman.edgeNetwork];
-      if (!edge) throw new Error(`container ${info.name} is not on ${config.podman.edgeNetwork}: ${connectError?.message ?? 'joined, yet not listed'}`, { cause: connectError });
+      edge = again.networks[pair.edgeNetwork];
+      if (!edge) throw new Error(`container ${info.name} is not on ${pair.edgeNetwork}: ${connectError?.message ?? 'joined, yet not listed'}`, { cause: connectError });
     }
-    await Promise.all([podman.pinBridgeMac(config.podman.edgeNetwork), publishWhenServed(info.name, edge.ip)]);
+    await Promise.all([podman.pinBridgeMac(pair.edgeNetwork), publishWhenServed(info.name, edge.ip)]);
   }
 
   /**
@@ -145,24 +171,25 @@ function hostActivities(deps: ActivityDeps) {
       const { container } = demoResourceNames(config.profile, demoId);
       const log = logFor(deps, demoId);
       if (await podman.inspect(container)) await podman.remove(container);
-      await assertNetworkRoom();
+      const { pair, release } = await reservePair(s);
+      const archive = checkpointFor(s, pair);
 
       const { attempt, maximumAttempts } = retryInfo();
-      const useCheckpoint = Boolean(s.checkpointArchive) && (maximumAttempts === 0 || attempt < maximumAttempts);
+      const useCheckpoint = Boolean(archive) && (maximumAttempts === 0 || attempt < maximumAttempts);
       const started = performance.now();
       let method: RestoredDemo['method'] = 'criu';
       let criuRestoreMicros: number | undefined;
       try {
         if (useCheckpoint) {
-          if (!existsSync(s.checkpointArchive!)) {
-            throw ApplicationFailure.nonRetryable(`checkpoint ${s.checkpointArchive} of template ${s.name} is missing on host ${config.hostId}`, FAILURE_TYPES.templateMissing);
+          if (!existsSync(archive!)) {
+            throw ApplicationFailure.nonRetryable(`checkpoint ${archive} of template ${s.name} (network pair ${pair.index}) is missing on host ${config.hostId}`, FAILURE_TYPES.templateMissing);
           }
-          criuRestoreMicros = (await podman.restore(s.checkpointArchive!, container)).criuRestoreMicros;
+          criuRestoreMicros = (await podman.restore(archive!, container)).criuRestoreMicros;
         } else {
           method = 'run';
           log.warn({ container, attempt }, s.checkpointArchive ? 'CRIU restore kept failing: falling back to podman run' : 'template has no checkpoint: podman run');
           await podman.run({
-            name: container, image: s.image, networks: [config.podman.network, config.podman.edgeNetwork],
+            name: container, image: s.image, networks: [pair.network, pair.edgeNetwork],
             labels: { 'dmx.profile': config.profile, 'dmx.template': s.name, 'dmx.template-version': s.version, 'dmx.role': 'demo' },
             memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids,
             hardening: s.hardening ?? templateKinds[s.kind].defaults.hardening,
@@ -170,18 +197,21 @@ function hostActivities(deps: ActivityDeps) {
         }
         const restoredSeconds = (performance.now() - started) / 1000;
         const info = await podman.inspect(container);
+        release(); // its ports exist now: the bridges count them
         if (!info?.running) throw new Error(`container ${container} of demo ${demoId} is not running after the ${method === 'criu' ? 'restore' : 'run'} (${info?.status ?? 'missing'})`);
         const [configuredBy] = await Promise.all([
-          configureApp(demoId, s, container, info.pid),
-          ensureRouted(info),
-          podman.pinBridgeMac(config.podman.network),
+          configureApp(demoId, s, info),
+          ensureRouted(info, pair),
+          podman.pinBridgeMac(pair.network),
         ]);
         const seconds = (performance.now() - started) / 1000;
-        log.info({ container, method, restoredSeconds, seconds, configuredBy, criuRestoreMicros }, 'container restored, configured and routable');
+        log.info({ container, method, restoredSeconds, seconds, configuredBy, criuRestoreMicros, pair: pair.index }, 'container restored, configured and routable');
         return { host: config.hostId, container, method, templateVersion: s.version, seconds, criuRestoreMicros };
       } catch (err) {
         await podman.remove(container).catch((e: Error) => log.warn({ container, err: e.message }, 'removing the failed container failed; teardown retries it'));
         throw err;
+      } finally {
+        release();
       }
     },
 
@@ -191,7 +221,7 @@ function hostActivities(deps: ActivityDeps) {
       const { container } = demoResourceNames(config.profile, demoId);
       const info = await podman.inspect(container);
       if (!info?.running) throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} is not running (${info?.status ?? 'missing'})`, FAILURE_TYPES.containerGone);
-      await configureApp(demoId, spec(input.template), container, info.pid);
+      await configureApp(demoId, spec(input.template), info);
     },
 
     /** The shop answers on its own Host from its container (not through Caddy yet). */
@@ -211,7 +241,7 @@ function hostActivities(deps: ActivityDeps) {
       const { container } = demoResourceNames(config.profile, demoId);
       const info = await podman.inspect(container);
       if (!info) throw ApplicationFailure.nonRetryable(`container ${container} of demo ${demoId} is gone`, FAILURE_TYPES.containerGone);
-      await ensureRouted(info);
+      await ensureRouted(info, pairOfContainer(info, demoId));
     },
 
     async disconnectDemoRoute(input: { demoId: string }): Promise<void> {
@@ -219,8 +249,9 @@ function hostActivities(deps: ActivityDeps) {
       const { container } = demoResourceNames(config.profile, demoId);
       await names.withdraw(container);
       const info = await podman.inspect(container);
-      if (!info?.networks[config.podman.edgeNetwork]) return;
-      await podman.disconnectNetwork(config.podman.edgeNetwork, container);
+      const pair = info && pairOf(config.podman.pairs, info.networks);
+      if (!pair || !info.networks[pair.edgeNetwork]) return;
+      await podman.disconnectNetwork(pair.edgeNetwork, container);
     },
 
     /**

@@ -38,9 +38,9 @@ export function createFirewall(config: Config, podman: Podman) {
   async function spec(): Promise<FirewallSpec> {
     return {
       profile: config.profile,
-      demoBridge: await podman.bridgeName(config.podman.network),
-      edgeBridge: await podman.bridgeName(config.podman.edgeNetwork),
-      mariadbGateway: config.mariadb.demoHost,
+      pairs: await Promise.all(config.podman.pairs.map(async (p) => ({
+        demoBridge: await podman.bridgeName(p.network), edgeBridge: await podman.bridgeName(p.edgeNetwork), mariadbGateway: p.gateway,
+      }))),
       mariadbPort: config.mariadb.port,
       egressAllow: config.podman.egressAllow,
     };

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resizePool } from '../client';
 import { MAX_POOL_TARGET } from '../contract';
+import { BRIDGE_PORT_LIMIT, type NetworkPair } from '../lib/network-pairs';
 import { acquireRound } from './acquire';
 import { coldRounds } from './cold';
 import { deleteDemos, stats, until, type BenchContext } from './context';
@@ -24,10 +25,10 @@ export interface ScaleLevel {
   cold: { total: Summary; steps: Record<string, Summary> };
 }
 
-/** Live demos the demo network and podman's lock count allow (each container holds one lock). */
-export function networkCap(subnet: string, podmanLocks = 2_048): number {
-  const prefix = Number(subnet.split('/')[1] ?? 24);
-  return Math.min(2 ** (32 - prefix) - 3, podmanLocks);
+/** Live demos the network pairs (addresses, and a bridge's ports) and podman's lock count allow (each container holds one lock). */
+export function networkCap(pairs: NetworkPair[], podmanLocks = 2_048): number {
+  const perPair = (p: NetworkPair) => Math.min(2 ** (32 - Number(p.subnet.split('/')[1])) - 3, BRIDGE_PORT_LIMIT);
+  return Math.min(pairs.reduce((sum, p) => sum + perPair(p), 0), podmanLocks);
 }
 
 /** podman's lock count: `num_locks` from containers.conf and its drop-ins (podman's default 2,048). */
@@ -58,7 +59,7 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   const rows: Row[] = [];
   const levels: ScaleLevel[] = [];
   const wanted = ctx.opts.scaleLevels;
-  const NETWORK_CAP = networkCap(ctx.config.podman.networkSubnet, podmanLocks());
+  const NETWORK_CAP = networkCap(ctx.config.podman.pairs, podmanLocks());
   const feasible = wanted.filter((l) => l + 15 <= NETWORK_CAP);
   const skipped = wanted.filter((l) => !feasible.includes(l));
 
@@ -127,7 +128,7 @@ export async function measureScaling(ctx: BenchContext): Promise<{ rows: Row[]; 
   }
   await deleteDemos(ctx, held.splice(0));
   const notes = [
-    ...(skipped.length ? [`scaling levels ${skipped.join(', ')} not measured: the demo network (${ctx.config.podman.networkSubnet}) and podman's container locks allow ${NETWORK_CAP} containers on this host`] : []),
+    ...(skipped.length ? [`scaling levels ${skipped.join(', ')} not measured: the ${ctx.config.podman.pairs.length} network pairs (${BRIDGE_PORT_LIMIT} containers per bridge) and podman's container locks allow ${NETWORK_CAP} containers on this host`] : []),
     ...(failedLevel ? [`scaling level ${failedLevel.live} FAILED while filling: ${failedLevel.error}`] : []),
     ...(memSkipped.length ? [`scaling levels ${memSkipped.join(', ')} not measured: they would leave less than ${RESERVE_MB} MB of memory available on this shared host`] : []),
   ];

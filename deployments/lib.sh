@@ -46,16 +46,16 @@ export DMX_NAMES_PORT=${DMX_NAMES_PORT:-$(_port 5353)}
 # /run: after a reboot no demo container exists, and neither does its name.
 export DMX_NAMES_DIR=${DMX_NAMES_DIR:-/run/dmx-$DMX_PROFILE/names}
 export DMX_DEMO_DOMAIN=${DMX_DEMO_DOMAIN:-demo.localhost}
+# The profile's demo and edge ranges, cut into network pairs of /21s (lib/network-pairs.ts): one
+# Linux bridge takes 1,023 containers, so a host full of demos needs several. Pair 0 is named
+# $DMX_NETWORK and $DMX_EDGE_NETWORK, pair k adds -k. Each demo network's gateway (the .1 of its /21)
+# is where MariaDB listens for that pair's demos; the host reaches demos at the edge gateways.
 export DMX_NETWORK=${DMX_NETWORK:-dmx-$DMX_PROFILE}
-# /16 networks: a host's demos are limited by memory (~1,900 stand-ins in 24 GiB), not addresses.
 export DMX_NETWORK_SUBNET=${DMX_NETWORK_SUBNET:-10.$_net.0.0/16}
 export DMX_EDGE_NETWORK=${DMX_EDGE_NETWORK:-dmx-$DMX_PROFILE-edge}
 export DMX_EDGE_SUBNET=${DMX_EDGE_SUBNET:-10.$((_net + 1)).0.0/16}
-# Gateways are the .1 of each subnet: MariaDB is reached from demos at the first; the second is the
-# host's address on the edge network (Caddy reaches demos from there).
-_gateway() { local net=${1%/*}; echo "${net%.0}.1"; }   # 10.90.0.0/16 -> 10.90.0.1, 10.89.10.0/24 -> 10.89.10.1
-export DMX_NETWORK_GATEWAY=${DMX_NETWORK_GATEWAY:-$(_gateway "$DMX_NETWORK_SUBNET")}
-export DMX_EDGE_GATEWAY=${DMX_EDGE_GATEWAY:-$(_gateway "$DMX_EDGE_SUBNET")}
+# 3 pairs: room for ~3,000 demos, more than the memory of a 24 GiB host holds (~2,000 stand-ins).
+export DMX_NETWORK_PAIRS=${DMX_NETWORK_PAIRS:-3}
 export DMX_CRIU_BIN_DIR=${DMX_CRIU_BIN_DIR:-$DMX_CACHE_DIR/criu/bin}
 export DMX_TEMPORAL_BIN=${DMX_TEMPORAL_BIN:-$(command -v temporal 2>/dev/null || echo "$DMX_CACHE_DIR/go-bin/temporal")}
 export DMX_TEMPORAL_CLI_VERSION=${DMX_TEMPORAL_CLI_VERSION:-v1.5.1}

@@ -16,7 +16,7 @@ require_root "$@"
 # replies on the demo network, Caddy's requests on the edge network): two per live demo, beyond the
 # kernel's default hard limit (gc_thresh3 = 1,024) from ~500 demos that are all in use. Raised
 # (never lowered), the hard limit first. (The "No route to host" seen between 1,000 and 2,000 live
-# demos was not this but the bridge's 1,023 ports: see BRIDGE_PORT_LIMIT in activities/host.ts.)
+# demos was not this but the bridge's 1,023 ports: see BRIDGE_PORT_LIMIT in lib/network-pairs.ts.)
 for fam in ipv4 ipv6; do
   for kv in gc_thresh3=65536 gc_thresh2=32768 gc_thresh1=8192; do
     k=net.$fam.neigh.default.${kv%%=*} v=${kv#*=}

@@ -21,23 +21,47 @@ check_port() { # NAME PORT PIDFILE: fail clearly when another process holds a po
 
 mariadb_sql() { mariadb --no-defaults --socket="$S/mariadb/mariadb.sock" -uroot "$@"; }
 
-# netavark creates the demo bridge (and its gateway address) with the first container and deletes it
-# with the last, but MariaDB can only bind an address that exists. So the bridge is created here
-# when missing, as netavark would (it adopts an existing bridge of its name). A listening socket
+# The profile's network pairs, one line each: index network subnet gateway edge-network edge-subnet
+# edge-gateway. lib/network-pairs.ts derives them (the one place that does); read once per run.
+PAIRS=()
+load_pairs() {
+  local plan; plan=$(cd "$DMX_ROOT" && npx --no-install tsx cli/network-plan.ts) || die "no network plan (see the message above)"
+  mapfile -t PAIRS <<<"$plan"
+}
+network_pairs() {
+  [ ${#PAIRS[@]} -gt 0 ] || load_pairs
+  printf '%s\n' "${PAIRS[@]}"
+}
+demo_gateways() { network_pairs | awk '{ print $4 }'; }
+
+# netavark creates a demo bridge (and its gateway address) with the first container and deletes it
+# with the last, but MariaDB can only bind an address that exists. So each pair's bridge is created
+# here when missing, as netavark would (it adopts an existing bridge of its name). A listening socket
 # keeps working when netavark later deletes and re-creates the bridge with the same address.
-ensure_demo_gateway() {
-  local br; br=$(podman network inspect "$DMX_NETWORK" --format '{{.NetworkInterface}}')
-  ip -4 addr show dev "$br" 2>/dev/null | grep -q "inet $DMX_NETWORK_GATEWAY/" && return 0
-  log "creating the demo bridge $br with the gateway $DMX_NETWORK_GATEWAY (MariaDB listens there)"
-  ip link show "$br" >/dev/null 2>&1 || ip link add name "$br" type bridge
-  ip addr add "$DMX_NETWORK_GATEWAY/${DMX_NETWORK_SUBNET#*/}" dev "$br"
-  ip link set "$br" up
+ensure_demo_gateways() {
+  local _i network subnet gateway _rest br
+  while read -r _i network subnet gateway _rest; do
+    br=$(podman network inspect "$network" --format '{{.NetworkInterface}}')
+    ip -4 addr show dev "$br" 2>/dev/null | grep -q "inet $gateway/" && continue
+    log "creating the demo bridge $br with the gateway $gateway (MariaDB listens there)"
+    ip link show "$br" >/dev/null 2>&1 || ip link add name "$br" type bridge
+    ip addr add "$gateway/${subnet#*/}" dev "$br"
+    ip link set "$br" up
+  done < <(network_pairs)
+}
+
+# Whether the running MariaDB listens on every pair's gateway (pairs added since it started: no).
+mariadb_binds_all() {
+  local listening gw; listening=$(ss -Htln "( sport = :$DMX_MARIADB_PORT )" | awk '{ print $4 }')
+  for gw in $(demo_gateways); do grep -qx "$gw:$DMX_MARIADB_PORT" <<<"$listening" || return 1; done
 }
 
 up_mariadb() {
   local d=$S/mariadb; mkdir -p "$d"
   if pid_alive "$d/mariadb.pid" && mariadb-admin --no-defaults --socket="$d/mariadb.sock" -uroot ping >/dev/null 2>&1; then
-    ok "MariaDB already running"; return
+    if mariadb_binds_all; then ok "MariaDB already running"; return; fi
+    log "MariaDB does not listen on every network pair's gateway (pairs were added): restarting it"
+    stop_pidfile MariaDB "$d/mariadb.pid"
   fi
   check_port MARIADB "$DMX_MARIADB_PORT" "$d/mariadb.pid"
   if [ ! -d "$d/data/mysql" ]; then
@@ -46,14 +70,15 @@ up_mariadb() {
       --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
       || die "mariadb-install-db failed; see $d/install.log"
   fi
-  ensure_demo_gateway
-  log "starting MariaDB on port $DMX_MARIADB_PORT (127.0.0.1 and the demo gateway $DMX_NETWORK_GATEWAY)"
-  # Loopback (dmx itself) and the demo network's gateway (demos) only: nothing on the host's other
+  ensure_demo_gateways
+  local binds; binds=$(demo_gateways | paste -sd,)
+  log "starting MariaDB on port $DMX_MARIADB_PORT (127.0.0.1 and the demo gateways $binds)"
+  # Loopback (dmx itself) and the demo networks' gateways (demos) only: nothing on the host's other
   # interfaces. Accounts are host-restricted too (admin: loopback only, demo accounts: the demo
-  # subnet only) and root authenticates by unix socket only.
+  # range only) and root authenticates by unix socket only.
   # Demo data is disposable, so durability is traded for speed (no binlog, lazy flush).
   setsid mariadbd --no-defaults --datadir="$d/data" --socket="$d/mariadb.sock" --port="$DMX_MARIADB_PORT" \
-    --bind-address="127.0.0.1,$DMX_NETWORK_GATEWAY" --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
+    --bind-address="127.0.0.1,$binds" --pid-file="$d/mariadb.pid" --user=root --skip-name-resolve \
     --log-error="$d/error.log" --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
     --skip-log-bin --max-connections=2000 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     </dev/null >/dev/null 2>&1 &
@@ -189,26 +214,28 @@ up_temporal() {
 }
 
 up_networks() {
-  local n
-  for n in "$DMX_NETWORK|$DMX_NETWORK_SUBNET|$DMX_NETWORK_GATEWAY|" "$DMX_EDGE_NETWORK|$DMX_EDGE_SUBNET|$DMX_EDGE_GATEWAY|--internal"; do
-    IFS='|' read -r name subnet gateway extra <<<"$n"
-    if podman network exists "$name"; then
-      local have; have=$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
-      [ "$have" = "$subnet" ] || die "podman network $name exists with subnet $have, expected $subnet (remove it or set DMX_NETWORK_SUBNET/DMX_EDGE_SUBNET)"
-    else
-      log "creating podman network $name ($subnet${extra:+, internal}, no DNS)"
-      # No DNS: demos reach MariaDB by address and Caddy finds them through dmx's names server, so
-      # aardvark-dns would only be reloaded on every demo start and stop, for nothing. The gateway is
-      # explicit: an internal network without DNS gets none otherwise, and the host (Caddy) could
-      # not reach its demos.
-      # shellcheck disable=SC2086
-      podman network create --subnet "$subnet" --gateway "$gateway" --disable-dns $extra "$name" >/dev/null
-    fi
-    if [ "$(podman network inspect "$name" --format '{{.DNSEnabled}}')" = true ]; then
-      log "podman network $name has DNS on (made by an older dmx): harmless, but aardvark-dns is reloaded on every demo start and stop; \`stack.sh purge\` re-creates it without"
-    fi
-  done
-  ok "podman networks ready: $DMX_NETWORK (demos <-> MariaDB), $DMX_EDGE_NETWORK (Caddy -> demos)"
+  local _i network subnet gateway edge edge_subnet edge_gateway n
+  while read -r _i network subnet gateway edge edge_subnet edge_gateway; do
+    for n in "$network|$subnet|$gateway|" "$edge|$edge_subnet|$edge_gateway|--internal"; do
+      IFS='|' read -r name subnet gateway extra <<<"$n"
+      if podman network exists "$name"; then
+        local have; have=$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
+        [ "$have" = "$subnet" ] || die "podman network $name exists with subnet $have, expected $subnet (made by an older dmx, or other DMX_NETWORK_SUBNET/DMX_EDGE_SUBNET: \`DMX_PROFILE=$DMX_PROFILE bash deployments/stack.sh purge\` re-creates the profile)"
+      else
+        log "creating podman network $name ($subnet${extra:+, internal}, no DNS)"
+        # No DNS: demos reach MariaDB by address and Caddy finds them through dmx's names server, so
+        # aardvark-dns would only be reloaded on every demo start and stop, for nothing. The gateway is
+        # explicit: an internal network without DNS gets none otherwise, and the host (Caddy) could
+        # not reach its demos. The label lets `purge` find every pair's networks.
+        # shellcheck disable=SC2086
+        podman network create --subnet "$subnet" --gateway "$gateway" --disable-dns --label "dmx.profile=$DMX_PROFILE" $extra "$name" >/dev/null
+      fi
+      if [ "$(podman network inspect "$name" --format '{{.DNSEnabled}}')" = true ]; then
+        log "podman network $name has DNS on (made by an older dmx): harmless, but aardvark-dns is reloaded on every demo start and stop; \`stack.sh purge\` re-creates it without"
+      fi
+    done
+  done < <(network_pairs)
+  ok "podman networks ready: ${#PAIRS[@]} pairs of a demo network (demos <-> MariaDB) and an edge network (Caddy -> demos), from $DMX_NETWORK and $DMX_EDGE_NETWORK"
 }
 
 # The demo firewall (lib/firewall.ts: why an nftables table, and what a demo may reach) needs the
@@ -341,7 +368,8 @@ purge() {
     eval "iptables ${legacy/#-A/-D}" || break
   done
   local n br
-  for n in "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
+  # Every pair's networks (labelled), and those named like pair 0's from before the labels.
+  for n in $(podman network ls -q --filter "label=dmx.profile=$DMX_PROFILE") "$DMX_EDGE_NETWORK" "$DMX_NETWORK"; do
     podman network exists "$n" || continue
     br=$(podman network inspect "$n" --format '{{.NetworkInterface}}')
     podman network rm -f "$n" >/dev/null
@@ -359,7 +387,7 @@ case "${1:-}" in
     require_root "$@"
     lock_down_state
     bash "$(dirname "$0")/preflight.sh"
-    up_networks; up_podman_api; up_memory_merge; up_mariadb; up_valkey; up_names; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
+    load_pairs; up_networks; up_podman_api; up_memory_merge; up_mariadb; up_valkey; up_names; up_caddy; up_temporal; up_router_probe; write_env; apply_firewall
     ok "stack '$DMX_PROFILE' is up:"; status >&2 ;;
   down) down ;;
   purge) require_root "$@"; purge ;;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
+import { networkPairsFromEnv, type NetworkPair } from './network-pairs';
 import { limitsConfig, limitsEnv, type LimitsConfig } from './limits-config';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,7 +20,6 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().int().positive();
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const ipv4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address');
 const subnet = z.string().regex(/^(\d{1,3}\.){2}0\.0\/16$|^(\d{1,3}\.){3}0\/24$/, 'an IPv4 /16 or /24 subnet like 10.90.0.0/16 or 10.89.10.0/24');
 const dnsName = z.string().regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lower-case DNS name');
 const safeName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'letters, digits, - and _ only');
@@ -57,11 +57,11 @@ const schema = z.object({
   DMX_PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   /** Port in the demo URLs handed out; defaults to Caddy's HTTP port. 80/443 leave it out. */
   DMX_PUBLIC_PORT: port.optional(),
+  /** The profile's network pairs (lib/network-pairs.ts, which also reads DMX_NETWORK_PAIRS): names and ranges. */
   DMX_NETWORK: safeName,
   DMX_NETWORK_SUBNET: subnet,
-  DMX_NETWORK_GATEWAY: ipv4,
   DMX_EDGE_NETWORK: safeName,
-  DMX_EDGE_GATEWAY: ipv4,
+  DMX_EDGE_SUBNET: subnet,
   /** The demo names server's port on 127.0.0.1, and its folder (default /run/dmx-<profile>/names). */
   DMX_NAMES_PORT: port,
   DMX_NAMES_DIR: z.string().min(1).optional(),
@@ -128,7 +128,7 @@ export interface Config {
   cacheDir: string;
   hostId: string;
   temporal: { address: string; namespace: string; uiUrl: string; queuePrefix: string };
-  mariadb: { host: string; port: number; user: string; password: string; demoHost: string; demoAccountHost: string };
+  mariadb: { host: string; port: number; user: string; password: string; demoAccountHost: string };
   valkey: { host: string; port: number };
   caddy: { adminSocket: string; httpPort: number; routerProbeId?: string };
   demos: {
@@ -147,7 +147,8 @@ export interface Config {
     cpus: string;
     pids: number;
   };
-  podman: { network: string; networkSubnet: string; edgeNetwork: string; edgeGateway: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
+  /** `pairs`: each demo is on one pair's demo and edge network; MariaDB listens on every pair's gateway. */
+  podman: { pairs: NetworkPair[]; networkSubnet: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   names: { port: number; dir: string };
@@ -181,6 +182,15 @@ function readEnvFile(path: string): Record<string, string> {
   return out;
 }
 
+/** Runs the parser of one setting, naming the setting in its error. */
+function setting<T>(name: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const profile = env.DMX_PROFILE ?? 'dev';
   const stateDir = env.DMX_STATE_DIR ?? join(repoRoot, '.state', profile);
@@ -198,11 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = parsed.data;
   let password = c.DMX_MARIADB_ADMIN_PASSWORD;
   if (!password && c.DMX_MARIADB_ADMIN_PASSWORD_FILE) {
-    try {
-      password = readFileSync(c.DMX_MARIADB_ADMIN_PASSWORD_FILE, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError(`DMX_MARIADB_ADMIN_PASSWORD_FILE: cannot read ${c.DMX_MARIADB_ADMIN_PASSWORD_FILE}: ${(err as Error).message}`);
-    }
+    const file = c.DMX_MARIADB_ADMIN_PASSWORD_FILE;
+    password = setting('DMX_MARIADB_ADMIN_PASSWORD_FILE', () => readFileSync(file, 'utf8').trim());
   }
   if (!password) throw new ConfigError('DMX_MARIADB_ADMIN_PASSWORD or DMX_MARIADB_ADMIN_PASSWORD_FILE must be set');
   if (c.DMX_MIN_TTL_SECONDS > c.DMX_MAX_TTL_SECONDS) throw new ConfigError('DMX_MIN_TTL_SECONDS must not exceed DMX_MAX_TTL_SECONDS');
@@ -213,12 +220,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.DMX_REQUIRE_OPERATOR_TOKEN && !c.DMX_OPERATOR_TOKEN && env.DMX_API_STARTING === '1') {
     throw new ConfigError('DMX_OPERATOR_TOKEN must be set (or DMX_REQUIRE_OPERATOR_TOKEN=false)');
   }
-  let egressAllow: EgressRule[];
-  try {
-    egressAllow = parseEgressAllow(c.DMX_DEMO_EGRESS_ALLOW);
-  } catch (err) {
-    throw new ConfigError(`DMX_DEMO_EGRESS_ALLOW: ${(err as Error).message}`);
-  }
+  const egressAllow = setting('DMX_DEMO_EGRESS_ALLOW', () => parseEgressAllow(c.DMX_DEMO_EGRESS_ALLOW));
+  const pairs = setting('DMX_NETWORK_PAIRS', () => networkPairsFromEnv(merged));
   if (c.DMX_WEBHOOK_URL && !c.DMX_WEBHOOK_SECRET) throw new ConfigError('DMX_WEBHOOK_SECRET must be set when DMX_WEBHOOK_URL is (deliveries are signed with it)');
   const uiPort = c.DMX_TEMPORAL_UI_PORT;
   return {
@@ -232,8 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: c.DMX_MARIADB_PORT,
       user: c.DMX_MARIADB_ADMIN_USER,
       password,
-      demoHost: c.DMX_NETWORK_GATEWAY,
-      // Demo accounts may connect only from the demo network: 10.90.0.0/16 -> '10.90.%', 10.89.10.0/24 -> '10.89.10.%'
+      // Demo accounts may connect only from the demo range (every pair's demo network is inside it): 10.90.0.0/16 -> '10.90.%', 10.89.10.0/24 -> '10.89.10.%'
       demoAccountHost: c.DMX_NETWORK_SUBNET.endsWith('/16') ? c.DMX_NETWORK_SUBNET.replace(/0\.0\/16$/, '%') : c.DMX_NETWORK_SUBNET.replace(/0\/24$/, '%'),
     },
     valkey: { host: c.DMX_VALKEY_HOST, port: c.DMX_VALKEY_PORT },
@@ -255,10 +257,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pids: c.DMX_DEMO_PIDS,
     },
     podman: {
-      network: c.DMX_NETWORK,
+      pairs,
       networkSubnet: c.DMX_NETWORK_SUBNET,
-      edgeNetwork: c.DMX_EDGE_NETWORK,
-      edgeGateway: c.DMX_EDGE_GATEWAY,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
       egressAllow,
       socketPath: c.DMX_PODMAN_SOCKET ?? join(c.DMX_STATE_DIR, 'podman', 'podman.sock'),

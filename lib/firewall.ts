@@ -12,10 +12,11 @@
  * was deleted (`nft flush ruleset`, a reboot).
  *
  * What a demo (and a template container while it is checkpointed: it runs on the demo network) may do:
- *   - reach MariaDB at its network's gateway on MariaDB's port, and nothing else on the host
+ *   - reach MariaDB at its own pair's gateway on MariaDB's port, and nothing else on the host
  *     (API, Temporal, Valkey, Caddy, the names server: no DNS or PTR answers either);
  *   - answer connections the host opened (Caddy, health probes);
- *   - nothing between containers, nor to the outside unless the egress allowlist names it. Bridged
+ *   - nothing between containers (of one pair or of two: routed between bridges), nor to the outside
+ *     unless the egress allowlist names it. Bridged
  *     traffic (two containers on one bridge) passes the inet forward hook through br_netfilter
  *     (bridge-nf-call-iptables/ip6tables=1, which the adapter checks) with the bridge as both input
  *     and output interface, so one rule covers bridged and routed, IPv4 and IPv6. (A bridge-family
@@ -25,14 +26,19 @@
 
 export interface EgressRule { cidr: string; port: number }
 
+/** One network pair's bridges (lib/network-pairs.ts). */
+export interface FirewallPair {
+  /** Bridge of the pair's demo network (demos <-> MariaDB). */
+  demoBridge: string;
+  /** Bridge of the pair's edge network (Caddy -> demos). */
+  edgeBridge: string;
+  /** Gateway of the pair's demo network, where MariaDB listens for its demos. */
+  mariadbGateway: string;
+}
+
 export interface FirewallSpec {
   profile: string;
-  /** Bridge of the demo network (demos <-> MariaDB). */
-  demoBridge: string;
-  /** Bridge of the edge network (Caddy -> demos). */
-  edgeBridge: string;
-  /** Gateway of the demo network, where MariaDB listens for demos. */
-  mariadbGateway: string;
+  pairs: FirewallPair[];
   mariadbPort: number;
   egressAllow: EgressRule[];
 }
@@ -57,10 +63,13 @@ export function parseEgressAllow(value: string): EgressRule[] {
 
 function check(spec: FirewallSpec): void {
   if (!/^[a-z][a-z0-9]{0,11}$/.test(spec.profile)) throw new TypeError(`invalid profile ${spec.profile}`);
-  for (const b of [spec.demoBridge, spec.edgeBridge]) {
-    if (!BRIDGE.test(b)) throw new TypeError(`invalid bridge name ${JSON.stringify(b)}`);
+  if (spec.pairs.length === 0) throw new TypeError('no network pair');
+  for (const p of spec.pairs) {
+    for (const b of [p.demoBridge, p.edgeBridge]) {
+      if (!BRIDGE.test(b)) throw new TypeError(`invalid bridge name ${JSON.stringify(b)}`);
+    }
+    if (!IPV4.test(p.mariadbGateway)) throw new TypeError(`invalid gateway ${p.mariadbGateway}`);
   }
-  if (!IPV4.test(spec.mariadbGateway)) throw new TypeError(`invalid gateway ${spec.mariadbGateway}`);
   if (!Number.isInteger(spec.mariadbPort) || spec.mariadbPort < 1 || spec.mariadbPort > 65535) throw new TypeError(`invalid port ${spec.mariadbPort}`);
   for (const r of spec.egressAllow) if (!CIDR4.test(r.cidr)) throw new TypeError(`invalid egress cidr ${r.cidr}`);
 }
@@ -73,8 +82,12 @@ function check(spec: FirewallSpec): void {
 export function firewallRuleset(spec: FirewallSpec): string {
   check(spec);
   const table = firewallTableName(spec.profile);
-  const all = `{ "${spec.demoBridge}", "${spec.edgeBridge}" }`;
-  const egress = spec.egressAllow.map((r) => `    iifname "${spec.demoBridge}" ip daddr ${r.cidr} tcp dport ${r.port} accept`);
+  const set = (bridges: string[]) => `{ ${bridges.map((b) => `"${b}"`).join(', ')} }`;
+  const demoBridges = set(spec.pairs.map((p) => p.demoBridge));
+  const all = set(spec.pairs.flatMap((p) => [p.demoBridge, p.edgeBridge]));
+  const egress = spec.egressAllow.map((r) => `    iifname ${demoBridges} ip daddr ${r.cidr} tcp dport ${r.port} accept`);
+  // Each pair's demos reach MariaDB at their own gateway only (the host would answer any of its addresses).
+  const mariadb = spec.pairs.map((p) => `    iifname "${p.demoBridge}" ip daddr ${p.mariadbGateway} tcp dport ${spec.mariadbPort} accept`);
   return [
     `add table inet ${table}`,
     `delete table inet ${table}`,
@@ -84,7 +97,7 @@ export function firewallRuleset(spec: FirewallSpec): string {
     '    type filter hook input priority filter - 10; policy accept;',
     `    iifname != ${all} return`,
     '    ct state established,related accept',
-    `    iifname "${spec.demoBridge}" ip daddr ${spec.mariadbGateway} tcp dport ${spec.mariadbPort} accept`,
+    ...mariadb,
     '    counter drop',
     '  }',
     '  chain forward {',

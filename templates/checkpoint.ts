@@ -14,6 +14,7 @@ import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
 import { probeHttp, waitForHttp } from '../adapters/http-probe';
 import { templateKinds } from './kinds';
+import { pairsWithoutCheckpoint, withPairCheckpoints } from './pair-checkpoints';
 import { readTemplateSpec, templateDatabaseName, writeTemplateSpec, type TemplateKindName, type TemplateSpec } from './spec';
 
 export interface CheckpointOptions {
@@ -35,12 +36,13 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
   const kind = templateKinds[o.kind];
   const image = await kind.prepareImage(o.image, { refresh: o.rebuildImage });
   const existing = readTemplateSpec(config.stateDir, o.name);
-  if (!o.force && existing && existing.image === image && existing.network === config.podman.network && existing.edgeNetwork === config.podman.edgeNetwork
+  const [firstPair] = config.podman.pairs;
+  if (!o.force && existing && existing.image === image && existing.network === firstPair!.network && existing.edgeNetwork === firstPair!.edgeNetwork
     && JSON.stringify(existing.hardening) === JSON.stringify(kind.defaults.hardening)
     && (o.noCheckpoint ? !existing.checkpointArchive : existing.checkpointArchive && existsSync(existing.checkpointArchive))
     && (await mariadb.databaseExists(existing.database))) {
     log.info({ template: o.name, version: existing.version }, 'template checkpoint is current');
-    return { ...existing, reused: true };
+    return { ...(await recordPairCheckpoints(deps, existing)), reused: true };
   }
 
   const d = kind.defaults;
@@ -81,18 +83,18 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     // On the edge network too, so every restored demo is on both at once and routable by its own
     // name (no separate `network connect`). The template's own name is not demo-shaped: Caddy's
     // demo router never routes to it.
-    name: container, image, networks: [config.podman.network, config.podman.edgeNetwork],
+    name: container, image, networks: [firstPair!.network, firstPair!.edgeNetwork],
     // Labels and limits are part of the checkpoint: every restored demo inherits them.
     labels: { 'dmx.profile': config.profile, 'dmx.template': o.name, 'dmx.template-version': version, 'dmx.role': 'demo' },
-    env: kind.runEnv({ host: config.mariadb.demoHost, port: config.mariadb.port, database, user: account, password, prefix: d.tablePrefix }, domain),
+    env: kind.runEnv({ host: firstPair!.gateway, port: config.mariadb.port, database, user: account, password, prefix: d.tablePrefix }, domain),
     memory: config.demos.memory, cpus: config.demos.cpus, pids: config.demos.pids, hardening: d.hardening,
   });
   try {
-    await podman.pinBridgeMac(config.podman.network);
-    await podman.pinBridgeMac(config.podman.edgeNetwork);
+    await podman.pinBridgeMac(firstPair!.network);
+    await podman.pinBridgeMac(firstPair!.edgeNetwork);
     const info = await podman.inspect(container);
-    const ip = info?.networks[config.podman.network]?.ip;
-    if (!ip) throw new Error(`template container ${container} has no address on ${config.podman.network}`);
+    const ip = info?.networks[firstPair!.network]?.ip;
+    if (!ip) throw new Error(`template container ${container} has no address on ${firstPair!.network}`);
     const url = `http://${ip}:80`;
     const first = await waitForHttp(`${url}/`, domain, (r) => r.status === 200, d.bootSeconds * 1000, 200);
     if (first.status !== 200) throw new Error(`template ${o.name} did not serve / on ${domain} within ${d.bootSeconds} s (last status ${first.status}: ${first.body.slice(0, 200)})`);
@@ -107,7 +109,7 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
       const spec: TemplateSpec = {
         name: o.name, kind: o.kind, version, image, database, tablePrefix: d.tablePrefix, appRoot: d.appRoot,
         parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath, adminEmail: d.adminEmail,
-        hardening: d.hardening, network: config.podman.network, edgeNetwork: config.podman.edgeNetwork, createdAt: new Date().toISOString(),
+        hardening: d.hardening, network: firstPair!.network, edgeNetwork: firstPair!.edgeNetwork, createdAt: new Date().toISOString(),
       };
       writeTemplateSpec(config.stateDir, spec);
       await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
@@ -133,20 +135,31 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     const spec: TemplateSpec = {
       name: o.name, kind: o.kind, version, image, checkpointArchive: archive, database, tablePrefix: d.tablePrefix,
       appRoot: d.appRoot, parametersFile: d.parametersFile, cacheDirs: d.cacheDirs, adminPath: d.adminPath,
-      adminEmail: d.adminEmail, hardening: d.hardening, network: config.podman.network, edgeNetwork: config.podman.edgeNetwork, createdAt: new Date().toISOString(),
+      adminEmail: d.adminEmail, hardening: d.hardening, network: firstPair!.network, edgeNetwork: firstPair!.edgeNetwork, createdAt: new Date().toISOString(),
       checkpointSeconds, archiveBytes: statSync(archive).size,
     };
-    writeTemplateSpec(config.stateDir, spec);
+    const recorded = await withPairCheckpoints(spec, config.podman.pairs);
+    writeTemplateSpec(config.stateDir, recorded);
     // Restored demos carry the template's environment: the template account must not outlive the
     // checkpoint, or any demo could write to the data every later demo is cloned from.
     await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
-    log.info({ template: o.name, version, archive, checkpointSeconds, archiveBytes: spec.archiveBytes }, 'template checkpointed');
-    return { ...spec, reused: false };
+    log.info({ template: o.name, version, archive, checkpointSeconds, archiveBytes: spec.archiveBytes, pairs: config.podman.pairs.length }, 'template checkpointed');
+    return { ...recorded, reused: false };
   } catch (err) {
     await podman.remove(container).catch((e) => log.error({ err: e }, 'removing the template container failed'));
     await mariadb.dropAccount(account, config.mariadb.demoAccountHost).catch((e) => log.error({ err: e }, 'dropping the template account failed'));
     throw err;
   }
+}
+
+/** Copies the checkpoint for network pairs added since it was taken (a spec of the current pairs). */
+async function recordPairCheckpoints(deps: CheckpointDeps, spec: TemplateSpec): Promise<TemplateSpec> {
+  const pairs = deps.config.podman.pairs;
+  if (pairsWithoutCheckpoint(spec, pairs).length === 0) return spec;
+  const updated = await withPairCheckpoints(spec, pairs);
+  writeTemplateSpec(deps.config.stateDir, updated);
+  deps.log.info({ template: spec.name, pairs: Object.keys(updated.pairCheckpoints ?? {}) }, 'template checkpoint copied for further network pairs');
+  return updated;
 }
 
 /**

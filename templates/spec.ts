@@ -26,10 +26,12 @@ export interface TemplateSpec extends TemplateLayout {
    * same). Absent in specs recorded before hardening: `dmx checkpoint` then takes a new checkpoint.
    */
   hardening?: ContainerHardening;
-  /** Network the template ran on: a checkpoint restores onto the same one. */
+  /** Network the template ran on (the first pair's): a checkpoint restores onto the same one. */
   network: string;
   /** The edge network, when the checkpoint was taken on it too: restored demos are routable at once. */
   edgeNetwork?: string;
+  /** The checkpoint copied for each further network pair, by the pair's demo network (templates/pair-checkpoints.ts). */
+  pairCheckpoints?: Record<string, string>;
   createdAt: string;
   checkpointSeconds?: number;
   archiveBytes?: number;

@@ -10,7 +10,8 @@ import { waitForHttp, probeHttp } from '../adapters/http-probe';
 import { readTemplateSpec } from '../templates/spec';
 import { demoHostFor, repoRoot } from '../lib/config';
 import { ApplicationFailure } from '@temporalio/common';
-import { BRIDGE_PORT_LIMIT } from '../activities/host';
+import { BRIDGE_PORT_LIMIT, pairOf } from '../lib/network-pairs';
+import { checkpointFor } from '../templates/pair-checkpoints';
 import { demoResourceNames, FAILURE_TYPES } from '../contract';
 import { createRealDeps, type RealDeps } from '../adapters/real-deps';
 import { expectNoTraces } from './helpers/leaks';
@@ -38,15 +39,26 @@ describe('stand-in template checkpoint', () => {
     const spec = readTemplateSpec(deps.config.stateDir, 'standin');
     expect(spec).toBeDefined();
     expect(spec!.checkpointArchive).toMatch(/\.tar$/);
-    expect(spec!.network).toBe(deps.config.podman.network);
+    expect(spec!.network).toBe(deps.config.podman.pairs[0]!.network);
+    // A copy of the checkpoint for every further network pair, naming that pair's networks.
+    expect(deps.config.podman.pairs.length).toBeGreaterThanOrEqual(2);
+    for (const pair of deps.config.podman.pairs.slice(1)) {
+      const archive = checkpointFor(spec!, pair);
+      expect(archive, `pair ${pair.index}`).toMatch(new RegExp(`\\.pair-${pair.index}\\.tar$`));
+      const config = JSON.parse((await execa('tar', ['-xOf', archive!, './config.dump'])).stdout);
+      expect(Object.keys(config.newNetworks).sort()).toEqual([pair.network, pair.edgeNetwork].sort());
+    }
     expect(await deps.podman.imageExists(spec!.image)).toBe(true);
     expect((await deps.mariadb.tablesWithPrefix(spec!.database, 'ps_')).length).toBeGreaterThanOrEqual(10);
   });
 
-  it('restores twice under different names; each copy serves its own domain and rows', async () => {
+  it('restores twice under different names, on two network pairs; each copy serves its own domain and rows', async () => {
     const restored = await Promise.all(ids.map((demoId) => acts.restoreDemoContainer({ demoId, template: 'standin' })));
     expect(restored.map((r) => r.method)).toEqual(['criu', 'criu']);
     expect(new Set(restored.map((r) => r.container)).size).toBe(2);
+    // Restored together, they go to the two least busy pairs (each copy's own checkpoint and MariaDB gateway).
+    const pairs = await Promise.all(restored.map(async (r) => pairOf(deps.config.podman.pairs, (await deps.podman.inspect(r.container))!.networks)!));
+    expect(pairs[0]!.index).not.toBe(pairs[1]!.index);
 
     for (const demoId of ids) {
       await acts.createDemoData({ demoId, template: 'standin' });
@@ -62,7 +74,7 @@ describe('stand-in template checkpoint', () => {
     const ips: string[] = [];
     for (const [i, demoId] of ids.entries()) {
       const info = await deps.podman.inspect(restored[i]!.container);
-      const ip = info!.networks[deps.config.podman.network]!.ip;
+      const ip = info!.networks[pairs[i]!.network]!.ip;
       ips.push(ip);
       const host = demoHostFor(deps.config, demoId);
       const r = await waitForHttp(`http://${ip}:80/product/1`, host, (x) => x.status === 200, 10_000);
@@ -89,22 +101,34 @@ describe('stand-in template checkpoint', () => {
       expect((await first).container).toBe(second.container);
       const info = await deps.podman.inspect(second.container);
       expect(info?.running).toBe(true);
-      expect(Object.keys(info!.networks).sort()).toEqual([deps.config.podman.network, deps.config.podman.edgeNetwork].sort());
+      const pair = pairOf(deps.config.podman.pairs, info!.networks)!;
+      expect(Object.keys(info!.networks).sort()).toEqual([pair.network, pair.edgeNetwork].sort());
       expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: true });
       await expectNoTraces(deps, demoId);
     }
   });
 
-  it('refuses a restore that a full network bridge could not take (NoCapacity, nothing left behind)', async () => {
-    // A Linux bridge takes 1,023 ports; here the real adapter is told its bridges are that full.
-    const full = realActivities({ ...deps, podman: { ...deps.podman, bridgePorts: async () => BRIDGE_PORT_LIMIT } }).activities;
+  it('skips a pair whose bridge is full, and refuses a restore when every pair is (NoCapacity, nothing left behind)', async () => {
+    // A Linux bridge takes 1,023 ports; here the real adapter is told some or all bridges are that full.
+    const [first, ...others] = deps.config.podman.pairs;
+    const withFull = (networks: string[]) => realActivities({
+      ...deps, podman: { ...deps.podman, bridgePorts: async (n: string) => (networks.includes(n) ? BRIDGE_PORT_LIMIT : deps.podman.bridgePorts(n)) },
+    }).activities;
+
     const demoId = newDemoId();
-    const err = await full.restoreDemoContainer({ demoId, template: 'standin' }).catch((e: unknown) => e);
+    const { container } = await withFull([first!.edgeNetwork]).restoreDemoContainer({ demoId, template: 'standin' });
+    expect(pairOf(deps.config.podman.pairs, (await deps.podman.inspect(container))!.networks)!.index).not.toBe(first!.index);
+    expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: true });
+
+    const refused = newDemoId();
+    const all = [first!, ...others].flatMap((p) => [p.network, p.edgeNetwork]);
+    const err = await withFull(all).restoreDemoContainer({ demoId: refused, template: 'standin' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe(FAILURE_TYPES.noCapacity);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
-    expect((err as Error).message).toMatch(new RegExp(`network ${deps.config.podman.network} holds ${BRIDGE_PORT_LIMIT} containers`));
-    expect(await deps.podman.inspect(demoResourceNames(deps.config.profile, demoId).container)).toBeUndefined();
+    expect((err as Error).message).toMatch(new RegExp(`each of its ${deps.config.podman.pairs.length} network pairs holds ${BRIDGE_PORT_LIMIT} containers`));
+    expect(await deps.podman.inspect(demoResourceNames(deps.config.profile, refused).container)).toBeUndefined();
+    await expectNoTraces(deps, demoId);
   });
 
   it('tears the copies down without leaving anything behind', async () => {

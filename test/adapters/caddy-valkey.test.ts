@@ -63,11 +63,11 @@ describe('caddy adapter (real Caddy admin API)', () => {
     const id = newDemoId();
     const name = `dmx-${c.profile}-${id}`;
     const image = (await execa('podman', ['inspect', '--format', '{{.ImageName}}', `dmx-${c.profile}-router-probe`])).stdout.trim();
-    await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.edgeNetwork, '--label', `dmx.profile=${c.profile}`,
+    await execa('podman', ['run', '-d', '--rm', '--name', name, '--network', c.podman.pairs[0]!.edgeNetwork, '--label', `dmx.profile=${c.profile}`,
       // The host's hard limits are below podman's defaults here (as for the router probe in stack.sh).
       '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', image, '/bin/busybox', 'sleep', '120']);
     try {
-      await deps.names.publish(name, (await deps.podman.inspect(name))!.networks[c.podman.edgeNetwork]!.ip);
+      await deps.names.publish(name, (await deps.podman.inspect(name))!.networks[c.podman.pairs[0]!.edgeNetwork]!.ip);
       const r = await get(`${id}.${c.demos.domain}`);
       expect(r.status, r.body).toBe(503);
       expect(r.body).toMatch(/id="demo-unreachable"/);

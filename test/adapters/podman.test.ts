@@ -25,13 +25,13 @@ describe('podman adapter (real podman + CRIU)', () => {
     const info = await deps.podman.inspect(name);
     expect(info?.running).toBe(true);
     expect(info?.labels['dmx.template']).toBe('standin');
-    expect(info?.networks[deps.config.podman.network]?.ip).toMatch(/^10\./);
+    expect(info?.networks[deps.config.podman.pairs[0]!.network]?.ip).toMatch(/^10\./);
 
     expect(await deps.podman.exec(name, ['sh', '-c', 'cat; id -u'], 'hello\n')).toBe('hello\n0');
 
     // The bridge keeps one MAC whatever containers come and go (else gateway ARP entries go stale).
-    await deps.podman.pinBridgeMac(deps.config.podman.network);
-    const bridge = (await deps.podman.podman(['network', 'inspect', deps.config.podman.network, '--format', '{{.NetworkInterface}}'])).trim();
+    await deps.podman.pinBridgeMac(deps.config.podman.pairs[0]!.network);
+    const bridge = (await deps.podman.podman(['network', 'inspect', deps.config.podman.pairs[0]!.network, '--format', '{{.NetworkInterface}}'])).trim();
     expect(readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8').trim()).toBe('3');
     const mac = readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim();
     const other = `${name}-b`;
@@ -40,16 +40,16 @@ describe('podman adapter (real podman + CRIU)', () => {
     expect(readFileSync(`/sys/class/net/${bridge}/address`, 'utf8').trim()).toBe(mac);
 
     // The checkpoint was taken on the edge network too: the copy is there at once, by its own name.
-    expect(info?.networks[deps.config.podman.edgeNetwork]?.ip).toMatch(/^10\./);
+    expect(info?.networks[deps.config.podman.pairs[0]!.edgeNetwork]?.ip).toMatch(/^10\./);
     expect(info?.pid).toBeGreaterThan(1);
-    await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);
-    await deps.podman.connectNetwork(deps.config.podman.edgeNetwork, name, 'adapterlabel');
-    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]?.aliases).toContain('adapterlabel');
-    await deps.podman.disconnectNetwork(deps.config.podman.edgeNetwork, name);
-    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.edgeNetwork]).toBeUndefined();
+    await deps.podman.disconnectNetwork(deps.config.podman.pairs[0]!.edgeNetwork, name);
+    await deps.podman.connectNetwork(deps.config.podman.pairs[0]!.edgeNetwork, name, 'adapterlabel');
+    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.pairs[0]!.edgeNetwork]?.aliases).toContain('adapterlabel');
+    await deps.podman.disconnectNetwork(deps.config.podman.pairs[0]!.edgeNetwork, name);
+    expect((await deps.podman.inspect(name))?.networks[deps.config.podman.pairs[0]!.edgeNetwork]).toBeUndefined();
 
     // Its bridge counts it among its ports (the guard against a full bridge reads this).
-    expect(await deps.podman.bridgePorts(deps.config.podman.network)).toBeGreaterThanOrEqual(1);
+    expect(await deps.podman.bridgePorts(deps.config.podman.pairs[0]!.network)).toBeGreaterThanOrEqual(1);
     expect(await deps.podman.bridgePorts('dmx-no-such-network').catch((e: Error) => e.message)).toMatch(/no such network|network not found|unable to find/i);
 
     const listed = await deps.podman.list({ 'dmx.profile': deps.config.profile, 'dmx.template': 'standin' });

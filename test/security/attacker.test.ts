@@ -5,6 +5,7 @@
  * The network checks are repeated with the host's rules built in both orders (netavark's first, then
  * dmx's, and dmx's first, then netavark's re-inserted on top with an explicit ACCEPT above
  * everything), and a negative control shows the probes do see an open path when dmx's table is gone.
+ * Demo A's neighbours: B on the same network pair (bridged) and C on another pair (routed).
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,29 +15,54 @@ import type { DemoState } from '../../contract';
 import { releaseDemos, startDemos } from '../helpers/demos';
 import { inActivityContext } from '../helpers/activity-context';
 import { newDemoId, realActivities, startHarness, testConfig, type Harness } from '../helpers/stack';
+import { pairOf, type NetworkPair } from '../../lib/network-pairs';
 import { interfacesOf, linkLocalAddresses, phpIn, probeFrom, type ProbeTarget } from './attack';
 
 let h: Harness;
+let demos: DemoState[] = [];
 let a: DemoState;
 let b: DemoState;
-let bAddresses: ProbeTarget[];
+let pairA: NetworkPair;
+/** Every address of B (same pair as A) and of C (another pair), IPv4 and link-local IPv6, port 80. */
+let neighbourAddresses: ProbeTarget[];
+
+async function pairOfDemo(d: DemoState): Promise<NetworkPair> {
+  return pairOf(h.config.podman.pairs, (await h.deps.podman.inspect(d.container!))!.networks)!;
+}
 
 beforeAll(async () => {
   h = await startHarness('t-atk-', { config: testConfig({ DMX_TASK_QUEUE_PREFIX: 't-atk-' }) });
-  [a, b] = (await startDemos(h, 2, 300)) as [DemoState, DemoState];
-  const infoB = await h.deps.podman.inspect(b.container!);
-  const v4 = Object.values(infoB!.networks).map((n) => n.ip).filter(Boolean);
-  expect(v4).toHaveLength(2); // the demo network and the edge network
+  expect(h.config.podman.pairs.length, 'the test profile has several network pairs').toBeGreaterThanOrEqual(2);
+  // One more demo than pairs, started together: they spread over the pairs (the least busy first),
+  // and two share one. Other suites' demos load the pairs too: start more until both cases exist.
+  demos = await startDemos(h, h.config.podman.pairs.length + 1, 300);
+  let pairs = await Promise.all(demos.map(pairOfDemo));
+  const couple = () => pairs.findIndex((p, k) => pairs.some((q, l) => l !== k && q.index === p.index));
+  while ((couple() < 0 || new Set(pairs.map((p) => p.index)).size < 2) && demos.length < 4 * h.config.podman.pairs.length) {
+    demos.push(...(await startDemos(h, 1, 300)));
+    pairs = await Promise.all(demos.map(pairOfDemo));
+  }
+  expect(new Set(pairs.map((p) => p.index)).size, 'demos spread over several pairs').toBeGreaterThanOrEqual(2);
+  const i = couple();
+  const j = pairs.findIndex((p, k) => k !== i && p.index === pairs[i]!.index);
+  const k = pairs.findIndex((p) => p.index !== pairs[i]!.index);
+  [a, b, pairA] = [demos[i]!, demos[j]!, pairs[i]!];
+  const c = demos[k]!;
   const aIfs = await interfacesOf(a.container!);
   await linkLocalAddresses(a.container!); // waits until A's own addresses can be used
-  const v6 = (await linkLocalAddresses(b.container!)).flatMap((x) => aIfs.map((ifname) => `${x.ip}%${ifname}`));
-  expect(v6.length).toBeGreaterThanOrEqual(2);
-  bAddresses = [...v4, ...v6].map((ip) => ({ tcp: ip, port: 80 }));
+  neighbourAddresses = [];
+  for (const n of [b, c]) {
+    const v4 = Object.values((await h.deps.podman.inspect(n.container!))!.networks).map((x) => x.ip).filter(Boolean);
+    expect(v4).toHaveLength(2); // its pair's demo network and edge network
+    const v6 = (await linkLocalAddresses(n.container!)).flatMap((x) => aIfs.map((ifname) => `${x.ip}%${ifname}`));
+    expect(v6.length).toBeGreaterThanOrEqual(2);
+    neighbourAddresses.push(...[...v4, ...v6].map((ip) => ({ tcp: ip, port: 80 })));
+  }
 }, 120_000);
 
 afterAll(async () => {
   await h?.deps.firewall.ensure();
-  if (h) await releaseDemos(h, [a, b]);
+  if (h) await releaseDemos(h, demos);
   await h?.stop();
 });
 
@@ -62,31 +88,33 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
   };
 
   async function expectIsolated(label: string): Promise<void> {
-    const results = await probeFrom(a.container!, bAddresses);
-    bAddresses.forEach((t, i) => expect(results[i], `${label}: demo B at ${JSON.stringify(t)}`).toBe('timeout'));
+    const results = await probeFrom(a.container!, neighbourAddresses);
+    neighbourAddresses.forEach((t, i) => expect(results[i], `${label}: a neighbour at ${JSON.stringify(t)}`).toBe('timeout'));
   }
 
-  it('cannot reach another demo on either network, over IPv4 or IPv6', async () => {
+  it('cannot reach another demo of its pair or of another pair, on either network, over IPv4 or IPv6', async () => {
     await expectIsolated('as set up');
   });
 
-  it('reaches MariaDB at its gateway, and no other port of the host on any of its addresses', async () => {
+  it("reaches MariaDB at its own pair's gateway, and no other port of the host on any of its addresses", async () => {
     const c = h.config;
-    const [mariadb] = await probeFrom(a.container!, [{ tcp: c.mariadb.demoHost, port: c.mariadb.port }]);
+    const [mariadb] = await probeFrom(a.container!, [{ tcp: pairA.gateway, port: c.mariadb.port }]);
     expect(mariadb).toBe('open');
     const targets: Array<ProbeTarget & { name: string }> = [];
+    const gateways = c.podman.pairs.flatMap((p) => [p.gateway, p.edgeGateway]);
     for (const [name, port] of Object.entries(hostPorts())) {
-      for (const gw of [c.mariadb.demoHost, c.podman.edgeGateway]) targets.push({ name: `${name}@${gw}`, tcp: gw, port });
+      for (const gw of gateways) targets.push({ name: `${name}@${gw}`, tcp: gw, port });
     }
-    targets.push({ name: 'mariadb@edge', tcp: c.podman.edgeGateway, port: c.mariadb.port });
+    // MariaDB listens on every pair's gateway: a demo reaches it at its own only.
+    for (const gw of gateways.filter((g) => g !== pairA.gateway)) targets.push({ name: `mariadb@${gw}`, tcp: gw, port: c.mariadb.port });
     const results = await probeFrom(a.container!, targets);
     targets.forEach((t, i) => expect(results[i], t.name).toBe('timeout'));
   });
 
-  it('MariaDB listens on loopback and the demo gateway only', async () => {
+  it("MariaDB listens on loopback and the pairs' demo gateways only", async () => {
     const out = (await execa('ss', ['-Htln', `( sport = :${h.config.mariadb.port} )`])).stdout;
     const addresses = out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[3]!.replace(/:\d+$/, '')).sort();
-    expect(addresses).toEqual(['127.0.0.1', h.config.mariadb.demoHost].sort());
+    expect(addresses).toEqual(['127.0.0.1', ...h.config.podman.pairs.map((p) => p.gateway)].sort());
   });
 
   it('cannot reach the outside (no egress without DMX_DEMO_EGRESS_ALLOW)', async () => {
@@ -104,9 +132,9 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     // The host (Caddy's resolver) gets answers from the names server on its loopback; a demo, asking
     // its gateways, gets none (its networks have no DNS, and the firewall drops what it sends the host).
     const fromHost = await execa('dig', ['+short', '+time=1', '+tries=1', '-p', String(c.names.port), `${demoContainerPrefix(c.profile)}${b.demoId}.dmx`, '@127.0.0.1'], { reject: false });
-    const edgeB = (await h.deps.podman.inspect(b.container!))!.networks[c.podman.edgeNetwork]!.ip;
+    const edgeB = (await h.deps.podman.inspect(b.container!))!.networks[pairA.edgeNetwork]!.ip;
     expect(fromHost.stdout.trim(), 'the names server answers the host').toBe(edgeB);
-    const targets = ipB.flatMap((ip) => [c.mariadb.demoHost, c.podman.edgeGateway].map((server) => ({ ptr: ip, server })));
+    const targets = ipB.flatMap((ip) => c.podman.pairs.flatMap((p) => [p.gateway, p.edgeGateway]).map((server) => ({ ptr: ip, server })));
     const results = await probeFrom(a.container!, targets);
     targets.forEach((t, i) => expect(results[i], JSON.stringify(t)).toBe('no-answer'));
   });
@@ -114,7 +142,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
   it("holds whatever the order of netavark's and dmx's rules, and the reconciler restores a deleted table", async () => {
     const fw = h.deps.firewall;
     // ACCEPT everything from this profile's bridges (only these: other stacks on the host keep their rules).
-    const bridges = [(await fw.spec()).demoBridge, (await fw.spec()).edgeBridge];
+    const bridges = (await fw.spec()).pairs.flatMap((p) => [p.demoBridge, p.edgeBridge]);
     const acceptRule = (b: string) => ['FORWARD', '-i', b, '-j', 'ACCEPT', '-m', 'comment', '--comment', `dmx-${h.config.profile}-attacker-test`];
     const blanketAccept = async (op: '-I' | '-D') => {
       const results = await Promise.all(bridges.map((b) => (op === '-I' ? iptables('-I', ...acceptRule(b).slice(0, 1), '1', ...acceptRule(b).slice(1)) : iptables('-D', ...acceptRule(b)))));
@@ -123,7 +151,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
     try {
       // Negative control: without dmx's table, the same probes find demo B (so `timeout` above means the table).
       await fw.remove();
-      const open = await probeFrom(a.container!, bAddresses.slice(0, 1));
+      const open = await probeFrom(a.container!, neighbourAddresses.slice(0, 1));
       expect(open[0], 'demo B over the demo network without the firewall').toBe('open');
 
       // netavark's rules first, then dmx's.
@@ -150,7 +178,7 @@ describe('network: a demo reaches exactly MariaDB on its own port', () => {
 });
 
 describe('data: a demo reaches only its own database', () => {
-  const login = (user: string, pw: string) => `mysqli_report(MYSQLI_REPORT_OFF); $c = @mysqli_connect('${h.config.mariadb.demoHost}', '${user}', '${pw}', '', ${h.config.mariadb.port}); echo $c ? 'in' : mysqli_connect_errno();`;
+  const login = (user: string, pw: string) => `mysqli_report(MYSQLI_REPORT_OFF); $c = @mysqli_connect('${pairA.gateway}', '${user}', '${pw}', '', ${h.config.mariadb.port}); echo $c ? 'in' : mysqli_connect_errno();`;
 
   it("cannot log in as root, dmx's admin, or another demo's account", async () => {
     // Access denied, as 1045 (ER_ACCESS_DENIED_ERROR) or 1698 (ER_ACCESS_DENIED_NO_PASSWORD_ERROR):
@@ -163,7 +191,7 @@ describe('data: a demo reaches only its own database', () => {
 
   it("cannot open another demo's or the template's database, nor create a database outside its grant", async () => {
     const own = "$p = (require '/var/www/html/app/config/parameters.php')['parameters']; mysqli_report(MYSQLI_REPORT_OFF);"
-      + ` $c = mysqli_connect('${h.config.mariadb.demoHost}', $p['database_user'], $p['database_password'], $p['database_name'], ${h.config.mariadb.port});`;
+      + ` $c = mysqli_connect('${pairA.gateway}', $p['database_user'], $p['database_password'], $p['database_name'], ${h.config.mariadb.port});`;
     const sql = (q: string) => `${own} echo mysqli_query($c, ${JSON.stringify(q)}) ? 'ok' : mysqli_errno($c);`;
     const nb = demoResourceNames(h.config.profile, b.demoId);
     const na = demoResourceNames(h.config.profile, a.demoId);
@@ -187,7 +215,7 @@ describe('data: a demo reaches only its own database', () => {
       const mine = orphans.filter((o) => o.demoId === ghost).map((o) => `${o.kind}:${o.name}`).sort();
       expect(mine).toEqual([...names.map((n) => `database:${n}`), `account:dmx0d0${ghost}@%`].sort());
       // Live demos' resources are never orphans.
-      expect(orphans.filter((o) => o.demoId === a.demoId || o.demoId === b.demoId)).toEqual([]);
+      expect(orphans.filter((o) => demos.some((d) => d.demoId === o.demoId))).toEqual([]);
     } finally {
       for (const n of names) await h.deps.mariadb.dropDatabase(n);
       await h.deps.mariadb.dropAccount(`dmx0d0${ghost}`, '%');
@@ -228,7 +256,7 @@ describe('container: no host root powers, read-only root filesystem, bounded dis
       expect(size, dir).toBeLessThanOrEqual(mb * 1024 * 1024);
     }
     // The shop still serves afterwards.
-    const ip = (await h.deps.podman.inspect(a.container!))!.networks[h.config.podman.network]!.ip;
+    const ip = (await h.deps.podman.inspect(a.container!))!.networks[pairA.network]!.ip;
     const page = await execa('curl', ['-s', '-o', '/dev/null', '-m', '5', '-w', '%{http_code}', '-H', `Host: ${new URL(a.url!).host}`, `http://${ip}/`]);
     expect(page.stdout).toBe('200');
   });

@@ -43,7 +43,7 @@ async function checkpointInBackground(): Promise<{ done: Promise<unknown>; ip: s
   const deadline = Date.now() + 60_000;
   for (;;) {
     const info = await h.deps.podman.inspect(container);
-    const ip = info?.running ? info.networks[h.config.podman.network]?.ip : undefined;
+    const ip = info?.running ? info.networks[h.config.podman.pairs[0]!.network]?.ip : undefined;
     if (ip) return { done, ip };
     if (Date.now() > deadline) throw new Error(`template container ${container} did not start`);
     await new Promise((r) => setTimeout(r, 100));

@@ -15,9 +15,8 @@ const base = {
   DMX_API_PORT: '8000',
   DMX_NETWORK: 'dmx-x',
   DMX_NETWORK_SUBNET: '10.89.30.0/24',
-  DMX_NETWORK_GATEWAY: '10.89.30.1',
   DMX_EDGE_NETWORK: 'dmx-x-edge',
-  DMX_EDGE_GATEWAY: '10.89.31.1',
+  DMX_EDGE_SUBNET: '10.89.31.0/24',
   DMX_NAMES_PORT: '5353',
   DMX_CRIU_BIN_DIR: '/opt/criu/bin',
 };
@@ -38,6 +37,8 @@ describe('configuration', () => {
     ['DMX_DEMO_DOMAIN', 'Bad_Domain!'],
     ['DMX_DATA_LAYOUT', 'tables'],
     ['DMX_NETWORK_SUBNET', '10.89.30.0/20'],
+    ['DMX_NETWORK_PAIRS', '2'], // a /24 range holds one pair
+    ['DMX_NETWORK_PAIRS', 'many'],
     ['DMX_DEMO_MEMORY', 'lots'],
     ['DMX_TASK_QUEUE_PREFIX', 'UPPER'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {

@@ -6,7 +6,11 @@ import { firewallRuleset, parseEgressAllow, type FirewallSpec } from '../../lib/
 import { AesGcmPayloadCodec, CodecError } from '../../lib/payload-codec';
 
 const spec: FirewallSpec = {
-  profile: 'unit', demoBridge: 'podman90', edgeBridge: 'podman91', mariadbGateway: '10.90.0.1', mariadbPort: 13306, egressAllow: [],
+  profile: 'unit', mariadbPort: 13306, egressAllow: [],
+  pairs: [
+    { demoBridge: 'podman90', edgeBridge: 'podman91', mariadbGateway: '10.90.0.1' },
+    { demoBridge: 'podman92', edgeBridge: 'podman93', mariadbGateway: '10.90.8.1' },
+  ],
 };
 
 describe('demo firewall ruleset', () => {
@@ -20,17 +24,24 @@ describe('demo firewall ruleset', () => {
 
   it('is valid nft, drops by default and opens exactly MariaDB and the allowlist', async () => {
     const text = firewallRuleset({ ...spec, egressAllow: [{ cidr: '203.0.113.0/24', port: 443 }] });
+    // Each pair's demos reach MariaDB at their own gateway, not at another pair's.
     expect(text).toContain('iifname "podman90" ip daddr 10.90.0.1 tcp dport 13306 accept');
-    expect(text).toContain('iifname "podman90" ip daddr 203.0.113.0/24 tcp dport 443 accept');
-    expect(text.match(/ accept$/gm)).toHaveLength(4); // MariaDB, the allowlist entry, and two for replies (established)
+    expect(text).toContain('iifname "podman92" ip daddr 10.90.8.1 tcp dport 13306 accept');
+    expect(text).not.toMatch(/"podman90" ip daddr 10\.90\.8\.1|"podman92" ip daddr 10\.90\.0\.1/);
+    expect(text).toContain('iifname { "podman90", "podman92" } ip daddr 203.0.113.0/24 tcp dport 443 accept');
+    // Every bridge of every pair is filtered: traffic between pairs is routed, so the forward drop covers it.
+    expect(text).toContain('iifname { "podman90", "podman91", "podman92", "podman93" } counter drop');
+    expect(text.match(/ accept$/gm)).toHaveLength(5); // MariaDB twice, the allowlist entry, and two for replies (established)
     const check = await execa('nft', ['-c', '-f', '-'], { input: text, reject: false });
     expect(check.stderr).toBe('');
     expect(check.exitCode).toBe(0);
   });
 
   it('refuses names and addresses that could inject rules', () => {
-    expect(() => firewallRuleset({ ...spec, demoBridge: 'x" accept; #' })).toThrow(/invalid bridge name/);
-    expect(() => firewallRuleset({ ...spec, mariadbGateway: '10.90.0.1 accept' })).toThrow(/invalid gateway/);
+    const [first, second] = spec.pairs;
+    expect(() => firewallRuleset({ ...spec, pairs: [first!, { ...second!, edgeBridge: 'x" accept; #' }] })).toThrow(/invalid bridge name/);
+    expect(() => firewallRuleset({ ...spec, pairs: [{ ...first!, mariadbGateway: '10.90.0.1 accept' }] })).toThrow(/invalid gateway/);
+    expect(() => firewallRuleset({ ...spec, pairs: [] })).toThrow(/no network pair/);
     expect(() => firewallRuleset({ ...spec, profile: 'Bad-Profile' })).toThrow(/invalid profile/);
   });
 });
