@@ -45,17 +45,26 @@ function hostActivities(deps: ActivityDeps) {
   /**
    * The pair a new demo goes on: the one with the fewest ports in use on its busier bridge, counting
    * this worker's restores still under way (their ports do not exist yet), among the pairs the
-   * template has a checkpoint for. All full: a clear "host full", not a broken demo.
+   * template has a checkpoint for. All full: a clear "host full", not a broken demo. Choices are made
+   * one at a time, and the restores under way are read before the ports: a restore that ends in
+   * between is counted twice (harmless), never not at all (a bridge could overflow).
    */
   const restoresUnderWay = new Map<number, number>();
-  async function reservePair(s: TemplateSpec): Promise<{ pair: NetworkPair; release: () => void }> {
+  let choosing: Promise<unknown> = Promise.resolve();
+  function reservePair(s: TemplateSpec): Promise<{ pair: NetworkPair; release: () => void }> {
+    const turn = choosing.then(() => choosePair(s));
+    choosing = turn.catch(() => undefined);
+    return turn;
+  }
+  async function choosePair(s: TemplateSpec): Promise<{ pair: NetworkPair; release: () => void }> {
     const usable = s.checkpointArchive ? config.podman.pairs.filter((p) => checkpointFor(s, p) !== undefined) : config.podman.pairs;
     if (usable.length === 0) {
       throw ApplicationFailure.nonRetryable(`template ${s.name} has no checkpoint for any network pair on host ${config.hostId}: run dmx checkpoint`, FAILURE_TYPES.templateMissing);
     }
+    const underWay = new Map(restoresUnderWay);
     const loads = await Promise.all(usable.map(async (pair) => {
       const ports = Math.max(await podman.bridgePorts(pair.network), await podman.bridgePorts(pair.edgeNetwork));
-      return { pair, load: ports + (restoresUnderWay.get(pair.index) ?? 0) };
+      return { pair, load: ports + (underWay.get(pair.index) ?? 0) };
     }));
     const best = loads.filter((l) => l.load < BRIDGE_PORT_LIMIT).sort((a, b) => a.load - b.load || a.pair.index - b.pair.index)[0];
     if (!best) {
