@@ -148,7 +148,7 @@ export interface Config {
     pids: number;
   };
   /** `pairs`: each demo is on one pair's demo and edge network; MariaDB listens on every pair's gateway. */
-  podman: { pairs: NetworkPair[]; networkSubnet: string; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
+  podman: { pairs: NetworkPair[]; criuBinDir: string; egressAllow: EgressRule[]; socketPath: string; memoryMerge: boolean };
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   names: { port: number; dir: string };
@@ -258,7 +258,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     podman: {
       pairs,
-      networkSubnet: c.DMX_NETWORK_SUBNET,
       criuBinDir: c.DMX_CRIU_BIN_DIR,
       egressAllow,
       socketPath: c.DMX_PODMAN_SOCKET ?? join(c.DMX_STATE_DIR, 'podman', 'podman.sock'),
