@@ -14,7 +14,7 @@ import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
 import { probeHttp, waitForHttp } from '../adapters/http-probe';
 import { templateKinds } from './kinds';
-import { pairsWithoutCheckpoint, withPairCheckpoints } from './pair-checkpoints';
+import { withPairCheckpoints } from './pair-checkpoints';
 import { readTemplateSpec, templateDatabaseName, writeTemplateSpec, type TemplateKindName, type TemplateSpec } from './spec';
 
 export interface CheckpointOptions {
@@ -154,9 +154,8 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
 
 /** Copies the checkpoint for network pairs added since it was taken (a spec of the current pairs). */
 async function recordPairCheckpoints(deps: CheckpointDeps, spec: TemplateSpec): Promise<TemplateSpec> {
-  const pairs = deps.config.podman.pairs;
-  if (pairsWithoutCheckpoint(spec, pairs).length === 0) return spec;
-  const updated = await withPairCheckpoints(spec, pairs);
+  const updated = await withPairCheckpoints(spec, deps.config.podman.pairs);
+  if (updated === spec) return spec;
   writeTemplateSpec(deps.config.stateDir, updated);
   deps.log.info({ template: spec.name, pairs: Object.keys(updated.pairCheckpoints ?? {}) }, 'template checkpoint copied for further network pairs');
   return updated;

@@ -23,7 +23,7 @@ export function checkpointFor(spec: TemplateSpec, pair: NetworkPair): string | u
 }
 
 /** Pairs a restore of this template cannot use yet (their archive is missing). */
-export function pairsWithoutCheckpoint(spec: TemplateSpec, pairs: NetworkPair[]): NetworkPair[] {
+function pairsWithoutCheckpoint(spec: TemplateSpec, pairs: NetworkPair[]): NetworkPair[] {
   if (!spec.checkpointArchive) return [];
   return pairs.filter((p) => {
     const archive = checkpointFor(spec, p);
@@ -67,7 +67,7 @@ export async function derivePairCheckpoint(spec: TemplateSpec, pair: NetworkPair
   }
 }
 
-/** The spec with an archive for every pair (made where missing); the caller records it. */
+/** The spec with an archive for every pair (made where missing; the same spec when none is); the caller records it. */
 export async function withPairCheckpoints(spec: TemplateSpec, pairs: NetworkPair[]): Promise<TemplateSpec> {
   const missing = pairsWithoutCheckpoint(spec, pairs);
   if (missing.length === 0) return spec;

@@ -21,6 +21,11 @@ let deps: RealDeps;
 let acts: ReturnType<typeof realActivities>['activities'];
 const ids = [newDemoId(), newDemoId()];
 
+/** The network pair a container is on. */
+async function pairOfContainer(container: string) {
+  return pairOf(deps.config.podman.pairs, (await deps.podman.inspect(container))!.networks)!;
+}
+
 beforeAll(() => {
   deps = createRealDeps(testConfig(), 'test-template');
   acts = realActivities(deps).activities;
@@ -57,7 +62,7 @@ describe('stand-in template checkpoint', () => {
     expect(restored.map((r) => r.method)).toEqual(['criu', 'criu']);
     expect(new Set(restored.map((r) => r.container)).size).toBe(2);
     // Restored together, they go to the two least busy pairs (each copy's own checkpoint and MariaDB gateway).
-    const pairs = await Promise.all(restored.map(async (r) => pairOf(deps.config.podman.pairs, (await deps.podman.inspect(r.container))!.networks)!));
+    const pairs = await Promise.all(restored.map((r) => pairOfContainer(r.container)));
     expect(pairs[0]!.index).not.toBe(pairs[1]!.index);
 
     for (const demoId of ids) {
@@ -117,7 +122,7 @@ describe('stand-in template checkpoint', () => {
 
     const demoId = newDemoId();
     const { container } = await withFull([first!.edgeNetwork]).restoreDemoContainer({ demoId, template: 'standin' });
-    expect(pairOf(deps.config.podman.pairs, (await deps.podman.inspect(container))!.networks)!.index).not.toBe(first!.index);
+    expect((await pairOfContainer(container)).index).not.toBe(first!.index);
     expect(await acts.removeDemoContainer({ demoId })).toEqual({ removed: true });
 
     const refused = newDemoId();
