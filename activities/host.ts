@@ -10,7 +10,7 @@ import { waitForHttp } from '../adapters/http-probe';
 import { NamesServerDown } from '../adapters/demo-names';
 import { createContainerFs } from '../adapters/container-fs';
 import { PodmanError, type ContainerInfo } from '../adapters/podman';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor } from '../lib/public-urls';
 import { parametersWithValues, rewriteParametersCommand, type ShopParameters } from '../templates/parameters';
 import type { TemplateSpec } from '../templates/spec';
 import { dataRef, logFor, retryInfo, templateSpec, withHeartbeats, type ActivityDeps, type RestoredDemo } from './common';

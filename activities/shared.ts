@@ -10,7 +10,7 @@ import { assertDemoId, demoResourceNames, FAILURE_TYPES } from '../contract';
 import { dataStockFor } from './data-stock';
 import { randomDemoId } from '../lib/random-ids';
 import { waitForHttp } from '../adapters/http-probe';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor } from '../lib/public-urls';
 import { demoRouterOptions } from '../adapters/caddy';
 import { adminPasswordFor } from '../lib/secrets';
 import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';

@@ -9,6 +9,7 @@
 import { Agent, request } from 'undici';
 import { DEMO_ID_SOURCE, demoContainerPrefix } from '../contract';
 import type { Config } from '../lib/config';
+import { LAUNCHER_LABEL, launcherUrl } from '../lib/public-urls';
 import { NAMES_ZONE, namesServerAddress } from './demo-names';
 
 export const DEMO_ROUTER_ID = 'dmx-demo-router';
@@ -23,8 +24,11 @@ export interface DemoRouterOptions {
   namesServer: string;
   /** Prepended to the host's first label to make the upstream's name: the profile's demo container prefix. */
   upstreamPrefix: string;
-  /** host:port of the dmx API, which serves `/__dmx/` (the demo bar) on every demo's own host. */
-  barUpstream?: string;
+  /**
+   * Caddy's dial address of the dmx API (`unix/<edge socket>` or host:port), which serves the launcher
+   * on `try.<domain>` and `/__dmx/` (the demo bar) on every demo's own host. None: neither is routed.
+   */
+  apiUpstream?: string;
   /** Where the "this demo has ended" page sends a visitor for a new demo (the launcher). */
   launcherUrl?: string;
   serverName?: string;
@@ -36,8 +40,8 @@ export function demoRouterOptions(cfg: Config): DemoRouterOptions {
     domain: cfg.demos.domain,
     namesServer: namesServerAddress(cfg),
     upstreamPrefix: demoContainerPrefix(cfg.profile),
-    barUpstream: `127.0.0.1:${cfg.api.port}`,
-    launcherUrl: `${cfg.api.publicUrl}/try/${cfg.demos.defaultTemplate}`,
+    apiUpstream: cfg.api.edgeSocket ? `unix/${cfg.api.edgeSocket}` : `127.0.0.1:${cfg.api.port}`,
+    launcherUrl: launcherUrl(cfg, cfg.demos.defaultTemplate),
   };
 }
 
@@ -50,16 +54,40 @@ function demoHostMatch(o: DemoRouterOptions) {
   return { host: [`*.${o.domain}`], vars_regexp: { '{http.request.host}': { pattern: `^${DEMO_ID_SOURCE}\\.${escaped}$` } } };
 }
 
+/** To the dmx API, telling it the visitor's address (replacing any X-Forwarded-For the visitor sent). */
+const toApi = (dial: string) => ({
+  handler: 'reverse_proxy',
+  upstreams: [{ dial }],
+  headers: { request: { set: { 'X-Forwarded-For': ['{http.request.remote.host}'] } } },
+});
+
 /**
  * `/__dmx/*` on a demo's own host goes to the dmx API, not to the demo: the demo bar is then
  * same-origin with the shop it frames (a cross-site frame would lose the shop's cookies in current
  * browsers), and the demo's own server never sees the bar's session cookie (path-scoped to /__dmx).
  */
-export function demoBarRoute(o: DemoRouterOptions & { barUpstream: string }) {
+export function demoBarRoute(o: DemoRouterOptions & { apiUpstream: string }) {
   return {
     '@id': DEMO_BAR_ID,
     match: [{ ...demoHostMatch(o), path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }],
-    handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: o.barUpstream }] }],
+    handle: [toApi(o.apiUpstream)],
+    terminal: true,
+  };
+}
+
+export const LAUNCHER_ROUTE_ID = 'dmx-launcher';
+const launcherMatch = (o: DemoRouterOptions) => ({ host: [`${LAUNCHER_LABEL}.${o.domain}`] });
+
+/**
+ * The launcher on the demos' own site (lib/public-urls.ts says why): its page and script, and the
+ * two API calls it makes (the claim, then the demo's status while it provisions). Nothing else of
+ * the API is served on the demos' site.
+ */
+export function launcherRoute(o: DemoRouterOptions & { apiUpstream: string }) {
+  return {
+    '@id': LAUNCHER_ROUTE_ID,
+    match: [{ ...launcherMatch(o), path: ['/try/*', '/embed.js', '/v1/demos', '/v1/demos/*'] }],
+    handle: [toApi(o.apiUpstream)],
     terminal: true,
   };
 }
@@ -85,7 +113,7 @@ export function demoRouterRoute(o: DemoRouterOptions) {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-const barUnavailable = {
+const apiUnavailable = {
   handler: 'static_response',
   status_code: 503,
   headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'], 'Retry-After': ['5'] },
@@ -184,19 +212,35 @@ export function createCaddy(adminSocket: string, serverName = 'dmx') {
     },
 
     /**
-     * Idempotent: makes the dmx server's routes exactly [demo bar, demo router, not-found fallback] and
+     * Another HTTP server beside dmx's (the benchmark's own launcher, on a port of its own): the
+     * reconciler keeps dmx's server as it wants it and leaves other servers alone.
+     */
+    async putServer(name: string, listenPort: number, routes: unknown[]): Promise<void> {
+      if (name === serverName) throw new CaddyError(`${name} is dmx's own server`);
+      const r = await call('PUT', `/config/apps/http/servers/${encodeURIComponent(name)}`, { listen: [`:${listenPort}`], routes, automatic_https: { disable: true } });
+      if (r.status !== 200) throw new CaddyError(`adding server ${name} answered ${r.status}: ${r.text.slice(0, 300)}`);
+    },
+
+    async deleteServer(name: string): Promise<void> {
+      const r = await call('DELETE', `/config/apps/http/servers/${encodeURIComponent(name)}`);
+      if (r.status !== 200 && !/not exist|unknown|invalid traversal/i.test(r.text)) throw new CaddyError(`removing server ${name} answered ${r.status}: ${r.text.slice(0, 300)}`);
+    },
+
+    /**
+     * Idempotent: makes the dmx server's routes exactly [launcher, demo bar, demo router, not-found fallback] and
      * maps proxy errors: the demo's name no longer resolves → the ended page (404); anything else → 503. Returns true when Caddy's
      * config had to change (e.g. after Caddy restarted without it).
      */
     async ensureDemoRouter(o: DemoRouterOptions): Promise<boolean> {
       const notFound = notFoundRoute(o);
+      const api = o.apiUpstream;
       const want = {
-        routes: [...(o.barUpstream ? [demoBarRoute({ ...o, barUpstream: o.barUpstream })] : []), demoRouterRoute(o), notFound],
+        routes: [...(api ? [launcherRoute({ ...o, apiUpstream: api }), demoBarRoute({ ...o, apiUpstream: api })] : []), demoRouterRoute(o), notFound],
         errors: {
           routes: [
-            // The bar's own errors (the API unreachable) say so; a demo whose name no longer resolves
-            // is gone and gets the ended page; any other failure to reach it is a moment's outage.
-            ...(o.barUpstream ? [{ match: [{ path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [barUnavailable] }] : []),
+            // The launcher's and the bar's own errors (the API unreachable) say so; a demo whose name no
+            // longer resolves is gone and gets the ended page; any other failure to reach it is a moment's outage.
+            ...(api ? [{ match: [launcherMatch(o), { path: [DEMO_BAR_PREFIX, `${DEMO_BAR_PREFIX}/*`] }], handle: [apiUnavailable] }] : []),
             { match: [NO_SUCH_DEMO], handle: [{ ...notFound.handle[0] }] },
             { handle: [demoUnreachable] },
           ],

@@ -5,7 +5,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { claimKeys, demoResourceNames } from '../contract';
-import { demoHostFor } from '../lib/config';
+import { demoHostFor } from '../lib/public-urls';
 import type { AdapterDeps } from './real-deps';
 
 export interface DemoFootprint {

@@ -8,7 +8,8 @@
 import { request } from 'undici';
 import { demoContainerPrefix } from '../contract';
 import { NAMES_ZONE } from './demo-names';
-import { demoHostFor, type Config } from '../lib/config';
+import type { Config } from '../lib/config';
+import { demoHostFor } from '../lib/public-urls';
 
 /** The router probe's names (stack.sh creates it): its id, its container, its name at the names server. */
 export function routerProbe(config: Config, purpose: string): { id: string; container: string; name: string; dnsName: string } {

@@ -1,11 +1,13 @@
 /**
- * The client address used for rate limits: the socket's peer, or — only when a trusted proxy header
- * is configured — the address that proxy recorded (the right-most entry of X-Forwarded-For, which
- * the proxy appended; entries to its left are the client's own claims).
+ * The client address used for rate limits: the socket's peer, or the address a proxy recorded —
+ * Caddy's on the edge socket (only Caddy can connect there; it sets X-Forwarded-For to the visitor's
+ * address, replacing whatever the visitor sent), or, when a trusted proxy header is configured, the
+ * right-most entry of that header (the proxy appended it; entries to its left are the client's own claims).
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { isIP } from 'node:net';
+import type { EdgeBindings } from './http-server';
 
 export function normalizeIp(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
@@ -32,6 +34,10 @@ function socketIp(c: Context): string | undefined {
 }
 
 export function clientIp(c: Context, trustedProxyHeader: string): string {
+  if ((c.env as EdgeBindings | undefined)?.viaEdge) {
+    const fromCaddy = ipFromHeader(c.req.header('x-forwarded-for'));
+    if (fromCaddy) return fromCaddy;
+  }
   if (trustedProxyHeader) {
     const fromProxy = ipFromHeader(c.req.header(trustedProxyHeader));
     if (fromProxy) return fromProxy;

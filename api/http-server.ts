@@ -6,7 +6,10 @@
  * - by the Node adapter (a backslash in the path, an invalid Host header or absolute URL): 400.
  */
 import { getRequestListener, RequestError } from '@hono/node-server';
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 
 type Fetch = Parameters<typeof getRequestListener>[0];
@@ -55,4 +58,41 @@ export function createApiServer(fetch: Fetch): Server {
   });
   answerClientErrorsAsJson(server);
   return server;
+}
+
+/** What the app sees in `c.env` on requests that came through the edge socket (see client-ip.ts). */
+export interface EdgeBindings { viaEdge?: true }
+
+/** The same app for the edge socket: its requests are marked as Caddy's (`c.env.viaEdge`). */
+export function edgeFetch(fetch: Fetch): Fetch {
+  return (req, env) => fetch(req, { ...env, viaEdge: true } as typeof env & EdgeBindings);
+}
+
+/**
+ * Listens on a unix socket in a directory only root can enter (the socket itself 0600). A socket
+ * file left by an API that died is replaced; one a running API still answers on is not taken over.
+ */
+export async function listenOnUnixSocket(server: Server, path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const listen = () => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    await listen();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const answered = await new Promise<boolean>((resolve) => {
+      const probe = connect(path, () => { probe.destroy(); resolve(true); });
+      probe.once('error', () => resolve(false));
+    });
+    if (answered) throw new Error(`${path} is in use by another running API (DMX_API_EDGE_SOCKET)`, { cause: err });
+    if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket (DMX_API_EDGE_SOCKET)`, { cause: err });
+    unlinkSync(path);
+    await listen();
+  }
+  chmodSync(path, 0o600);
 }

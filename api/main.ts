@@ -1,5 +1,6 @@
 /**
- * The dmx HTTP API process. Listens on DMX_API_HOST:DMX_API_PORT; on SIGTERM/SIGINT stops
+ * The dmx HTTP API process. Listens on DMX_API_HOST:DMX_API_PORT, and for Caddy on
+ * DMX_API_EDGE_SOCKET; on SIGTERM/SIGINT stops
  * accepting connections, reports not-ready, lets in-flight requests finish (at most
  * DMX_API_SHUTDOWN_GRACE_SECONDS), then closes its clients and exits.
  */
@@ -7,7 +8,7 @@ import { loadConfig, ConfigError, type Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
 import { createApiDeps } from './deps';
-import { createApiServer } from './http-server';
+import { createApiServer, edgeFetch, listenOnUnixSocket } from './http-server';
 
 process.env.DMX_API_STARTING = '1';
 let config: Config;
@@ -27,9 +28,23 @@ const server = createApiServer(app.fetch);
 server.listen(config.api.port, config.api.host, () => {
   log.info({ address: config.api.host, port: config.api.port, queuePrefix: config.temporal.queuePrefix || undefined }, 'dmx api listening');
 });
-// Slow clients cannot hold a connection open for ever.
-server.headersTimeout = 15_000;
-server.requestTimeout = (config.api.acquireTimeoutSeconds + 30) * 1000;
+// Caddy's way in (the launcher and the demo bar on the demos' site), whose requests carry the visitor's address.
+const edgeServer = config.api.edgeSocket ? createApiServer(edgeFetch(app.fetch)) : undefined;
+if (edgeServer) {
+  listenOnUnixSocket(edgeServer, config.api.edgeSocket).then(
+    () => log.info({ socket: config.api.edgeSocket }, 'dmx api listening for Caddy'),
+    (err) => {
+      log.fatal({ err, socket: config.api.edgeSocket }, 'dmx api cannot listen for Caddy');
+      process.exit(1);
+    },
+  );
+}
+const servers = [server, ...(edgeServer ? [edgeServer] : [])];
+for (const s of servers) {
+  // Slow clients cannot hold a connection open for ever.
+  s.headersTimeout = 15_000;
+  s.requestTimeout = (config.api.acquireTimeoutSeconds + 30) * 1000;
+}
 server.on('error', (err) => {
   log.fatal({ err }, 'dmx api cannot listen');
   process.exit(1);
@@ -40,15 +55,16 @@ async function shutdown(signal: string): Promise<void> {
   draining = true;
   const graceMs = config.api.shutdownGraceSeconds * 1000;
   log.info({ signal, graceMs }, 'shutting down: no new connections, waiting for in-flight requests');
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  const closeIdle = () => servers.forEach((s) => s.closeIdleConnections());
+  closeIdle();
   // Keep-alive connections whose in-flight request finishes become idle later: close them as soon
   // as they do, rather than after the keep-alive timeout.
-  const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+  const idleSweep = setInterval(closeIdle, 100);
   idleSweep.unref();
   const timer = setTimeout(() => {
     log.warn('grace period over: closing remaining connections');
-    server.closeAllConnections();
+    servers.forEach((s) => s.closeAllConnections());
   }, graceMs);
   timer.unref();
   await closed;

@@ -88,6 +88,8 @@ export async function startBenchApi(config: Config): Promise<BenchApi> {
       DMX_STATE_DIR: config.stateDir,
       DMX_API_PORT: String(port),
       DMX_API_HOST: '127.0.0.1',
+      // Not Caddy's way in: that socket is the running API's.
+      DMX_API_EDGE_SOCKET: 'off',
       DMX_RATE_LIMIT_PER_MINUTE: '0',
       DMX_MAX_LIVE_DEMOS_PER_IP: '0',
       DMX_CLAIMS_PER_HOUR_PER_IP: '0',

@@ -56,3 +56,17 @@ export async function settle(ctx: BenchContext, timeoutMs = 120_000): Promise<vo
     await sleep(500);
   }
 }
+
+/**
+ * The host at rest: no teardown running (settle) and no template database being cloned into the
+ * data stock (the copy a provision's refill starts in MariaDB once its demo is pooled).
+ */
+export async function atRest(ctx: BenchContext, timeoutMs = 120_000): Promise<void> {
+  await settle(ctx, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [rows] = await ctx.sql.query("SHOW DATABASES LIKE 'dmx\\_f\\_%'");
+    if ((rows as unknown[]).length === 0 || Date.now() > deadline) return;
+    await sleep(200);
+  }
+}

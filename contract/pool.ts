@@ -30,7 +30,16 @@ export interface PoolSettings {
    * continue-as-new in seconds.
    */
   historyLimit?: number;
+  /** How long a refill waits after a claim while the pool still holds half its target (POOL_REFILL_HOLD_MS.default when unset). */
+  refillHoldMs?: number;
 }
+
+/**
+ * Bounds of PoolSettings.refillHoldMs. A restore takes a core for most of a second; started the
+ * moment a demo is claimed, it shares a small host's CPU with that visitor's first pages (on 2
+ * cores: click → landing page 351 ms beside a refill, 194 ms without one).
+ */
+export const POOL_REFILL_HOLD_MS = { default: 1_000, min: 0, max: 10_000 } as const;
 
 /**
  * Bounds of PoolSettings.historyLimit. The default is well below Temporal's 51,200-event limit,

@@ -64,7 +64,7 @@ if ! dmx status >&2; then explain_failure "the API's readiness check failed (see
 cat >&2 <<INFO
 
   demo-multiplexer is serving demos (profile $DMX_PROFILE)
-    Try a demo      ${DMX_PUBLIC_API_URL:-http://localhost:$DMX_API_PORT}/try/standin   (open it in a browser and click)
+    Try a demo      http://try.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT/try/standin   (open it in a browser and click)
     HTTP API        http://localhost:$DMX_API_PORT      (OpenAPI: /openapi.json)
     demos           http://<id>.$DMX_DEMO_DOMAIN:$DMX_CADDY_HTTP_PORT/  (via Caddy)
     Temporal UI     http://localhost:$DMX_TEMPORAL_UI_PORT

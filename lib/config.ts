@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET } from '../contract';
+import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET, POOL_REFILL_HOLD_MS } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
 import { networkPairsFromEnv, type NetworkPair } from './network-pairs';
 import { limitsConfig, limitsEnv, type LimitsConfig } from './limits-config';
@@ -49,8 +49,6 @@ const schema = z.object({
   /** Alias of the router probe container on the edge network (`stack.sh up` makes it): readiness requests it through Caddy. */
   DMX_ROUTER_PROBE_ID: z.string().regex(DEMO_ID_PATTERN, DEMO_ID_FORMAT).optional(),
   DMX_API_PORT: port,
-  /** Where browsers reach the API (the launcher page, links from the demo bar); default http://localhost:<DMX_API_PORT>. */
-  DMX_PUBLIC_API_URL: z.string().url().refine((u) => /^https?:\/\/[^/]+$/.test(u), 'an origin like https://demos.example.com (no path)').optional(),
   /** Where visitors land per template: template=storefront:/path or template=backoffice:<page>, comma-separated. */
   DMX_LANDINGS: z.string().default('standin=backoffice:/module/dmxdemo'),
   DMX_DEMO_DOMAIN: dnsName.default('demo.localhost'),
@@ -89,6 +87,8 @@ const schema = z.object({
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
   /** Address the HTTP API listens on: loopback unless an operator exposes it (behind a proxy, or 0.0.0.0). */
+  /** The unix socket Caddy reaches the API through (the launcher, the demo bar); its requests carry the visitor's address. `off`: none. */
+  DMX_API_EDGE_SOCKET: z.string().regex(/^(\/[^\0]{1,100}|off)$/, 'an absolute path of at most 100 characters, or off').optional(),
   DMX_API_HOST: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address like 127.0.0.1 or ::').default('127.0.0.1'),
   /** Comma-separated keys that public API callers must send (X-Api-Key or bearer); empty: no key needed. */
   DMX_API_KEYS: z.string().default('').transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)).pipe(
@@ -106,6 +106,7 @@ const schema = z.object({
   /** Warm pool size started for the default template by the main command (0: no pool). */
   DMX_POOL_SIZE: z.coerce.number().int().min(0).max(MAX_POOL_TARGET).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
+  DMX_POOL_REFILL_HOLD_MS: z.coerce.number().int().min(POOL_REFILL_HOLD_MS.min).max(POOL_REFILL_HOLD_MS.max).default(POOL_REFILL_HOLD_MS.default),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
   /** Lifecycle webhooks (demo.ready, demo.expiring, demo.expired); off without a URL. */
   DMX_WEBHOOK_URL: z.string().url().refine((u) => /^https?:/.test(u), 'an http(s) URL').optional(),
@@ -152,10 +153,11 @@ export interface Config {
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   names: { port: number; dir: string };
-  pool: { size: number; maxConcurrentProvisions: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
+  pool: { size: number; maxConcurrentProvisions: number; refillHoldMs: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: LimitsConfig & {
     port: number;
-    publicUrl: string;
+    /** '' when the API has no edge socket (Caddy then dials its TCP port). */
+    edgeSocket: string;
     landings: string;
     host: string;
     operatorToken?: string;
@@ -269,12 +271,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pool: {
       size: c.DMX_POOL_SIZE,
       maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,
+      refillHoldMs: c.DMX_POOL_REFILL_HOLD_MS,
       unclaimedMaxAgeSeconds: c.DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS,
       claimWaitSeconds: c.DMX_POOL_CLAIM_WAIT_SECONDS,
     },
     api: {
       port: c.DMX_API_PORT,
-      publicUrl: c.DMX_PUBLIC_API_URL ?? `http://localhost:${c.DMX_API_PORT}`,
+      edgeSocket: c.DMX_API_EDGE_SOCKET === 'off' ? '' : c.DMX_API_EDGE_SOCKET ?? join(stateDir, 'api', 'edge.sock'),
       landings: c.DMX_LANDINGS,
       host: c.DMX_API_HOST,
       operatorToken: c.DMX_OPERATOR_TOKEN,
@@ -288,11 +291,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: c.DMX_LOG_LEVEL,
   };
-}
-
-/** The public host (with port unless it is the scheme's default) of a demo: what the shop must consider its domain. */
-export function demoHostFor(cfg: Config, demoId: string): string {
-  const p = cfg.demos.publicPort;
-  const dflt = cfg.demos.scheme === 'https' ? 443 : 80;
-  return p === dflt ? `${demoId}.${cfg.demos.domain}` : `${demoId}.${cfg.demos.domain}:${p}`;
 }

@@ -76,7 +76,7 @@ async function startChildApi(port: number): Promise<ChildApi> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
     cwd: repoRoot,
     env: {
-      ...process.env, DMX_PROFILE: h.config.profile, DMX_STATE_DIR: h.config.stateDir, DMX_API_PORT: String(port), DMX_API_HOST: '127.0.0.1',
+      ...process.env, DMX_PROFILE: h.config.profile, DMX_STATE_DIR: h.config.stateDir, DMX_API_PORT: String(port), DMX_API_HOST: '127.0.0.1', DMX_API_EDGE_SOCKET: 'off',
       DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_OPERATOR_TOKEN: OPERATOR_TOKEN, DMX_RATE_LIMIT_PER_MINUTE: '0', DMX_MAX_LIVE_DEMOS_PER_IP: '0',
       DMX_CLAIMS_PER_HOUR_PER_IP: '0', DMX_MIN_TTL_SECONDS: '1', DMX_POOL_CLAIM_WAIT_SECONDS: '0', DMX_LOG_LEVEL: 'warn',
     },

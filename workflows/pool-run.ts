@@ -12,7 +12,7 @@
 import { ApplicationFailure, condition, getExternalWorkflowHandle, log, setHandler } from '@temporalio/workflow';
 import {
   CLAIM_WAIT_BUCKETS_MS, demoClaimAckedSignal, demoEndedSignal, demoPooledSignal, demoWorkflowId, FAILURE_TYPES,
-  MAX_POOL_TARGET, poolDemandSignal, poolStatsQuery, refreshTemplateSignal, releaseDemoSignal, setPoolTargetUpdate,
+  MAX_POOL_TARGET, POOL_REFILL_HOLD_MS, poolDemandSignal, poolStatsQuery, refreshTemplateSignal, releaseDemoSignal, setPoolTargetUpdate,
   type DemoState, type PoolCarriedState, type PoolCounters, type PoolDemoEnded, type PoolInput, type PoolStats,
 } from '../contract';
 
@@ -43,6 +43,11 @@ export class PoolRun {
   /** The template must be (re-)read before provisioning: at start, or told a new checkpoint exists. */
   needTemplate: boolean;
   private wakeups = 0;
+  /**
+   * Refill after a claim waits until then (ms) while the pool still holds enough (refillHeld): the
+   * claimed demo's first pages and a restore would share the CPU. Not carried (a second or so).
+   */
+  refillHoldUntil?: number;
   /** Release signals sent and not yet delivered (see releasesDelivered). */
   private readonly releasesInFlight = new Set<Promise<void>>();
 
@@ -83,6 +88,9 @@ export class PoolRun {
       this.recycling = this.recycling.filter((id) => id !== demoId);
       this.counters.claimed++;
       this.observeClaimDelivery(deliveryMs);
+      // From the first claim not yet refilled: a stream of claims cannot push the refill back.
+      const now = Date.now();
+      if (this.refillHoldUntil === undefined || this.refillHoldUntil <= now) this.refillHoldUntil = now + (this.input.refillHoldMs ?? POOL_REFILL_HOLD_MS.default);
       this.wake();
     });
     setHandler(poolDemandSignal, ({ requestId, until, done, served }) => {
@@ -108,6 +116,14 @@ export class PoolRun {
       else next = Math.min(next ?? until, until);
     }
     return next;
+  }
+
+  /**
+   * The refill waits: a claim was just handed out, nobody waits for a demo and at least half the
+   * target is still ready (fewer, and the next visitors' claims come before the hold's end).
+   */
+  refillHeld(now: number): boolean {
+    return this.refillHoldUntil !== undefined && this.refillHoldUntil > now && this.waitingClaims === 0 && this.ready.length * 2 >= this.target;
   }
 
   wake(): void {

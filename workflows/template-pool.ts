@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import {
-  chainMessage, demoWorkflowId, FAILURE_TYPES, isTemplateName, POOL_HISTORY_LIMIT, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
+  chainMessage, demoWorkflowId, FAILURE_TYPES, isTemplateName, POOL_HISTORY_LIMIT, POOL_REFILL_HOLD_MS, queuePrefixOf, SEARCH_ATTRIBUTES, taskQueuesFor, type PoolInput,
 } from '../contract';
 import { demoLifecycle } from './demo-lifecycle';
 import { PoolRun } from './pool-run';
@@ -30,6 +30,10 @@ export async function templatePool(input: PoolInput): Promise<void> {
   const { historyLimit = POOL_HISTORY_LIMIT.default } = input;
   if (!Number.isInteger(historyLimit) || historyLimit < POOL_HISTORY_LIMIT.min || historyLimit > POOL_HISTORY_LIMIT.max) {
     throw ApplicationFailure.nonRetryable(`historyLimit must be an integer from ${POOL_HISTORY_LIMIT.min} to ${POOL_HISTORY_LIMIT.max}`, FAILURE_TYPES.invalidInput);
+  }
+  const { refillHoldMs = POOL_REFILL_HOLD_MS.default } = input;
+  if (!Number.isInteger(refillHoldMs) || refillHoldMs < POOL_REFILL_HOLD_MS.min || refillHoldMs > POOL_REFILL_HOLD_MS.max) {
+    throw ApplicationFailure.nonRetryable(`refillHoldMs must be an integer from ${POOL_REFILL_HOLD_MS.min} to ${POOL_REFILL_HOLD_MS.max}`, FAILURE_TYPES.invalidInput);
   }
   const { describeTemplate } = proxyActivities<SharedActivities>({
     taskQueue: taskQueuesFor(queuePrefixOf(workflowInfo().taskQueue)).shared,
@@ -80,7 +84,7 @@ async function replenish(pool: PoolRun): Promise<void> {
   const backingOff = pool.backoffUntil !== undefined && Date.parse(pool.backoffUntil) > now;
   const deficit = pool.target + pool.waitingClaims - pool.ready.length - pool.provisioning.length;
   const room = pool.input.maxConcurrentProvisions - pool.provisioning.length;
-  if (backingOff || !pool.templateVersion || deficit <= 0 || room <= 0) return;
+  if (backingOff || !pool.templateVersion || deficit <= 0 || room <= 0 || pool.refillHeld(now)) return;
   await provision(pool, Math.min(deficit, room));
 }
 
@@ -135,6 +139,7 @@ function nextWakeMs(pool: PoolRun): number {
   // and a past end here meant a 10 ms timer on every pass, a hot loop while provisions ran.
   const backoffLeft = pool.backoffUntil ? Date.parse(pool.backoffUntil) - Date.now() : 0;
   if (backoffLeft > 0) timers.push(backoffLeft);
+  if (pool.refillHeld(Date.now())) timers.push(pool.refillHoldUntil! - Date.now() + 1);
   const demandEnds = pool.expireDemand(Date.now());
   if (demandEnds !== undefined) timers.push(demandEnds - Date.now() + 1);
   for (const d of pool.ready) timers.push(Date.parse(d.readyAt!) + pool.input.unclaimedMaxAgeSeconds * 1000 - Date.now() + 1);

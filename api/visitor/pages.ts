@@ -207,7 +207,7 @@ export function messagePage(o: { nonce: string; title: string; message: string }
 }
 
 /** The embed snippet's script: a button on the vendor's page that opens the launcher in a new tab. */
-export function embedScript(apiOrigin: string): string {
+export function embedScript(launcherOrigin: string): string {
   return `(function () {
   var s = document.currentScript;
   var template = (s && s.getAttribute('data-template')) || 'standin';
@@ -216,7 +216,7 @@ export function embedScript(apiOrigin: string): string {
   b.type = 'button';
   b.textContent = (s && s.getAttribute('data-label')) || 'Try the demo';
   b.className = 'dmx-try-demo';
-  b.addEventListener('click', function () { window.open(${JSON.stringify(apiOrigin)} + '/try/' + template + '?autostart=1', '_blank', 'noopener'); });
+  b.addEventListener('click', function () { window.open(${JSON.stringify(launcherOrigin)} + '/try/' + template + '?autostart=1', '_blank', 'noopener'); });
   s.parentNode.insertBefore(b, s.nextSibling);
 })();
 `;

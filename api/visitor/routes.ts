@@ -1,6 +1,7 @@
 /**
  * The visitor's journey (not under /v1: these are pages and the demo bar's calls, not the JSON API):
- *   GET  /try/{template}     the launcher; GET /embed.js the vendor's embed snippet
+ *   GET  /try/{template}     the launcher; GET /embed.js the vendor's embed snippet (browsers get both on
+ *                            try.<demo domain>, routed to the API by Caddy: lib/public-urls.ts says why)
  *   on each demo's own host, routed to the API by Caddy (adapters/caddy.ts, DEMO_BAR_PREFIX):
  *   GET  /__dmx/             the demo bar (a page without secrets) that frames the shop
  *   POST /__dmx/session      the bar's first call: the launcher's hand-over (access token from the URL
@@ -15,6 +16,7 @@ import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isTemplateName, REQUEST_ID_PATTERN, type DemoState } from '../../contract';
+import { launcherOrigin, launcherUrl } from '../../lib/public-urls';
 import { readTemplateSpec } from '../../templates/spec';
 import { ApiError } from '../errors';
 import type { ApiApp, ApiEnv, RouteContext } from '../routes/common';
@@ -44,7 +46,6 @@ export function registerVisitorRoutes(app: ApiApp, ctx: RouteContext): void {
     if (!n) c.set('cspNonce', (n = randomBytes(16).toString('base64')));
     return n;
   };
-  const launcherUrl = (template: string) => `${config.api.publicUrl}/try/${template}`;
 
   /** The demo this request's Host names and whose session cookie it carries; undefined when either is missing. */
   const sessionDemo = (c: C): string | undefined => {
@@ -92,7 +93,7 @@ export function registerVisitorRoutes(app: ApiApp, ctx: RouteContext): void {
   app.get('/embed.js', (c) => {
     c.header('Content-Type', 'application/javascript; charset=utf-8');
     c.header('Cache-Control', 'public, max-age=300');
-    return c.body(embedScript(config.api.publicUrl));
+    return c.body(embedScript(launcherOrigin(config)));
   });
 
   app.get('/__dmx', (c) => c.redirect('/__dmx/', 302));
@@ -165,6 +166,6 @@ export function registerVisitorRoutes(app: ApiApp, ctx: RouteContext): void {
     const id = demoIdFromHost(c.req.header('host'), config.demos.domain);
     let template = config.demos.defaultTemplate;
     if (id && sessionDemo(c)) template = (await demos.get(id).catch(() => undefined))?.template ?? template;
-    return html(c, endedPage({ nonce: nonceOf(c), launcherUrl: launcherUrl(template) }));
+    return html(c, endedPage({ nonce: nonceOf(c), launcherUrl: launcherUrl(config, template) }));
   });
 }

@@ -1,7 +1,9 @@
 import { execa } from 'execa';
+import { createServer } from 'node:http';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID, demoRouterOptions } from '../../adapters/caddy';
+import { listenOnUnixSocket } from '../../api/http-server';
+import { createCaddy, DEMO_BAR_ID, DEMO_ROUTER_ID, demoRouterOptions, LAUNCHER_ROUTE_ID } from '../../adapters/caddy';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { newDemoId } from '../helpers/ids';
 import { testConfig } from '../helpers/stack';
@@ -25,12 +27,12 @@ describe('caddy adapter (real Caddy admin API)', () => {
   it('installs the demo router once, and again after it was lost', async () => {
     await deps.caddy.ensureDemoRouter(opts());
     expect(await deps.caddy.ensureDemoRouter(opts())).toBe(false);
-    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
+    expect(await deps.caddy.listRouteIds()).toEqual([LAUNCHER_ROUTE_ID, DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
 
     expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(true);
     expect(await deps.caddy.deleteRoute(DEMO_ROUTER_ID)).toBe(false);
     expect(await deps.caddy.ensureDemoRouter(opts())).toBe(true);
-    expect(await deps.caddy.listRouteIds()).toEqual([DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
+    expect(await deps.caddy.listRouteIds()).toEqual([LAUNCHER_ROUTE_ID, DEMO_BAR_ID, DEMO_ROUTER_ID, 'dmx-not-found']);
   });
 
   it('routes only demo-shaped hosts; anything else gets a 404', async () => {
@@ -47,12 +49,41 @@ describe('caddy adapter (real Caddy admin API)', () => {
   it("sends /__dmx/ on a demo's host to the API (the demo bar), and only there", async () => {
     await deps.caddy.ensureDemoRouter(opts());
     const d = deps.config.demos.domain;
-    // No API listens on the test stack's API port: Caddy says the demo service is unreachable (not "demo ended").
+    // No API listens on the test stack's edge socket: Caddy says the demo service is unreachable (not "demo ended").
     const bar = await get(`aaaaaaaaaaaaaaaa.${d}`, '/__dmx/state');
     expect(bar.status).toBe(503);
     expect(bar.body).toMatch(/demo service is not reachable/);
     expect((await get(`aaaaaaaaaaaaaaaa.${d}`, '/__dmxx')).status).toBe(404);
     expect((await get('localhost', '/__dmx/state')).status).toBe(404);
+  });
+
+  it('sends the launcher\'s host to the API for the launcher\'s paths only', async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    const d = deps.config.demos.domain;
+    for (const path of ['/try/standin', '/embed.js', '/v1/demos', '/v1/demos/aaaaaaaaaaaaaaaa']) {
+      const r = await get(`try.${d}`, path);
+      expect(r.status, path).toBe(503);
+      expect(r.body).toMatch(/demo service is not reachable/);
+    }
+    for (const path of ['/', '/v1/pools', '/metrics', '/__dmx/state']) expect((await get(`try.${d}`, path)).status, path).toBe(404);
+    expect((await get(`try.${d}.evil.example`, '/try/standin')).status).toBe(404);
+  });
+
+  it('tells the API the visitor\'s address over its edge socket, replacing the one a visitor sends', async () => {
+    await deps.caddy.ensureDemoRouter(opts());
+    const d = deps.config.demos.domain;
+    // Standing in for the API on its edge socket (this suite runs alone on the stack): answers what it was sent.
+    const echo = createServer((req, res) => res.end(JSON.stringify({ xff: req.headers['x-forwarded-for'], host: req.headers.host })));
+    await listenOnUnixSocket(echo, deps.config.api.edgeSocket);
+    try {
+      for (const [host, path] of [[`try.${d}`, '/v1/demos'], [`aaaaaaaaaaaaaaaa.${d}`, '/__dmx/state']] as const) {
+        const res = await request(`http://127.0.0.1:${deps.config.caddy.httpPort}${path}`, { headers: { host, 'x-forwarded-for': '203.0.113.9, 198.51.100.7' }, reset: true });
+        expect(res.statusCode, `${host}${path}`).toBe(200);
+        expect(await res.body.json()).toEqual({ xff: '127.0.0.1', host });
+      }
+    } finally {
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
   });
 
   it('a demo whose name resolves but does not answer gets "one moment" (503, retries itself), never the ended page', async () => {

@@ -6,7 +6,13 @@ import { execa } from 'execa';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Agent, request } from 'undici';
+import { createApp } from '../../api/app';
 import { ipFromHeader, normalizeIp } from '../../api/client-ip';
+import { createApiServer, edgeFetch, listenOnUnixSocket } from '../../api/http-server';
 import { ErrorResponse } from '../../api/schemas';
 import { callerScope } from '../../api/quotas';
 import { repoRoot } from '../../lib/config';
@@ -48,6 +54,43 @@ describe('client address', () => {
     // Different forged addresses each time: still one client (the socket), limited after 3.
     for (let i = 0; i < 5; i++) statuses.push((await call(app.base, 'GET', '/v1/demos/bad-id', { ip: randomIp() })).status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('on the edge socket (Caddy\'s only), X-Forwarded-For is the visitor: each address is its own client', async () => {
+    const app = await serve({ DMX_TRUSTED_PROXY_HEADER: '', DMX_RATE_LIMIT_PER_MINUTE: '3' });
+    const path = join(mkdtempSync(join(tmpdir(), 'dmx-edge-')), 'sub', 'edge.sock');
+    const edge = createApiServer(edgeFetch(createApp(app.deps).fetch));
+    await listenOnUnixSocket(edge, path);
+    try {
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(dirname(path)).mode & 0o777).toBe(0o700);
+      const viaEdge = async (ip: string) => {
+        const res = await request(`http://localhost/v1/demos/bad-id`, { dispatcher: new Agent({ connect: { socketPath: path } }), headers: { 'x-forwarded-for': ip } });
+        await res.body.dump();
+        return res.statusCode;
+      };
+      const spread = [];
+      for (let i = 0; i < 5; i++) spread.push(await viaEdge(randomIp()));
+      expect(spread.filter((s) => s === 429)).toEqual([]);
+      const one = randomIp();
+      const same = [];
+      for (let i = 0; i < 5; i++) same.push(await viaEdge(one));
+      expect(same.filter((s) => s === 429).length).toBe(2);
+      // A second API cannot take over a socket the first one answers on; a dead one's socket file is replaced.
+      await expect(listenOnUnixSocket(createApiServer(edgeFetch(createApp(app.deps).fetch)), path)).rejects.toThrow(/in use by another running API/);
+    } finally {
+      await new Promise<void>((r) => edge.close(() => r()));
+    }
+    // An API killed while listening leaves its socket file behind.
+    await execa('node', ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`], { reject: false });
+    expect(statSync(path).isSocket()).toBe(true);
+    const again = createApiServer(edgeFetch(createApp(app.deps).fetch));
+    await listenOnUnixSocket(again, path);
+    await new Promise<void>((r) => again.close(() => r()));
+    // Anything else at that path is not ours to remove.
+    writeFileSync(path, 'not a socket');
+    await expect(listenOnUnixSocket(createApiServer(edgeFetch(createApp(app.deps).fetch)), path)).rejects.toThrow(/is not a socket/);
+    rmSync(path);
   });
 });
 
@@ -303,7 +346,7 @@ describe('graceful shutdown', () => {
       cwd: repoRoot,
       reject: false,
       env: {
-        DMX_PROFILE: h.config.profile, DMX_API_PORT: String(port), DMX_API_HOST: '127.0.0.1', DMX_TASK_QUEUE_PREFIX: 't-api-',
+        DMX_PROFILE: h.config.profile, DMX_API_PORT: String(port), DMX_API_HOST: '127.0.0.1', DMX_API_EDGE_SOCKET: 'off', DMX_TASK_QUEUE_PREFIX: 't-api-',
         DMX_OPERATOR_TOKEN: OPERATOR_TOKEN, DMX_DEFAULT_TTL_SECONDS: '20', DMX_MIN_TTL_SECONDS: '1', DMX_MAX_TTL_SECONDS: '60', DMX_MAX_LIFETIME_SECONDS: '60',
         DMX_API_SHUTDOWN_GRACE_SECONDS: '10', DMX_LOG_LEVEL: 'warn',
       },

@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { expect } from 'vitest';
 import { createApp } from '../../api/app';
 import { createApiDeps, type ApiDeps } from '../../api/deps';
-import { createApiServer } from '../../api/http-server';
+import { createApiServer, edgeFetch, listenOnUnixSocket } from '../../api/http-server';
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { newDemoId, testConfig } from '../helpers/stack';
@@ -37,22 +37,27 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Port 0: an ephemeral port; the configured API port when Caddy must reach it (the demo bar). */
-export async function serveApi(config: Config, listenPort = 0): Promise<Served> {
+/**
+ * On an ephemeral port; `forCaddy`: on the configured API port and edge socket, which Caddy sends
+ * the launcher's host and each demo host's /__dmx/ to (one such API per stack at a time).
+ */
+export async function serveApi(config: Config, forCaddy = false): Promise<Served> {
   const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn') });
   const app = createApp(deps);
   const server = createApiServer(app.fetch);
-  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(forCaddy ? config.api.port : 0, '127.0.0.1', resolve));
+  const edge = forCaddy && config.api.edgeSocket ? createApiServer(edgeFetch(app.fetch)) : undefined;
+  if (edge) await listenOnUnixSocket(edge, config.api.edgeSocket);
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,
     deps,
     server,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all([server, ...(edge ? [edge] : [])].map((s) => new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
       await deps.close();
     },
   };

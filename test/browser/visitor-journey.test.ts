@@ -8,7 +8,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import { repoRoot } from '../../lib/config';
+import { LAUNCHER_LABEL, launcherUrl } from '../../lib/public-urls';
 import { apiTestConfig, serveApi, type Served } from '../api/helpers';
 import { startHarness, type Harness } from '../helpers/stack';
 
@@ -21,8 +23,8 @@ let browser: Browser;
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   h = await startHarness(PREFIX);
-  // On the configured API port: Caddy sends each demo host's /__dmx/ there.
-  api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '25', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), h.config.api.port);
+  // Where Caddy sends the launcher's host and each demo host's /__dmx/.
+  api = await serveApi(apiTestConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_DEFAULT_TTL_SECONDS: '25', DMX_MAX_LIFETIME_SECONDS: '3600', DMX_MAX_TTL_SECONDS: '120' }), true);
   await h.deps.caddy.ensureDemoRouter((await import('../../adapters/caddy')).demoRouterOptions(api.deps.config));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -38,7 +40,8 @@ afterAll(async () => {
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) });
 
 async function launch(page: Page): Promise<string> {
-  await page.goto(`${api.base}/try/standin`);
+  // The launcher as browsers get it: on the demos' site, through Caddy.
+  await page.goto(launcherUrl(api.deps.config, 'standin'));
   await shot(page, '1-launcher');
   const states: string[] = [];
   const status = page.locator('#status');
@@ -103,7 +106,7 @@ describe('the visitor journey', () => {
     await page.click('#end');
     await page.waitForURL(/\/__dmx\/ended$/);
     expect(await page.locator('h1').textContent()).toBe('This demo has ended');
-    expect(await page.locator('#start-new').getAttribute('href')).toBe(`${api.deps.config.api.publicUrl}/try/standin`);
+    expect(await page.locator('#start-new').getAttribute('href')).toBe(launcherUrl(api.deps.config, 'standin'));
     await shot(page, '3-ended');
     // Once torn down, the shop's own URL says the same instead of an empty error.
     await expect.poll(async () => (await page.goto(new URL('/', page.url()).toString()))?.status(), { timeout: 30_000 }).toBe(404);
@@ -118,6 +121,29 @@ describe('the visitor journey', () => {
     await page.waitForURL(/\/__dmx\/ended$/, { timeout: 90_000 });
     expect(await page.locator('h1').textContent()).toBe('This demo has ended');
     await context.close();
+  });
+});
+
+describe('the launcher on the demos\' site', () => {
+  const viaCaddy = async (method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string> = {}, body?: string) => {
+    const c = api.deps.config;
+    const res = await request(`http://127.0.0.1:${c.caddy.httpPort}${path}`, { method, headers: { host: `${LAUNCHER_LABEL}.${c.demos.domain}`, ...headers }, body, reset: true });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+
+  // That Caddy tells the API the visitor's address: caddy-valkey.test.ts; that the API takes it from there alone: hardening.test.ts.
+  it('reaches the API through Caddy: the claim, its status, its release; nothing else of the API is there', async () => {
+    const created = await viaCaddy('POST', '/v1/demos', { 'content-type': 'application/json' }, JSON.stringify({ template: 'standin', wait: false, ttlSeconds: 60 }));
+    expect(created.status, created.text).toBe(202);
+    const { id, accessToken } = JSON.parse(created.text) as { id: string; accessToken: string };
+    try {
+      const polled = await viaCaddy('GET', `/v1/demos/${id}`, { authorization: `Bearer ${accessToken}` });
+      expect(polled.status, polled.text).toBe(200);
+    } finally {
+      expect((await viaCaddy('DELETE', `/v1/demos/${id}`, { authorization: `Bearer ${accessToken}` })).status).toBe(202);
+    }
+    for (const path of ['/v1/pools', '/metrics', '/openapi.json', '/__dmx/state']) expect((await viaCaddy('GET', path)).status, path).toBe(404);
+    expect((await viaCaddy('GET', '/embed.js')).text).toContain(JSON.stringify(launcherUrl(api.deps.config, 'x').replace(/\/try\/x$/, '')));
   });
 });
 

@@ -112,19 +112,21 @@ async function poolScenario(config: Config): Promise<void> {
     const claimer = createClaimer({ client, config, valkey: deps.valkey, secrets });
     // What the worker process runs beside its workers: the claim's signal to the demo.
     const stopClaimDelivery = startClaimDelivery(claimer, deps.valkey);
-    await ensurePool(client, config, poolSettings(config, 'standin', 1, { unclaimedMaxAgeSeconds: 600 }));
-    await until('a ready pooled demo', async () => (await poolStats(client, config, 'standin')).ready === 1);
+    // Two: after the claim one is still ready, so the refill waits its hold (pool-run.ts) on a timer.
+    await ensurePool(client, config, poolSettings(config, 'standin', 2, { unclaimedMaxAgeSeconds: 600 }));
+    await until('two ready pooled demos', async () => (await poolStats(client, config, 'standin')).ready === 2);
     const out = await claimer.claim({ template: 'standin', ttlSeconds: 60, owner: 'record', requestedBy: 'record' });
     if (out.kind !== 'claimed') throw new Error(`no pooled demo to claim (${out.kind})`);
     const claimed = out.state;
     // The pool hears of the claim when the demo acknowledges it, then refills.
     await until('the pool refilled', async () => {
       const s = await poolStats(client, config, 'standin');
-      return s.counters.claimed >= 1 && s.ready === 1 && !s.readyDemoIds.includes(claimed.demoId);
+      return s.counters.claimed >= 1 && s.ready === 2 && !s.readyDemoIds.includes(claimed.demoId);
     });
-    const [recycledId] = (await poolStats(client, config, 'standin')).readyDemoIds;
+    const [recycledId, alsoRecycled] = (await poolStats(client, config, 'standin')).readyDemoIds;
     await resizePool(client, config, 'standin', 0);
     await demoHandle(client, recycledId!).result();
+    await demoHandle(client, alsoRecycled!).result();
     await demoHandle(client, claimed.demoId).executeUpdate(releaseDemoUpdate, { args: [{ reason: 'recorded' }] });
     await demoHandle(client, claimed.demoId).result();
     const pool = poolHandle(client, config, 'standin');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteParametersCommand } from '../../templates/parameters';
-import { ConfigError, demoHostFor, loadConfig } from '../../lib/config';
+import { ConfigError, loadConfig } from '../../lib/config';
+import { demoHostFor } from '../../lib/public-urls';
 import { assertDemoId, demoIdFromBytes, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, isDemoId } from '../../contract';
 import { createSecretDeriver } from '../../lib/secrets';
 

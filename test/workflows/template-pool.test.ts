@@ -11,7 +11,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoHandle, ensurePool, poolHandle, poolSettings, poolStats, refreshPoolTemplate, releaseDemo, resizePool } from '../../client';
 import {
-  demoClaimedSignal, demoStateQuery, demoWorkflowId, MAX_POOL_TARGET, POOL_HISTORY_LIMIT, type DemoClaim, type DemoState, type PoolInput, type PoolSettings,
+  demoClaimedSignal, demoStateQuery, demoWorkflowId, MAX_POOL_TARGET, POOL_HISTORY_LIMIT, POOL_REFILL_HOLD_MS, type DemoClaim, type DemoState, type PoolInput, type PoolSettings,
   type PoolStats,
 } from '../../contract';
 import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
@@ -217,6 +217,40 @@ describe('fill and claim', () => {
   });
 });
 
+describe('refill after a claim', () => {
+  /** Index of the first event matching `pick` at or after `from`. */
+  const nextIndex = (events: Awaited<ReturnType<typeof poolEvents>>, from: number, pick: (e: (typeof events)[number]) => unknown) =>
+    from + events.slice(from).findIndex(pick);
+  const isAck = (e: Awaited<ReturnType<typeof poolEvents>>[number]) => e.workflowExecutionSignaledEventAttributes?.signalName === 'demoClaimAcked';
+
+  it('waits a second while half the target is still ready (the claimed demo\'s first pages keep the CPU), not when fewer are', async () => {
+    await startPool('tshold', 4);
+    const full = await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0 }));
+    await claim(full.readyDemoIds[0]!);
+    const refilled = await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { started: 5, claimed: 1 } }));
+    let events = await poolEvents('tshold');
+    const ack = events.findIndex(isAck);
+    const start = nextIndex(events, ack, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    // 3 of 4 still ready: the replacement started the hold's length after the acknowledgement, on a timer.
+    expect(tsToMs(events[start]!.eventTime) - tsToMs(events[ack]!.eventTime)).toBeGreaterThanOrEqual(POOL_REFILL_HOLD_MS.default);
+    const holds = (from: number, to: number) => events.slice(from, to).filter((e) => {
+      const t = e.timerStartedEventAttributes;
+      return t && tsToMs(t.startToFireTimeout) <= POOL_REFILL_HOLD_MS.default + 1;
+    });
+    expect(holds(ack, start)).toHaveLength(1);
+
+    // Three more at once: after the third, 1 of 4 is ready, so the replacements start without waiting.
+    const before = events.length;
+    for (const id of refilled.readyDemoIds.slice(0, 3)) await claim(id);
+    await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { claimed: 4 } }));
+    events = await poolEvents('tshold');
+    let lastAck = before;
+    for (let i = before; i < events.length; i++) if (isAck(events[i]!)) lastAck = i;
+    expect(holds(lastAck, nextIndex(events, lastAck, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes))).toEqual([]);
+    for (const id of [full.readyDemoIds[0]!, ...refilled.readyDemoIds.slice(0, 3)]) await releaseDemo(ts.env.client, id, 'done');
+  });
+});
+
 describe('age-out', () => {
   it('recycles demos unclaimed for 30 min, not before, and provisions their replacements', async () => {
     await startPool('tsage', 2);
@@ -313,12 +347,17 @@ describe('template versions', () => {
 // Last but one, for the cancel test's reason: the first run of the pool that continues as new closes
 // while the demos it started still run (see endPool).
 describe('continue-as-new', () => {
-  it('refuses a history limit out of range', async () => {
+  it('refuses a history limit or a refill hold out of range', async () => {
     for (const [template, historyLimit] of [['tslimitlow', POOL_HISTORY_LIMIT.min - 1], ['tslimitfrac', 10.5], ['tslimithigh', POOL_HISTORY_LIMIT.max + 1]] as const) {
       await startPool(template, 1, { historyLimit });
       const err = await ts.resultOf(poolHandle(ts.env.client, ts.config, template).workflowId).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as WorkflowFailedError).cause?.message).toMatch(/historyLimit must be an integer/);
+    }
+    for (const [template, refillHoldMs] of [['tsholdlow', -1], ['tsholdhigh', POOL_REFILL_HOLD_MS.max + 1]] as const) {
+      await startPool(template, 1, { refillHoldMs });
+      const err = await ts.resultOf(poolHandle(ts.env.client, ts.config, template).workflowId).catch((e: unknown) => e);
+      expect((err as WorkflowFailedError).cause?.message).toMatch(/refillHoldMs must be an integer/);
     }
   });
 
