@@ -98,7 +98,8 @@ export async function measureVisitor(ctx: BenchContext): Promise<{ rows: Row[]; 
       const page = await context.newPage();
       await page.goto(launcher.url);
       // A visitor reads the page before clicking; clicked the instant it loads, the click met the
-      // browser's own after-load work (2-core host: p50 ~550 ms clicked at once, ~240 ms a second later).
+      // browser's own after-load work (2-core host, 6 clicks each, refills not waited for: p50 ~550 ms
+      // clicked at once, ~240 ms a second later).
       await sleep(READING_MS);
       // The click in the page itself, timed by the page's clock (not by the automation's actionability checks).
       const t0 = await page.evaluate<number>(`(() => { const t = performance.timeOrigin + performance.now(); document.getElementById('start').click(); return t; })()`);
