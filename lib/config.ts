@@ -86,9 +86,9 @@ const schema = z.object({
   DMX_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   DMX_OPERATOR_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   DMX_REQUIRE_OPERATOR_TOKEN: bool.default(true),
-  /** Address the HTTP API listens on: loopback unless an operator exposes it (behind a proxy, or 0.0.0.0). */
   /** The unix socket Caddy reaches the API through (the launcher, the demo bar); its requests carry the visitor's address. `off`: none. */
   DMX_API_EDGE_SOCKET: z.string().regex(/^(\/[^\0]{1,100}|off)$/, 'an absolute path of at most 100 characters, or off').optional(),
+  /** Address the HTTP API listens on: loopback unless an operator exposes it (behind a proxy, or 0.0.0.0). */
   DMX_API_HOST: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address like 127.0.0.1 or ::').default('127.0.0.1'),
   /** Comma-separated keys that public API callers must send (X-Api-Key or bearer); empty: no key needed. */
   DMX_API_KEYS: z.string().default('').transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)).pipe(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteParametersCommand } from '../../templates/parameters';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { demoHostFor } from '../../lib/public-urls';
+import { demoHostFor, launcherUrl } from '../../lib/public-urls';
 import { assertDemoId, demoIdFromBytes, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, isDemoId } from '../../contract';
 import { createSecretDeriver } from '../../lib/secrets';
 
@@ -30,6 +30,12 @@ describe('configuration', () => {
     expect(c.demos.publicPort).toBe(8080);
     expect(demoHostFor(c, 'abcdefghijkmnpqr')).toBe('abcdefghijkmnpqr.demo.localhost:8080');
     expect(demoHostFor(loadConfig({ ...base, DMX_PUBLIC_PORT: '80' }), 'abcdefghijkmnpqr')).toBe('abcdefghijkmnpqr.demo.localhost');
+    // The launcher lives on the demos' site; Caddy reaches the API over the edge socket in the state dir.
+    expect(launcherUrl(c, 'standin')).toBe('http://try.demo.localhost:8080/try/standin');
+    expect(c.api.edgeSocket).toBe('/nonexistent/dmx-state/api/edge.sock');
+    expect(loadConfig({ ...base, DMX_API_EDGE_SOCKET: 'off' }).api.edgeSocket).toBe('');
+    expect(loadConfig({ ...base, DMX_API_EDGE_SOCKET: '/run/dmx/edge.sock' }).api.edgeSocket).toBe('/run/dmx/edge.sock');
+    expect(c.pool.refillHoldMs).toBe(1000);
   });
 
   it.each([
@@ -42,6 +48,9 @@ describe('configuration', () => {
     ['DMX_NETWORK_PAIRS', 'many'],
     ['DMX_DEMO_MEMORY', 'lots'],
     ['DMX_TASK_QUEUE_PREFIX', 'UPPER'],
+    ['DMX_API_EDGE_SOCKET', 'relative/edge.sock'],
+    ['DMX_POOL_REFILL_HOLD_MS', '10001'],
+    ['DMX_POOL_REFILL_HOLD_MS', '-1'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(name));
