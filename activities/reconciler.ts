@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import {
-  DEMO_ID_SOURCE, demoIdFromWorkflowId, demoResourceNames, demoWorkflowId, reconcilerFindingsKey, reconcilerFirstSeenKey, releaseDemoSignal, SEARCH_ATTRIBUTES,
+  DEMO_ID_SOURCE, demoIdFromWorkflowId, demoResourceNames, demoStateQuery, demoWorkflowId, reconcilerFindingsKey, reconcilerFirstSeenKey, releaseDemoSignal, SEARCH_ATTRIBUTES,
   type Findings, type Orphan, type ResourceKind,
 } from '../contract';
 import type { Firewall } from '../adapters/firewall';
@@ -80,6 +80,27 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
     return found;
   }
 
+  /**
+   * Live demos of this host that should be routable and are not: ready or pooled (in the visibility
+   * list, then confirmed by the demo itself, so one whose teardown just withdrew its name is left
+   * alone), their container here, their name unknown to the names server.
+   */
+  async function routableWithoutName(found: Array<{ kind: ResourceKind; demoId: string }>, live: Map<string, { status?: string; host?: string }>, containers: Set<string>): Promise<string[]> {
+    const named = new Set(found.filter((r) => r.kind === 'name').map((r) => r.demoId));
+    const routable = (status?: string) => status === 'ready' || status === 'pooled';
+    const candidates = [...live.entries()].filter(([id, d]) => d.host === config.hostId && routable(d.status) && containers.has(id) && !named.has(id));
+    const lost: string[] = [];
+    for (const [demoId] of candidates) {
+      const state = await temporal.workflow.getHandle(demoWorkflowId(demoId)).query(demoStateQuery).catch((err: Error) => {
+        log.warn({ demoId, err: err.message }, 'could not ask a demo without a name for its state; the next pass asks again');
+        return undefined;
+      });
+      if (routable(state?.status)) lost.push(demoId);
+    }
+    if (lost.length) log.warn({ demoIds: lost }, 'live demos whose name the names server lost: publishing them again');
+    return lost;
+  }
+
   return {
     /** Finds orphans, remembers when each was first seen (Valkey), and lists those past the grace period. */
     async findOrphans(input: { graceSeconds: number }): Promise<Findings> {
@@ -121,9 +142,10 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
       const lostContainers = [...live.entries()]
         .filter(([id, d]) => d.host === config.hostId && (d.status === 'ready' || d.status === 'pooled') && !containers.has(id))
         .map(([id]) => id);
+      const lostNames = await routableWithoutName(found, live, containers);
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
-      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, routerRecreated, firewallReasserted, ...(namesError ? { namesError } : {}) };
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, lostNames, routerRecreated, firewallReasserted, ...(namesError ? { namesError } : {}) };
       await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },

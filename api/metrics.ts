@@ -32,7 +32,7 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
-export interface ReconcilerSnapshot { at: string; orphans: Array<{ kind: string }>; due: unknown[]; lostContainers: unknown[] }
+export interface ReconcilerSnapshot { at: string; orphans: Array<{ kind: string }>; due: unknown[]; lostContainers: unknown[]; lostNames?: unknown[] }
 
 function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSnapshot | undefined>): void {
   const snapshot = sharedSnapshot(() => fetch().catch(() => undefined));
@@ -57,6 +57,7 @@ function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSna
   });
   simple('dmx_reconciler_orphans_due', 'Orphans past their grace period at the last pass (removed unless dry run)', (f) => f.due.length);
   simple('dmx_reconciler_lost_containers', 'Live demos whose container was gone at the last pass (released)', (f) => f.lostContainers.length);
+  simple('dmx_reconciler_lost_names', 'Live demos whose name the names server had lost at the last pass (published again)', (f) => f.lostNames?.length ?? 0);
   simple('dmx_reconciler_last_pass_timestamp_seconds', 'When the reconciler last ran (Unix time)', (f) => Date.parse(f.at) / 1000);
 }
 

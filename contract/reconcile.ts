@@ -26,6 +26,11 @@ export interface Findings {
   due: Orphan[];
   /** Live demos whose container is gone from this host: released so they do not serve errors. */
   lostContainers: string[];
+  /**
+   * Ready or pooled demos whose container runs here but whose name the names server no longer has
+   * (its directory wiped, say): Caddy would tell their visitors the demo ended. Published again.
+   */
+  lostNames: string[];
   routerRecreated: boolean;
   /** The demo firewall was missing or altered and has been re-applied. */
   firewallReasserted: boolean;
@@ -33,7 +38,7 @@ export interface Findings {
   namesError?: string;
 }
 
-export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number }
+export interface ReconcileResult extends Findings { dryRun: boolean; removed: number; released: number; republished: number }
 
 /** Valkey: when each orphan was first seen, per profile. */
 export const reconcilerFirstSeenKey = (profile: string) => `dmx:reconciler:${profile}:first-seen`;

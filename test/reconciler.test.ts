@@ -115,6 +115,28 @@ describe('reconciler', () => {
     await expectNoTraces(h.deps, a.demoId);
   });
 
+  it('publishes again the name of a live demo that the names server lost; a dry run only reports it', async () => {
+    const a = await startDemo();
+    const { container } = demoResourceNames(h.config.profile, a.demoId);
+    await h.deps.names.withdraw(container);
+    expect(await viaCaddy(a.state.url!)).toBe(404);
+    const dry = await runReconcile({ dryRun: true, graceSeconds: 3600 });
+    expect(dry.lostNames).toContain(a.demoId);
+    expect(dry.republished).toBe(0);
+    expect(await viaCaddy(a.state.url!)).toBe(404);
+    const pass = await runReconcile({ dryRun: false, graceSeconds: 3600 });
+    expect(pass.lostNames).toContain(a.demoId);
+    expect(pass.republished).toBeGreaterThanOrEqual(1);
+    expect(await viaCaddy(a.state.url!)).toBe(200);
+    // Routable again, it is neither lost nor an orphan on the next pass.
+    const after = await runReconcile({ dryRun: true, graceSeconds: 3600 });
+    expect(after.lostNames).not.toContain(a.demoId);
+    expect(after.orphans.map((o) => o.demoId)).not.toContain(a.demoId);
+    await h.client.workflow.getHandle(demoWorkflowId(a.demoId)).signal('releaseDemo', {});
+    await h.client.workflow.getHandle(demoWorkflowId(a.demoId)).result();
+    await expectNoTraces(h.deps, a.demoId);
+  });
+
   it('runs from a Temporal Schedule that the worker creates or updates', async () => {
     const cfg = testConfig({ DMX_TASK_QUEUE_PREFIX: PREFIX, DMX_RECONCILE_EVERY_SECONDS: '3600', DMX_RECONCILE_DRY_RUN: 'true' });
     expect(await ensureReconcilerSchedule(h.client, cfg)).toBe('created');
