@@ -5,7 +5,7 @@
  */
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Config } from '../lib/config';
@@ -140,6 +140,8 @@ export async function checkpointTemplate(deps: CheckpointDeps, o: CheckpointOpti
     };
     const recorded = await withPairCheckpoints(spec, config.podman.pairs);
     writeTemplateSpec(config.stateDir, recorded);
+    const pruned = pruneArchives(dir, [version, ...(existing ? [existing.version] : [])]);
+    if (pruned.length) log.info({ template: o.name, pruned }, 'removed the checkpoint archives of older template versions');
     // Restored demos carry the template's environment: the template account must not outlive the
     // checkpoint, or any demo could write to the data every later demo is cloned from.
     await mariadb.dropAccount(account, config.mariadb.demoAccountHost);
@@ -159,6 +161,22 @@ async function recordPairCheckpoints(deps: CheckpointDeps, spec: TemplateSpec): 
   writeTemplateSpec(deps.config.stateDir, updated);
   deps.log.info({ template: spec.name, pairs: Object.keys(updated.pairCheckpoints ?? {}) }, 'template checkpoint copied for further network pairs');
   return updated;
+}
+
+/**
+ * Removes the archives (each pair's copy too) of every version but `keep`: restores read the
+ * current spec, and one that read the previous spec a moment before it was replaced may still open
+ * that version's archive, so the caller keeps it until the next checkpoint.
+ */
+function pruneArchives(dir: string, keep: string[]): string[] {
+  const pruned: string[] = [];
+  for (const file of readdirSync(dir)) {
+    const version = /^([^.]+)(\.pair-\d+)?\.tar$/.exec(file)?.[1];
+    if (!version || keep.includes(version)) continue;
+    rmSync(join(dir, file), { force: true });
+    pruned.push(file);
+  }
+  return pruned;
 }
 
 /**

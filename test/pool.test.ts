@@ -4,6 +4,7 @@
  * changes, and cleans up when cancelled.
  */
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,9 +153,17 @@ describe('warm pool', () => {
     const oldVersion = s0.templateVersion;
     await until('2 ready again', () => poolStats(h.client, h.config, 'standin'), (s) => s.ready === 2);
 
-    // A new checkpoint of the same template: the pool is told, as `dmx checkpoint` does.
+    // A new checkpoint of the same template: the pool is told, as `dmx checkpoint` does. Archives of
+    // versions before the one it replaces go (two planted ones stand for them); the replaced one stays.
+    const dir = join(h.config.stateDir, 'templates', 'standin');
+    const ancient = ['000000000000-20200101000000.tar', '000000000000-20200101000000.pair-1.tar'];
+    for (const f of ancient) writeFileSync(join(dir, f), 'old');
     const spec = await checkpointTemplate({ ...h.deps, log: h.deps.log }, { name: 'standin', kind: 'standin', force: true });
     expect(spec.version).not.toBe(oldVersion);
+    const archives = readdirSync(dir);
+    for (const f of ancient) expect(archives).not.toContain(f);
+    expect(archives).toContain(`${oldVersion}.tar`);
+    expect(archives).toContain(`${spec.version}.tar`);
     expect(readTemplateSpec(h.config.stateDir, 'standin')?.version).toBe(spec.version);
     expect(await refreshPoolTemplate(h.client, h.config, 'standin')).toBe(true);
 
