@@ -151,7 +151,10 @@ describe('warm pool', () => {
     const s0 = await until('2 ready', () => poolStats(h.client, h.config, 'standin'), (s) => s.ready === 2);
     const claimed = await claim('standin', 120);
     const oldVersion = s0.templateVersion;
-    await until('2 ready again', () => poolStats(h.client, h.config, 'standin'), (s) => s.ready === 2);
+    // The claim acknowledged and its replacement pooled (the refill waits a second after a claim): a
+    // replacement still provisioning when the new checkpoint lands would be of the new version.
+    await until('2 ready again', () => poolStats(h.client, h.config, 'standin'),
+      (s) => s.ready === 2 && s.provisioning === 0 && s.counters.claimed === s0.counters.claimed + 1);
 
     // A new checkpoint of the same template: the pool is told, as `dmx checkpoint` does. Archives of
     // versions before the one it replaces go (two planted ones stand for them); the replaced one stays.
