@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { demoContainerPrefix } from '../contract';
 import { NAMES_ZONE } from './demo-names';
 import type { Config } from '../lib/config';
-import { demoHostFor } from '../lib/public-urls';
+import { demoHostFor, launcherOrigin } from '../lib/public-urls';
 
 /** The router probe's names (stack.sh creates it): its id, its container, its name at the names server. */
 export function routerProbe(config: Config, purpose: string): { id: string; container: string; name: string; dnsName: string } {
@@ -38,5 +38,28 @@ export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promis
     `demo router: the router probe answered ${status} through Caddy ("${excerpt}"), so visitors cannot reach demos. `
     + `Likely causes: the names server (udp 127.0.0.1:${config.names.port}, \`stack.sh up\` starts it), `
     + 'the demo router route missing from Caddy (the dmx worker installs it), or the probe container stopped (`stack.sh up` restarts it)',
+  );
+}
+
+/**
+ * The launcher's path: its script through Caddy's launcher route and the API's edge socket — what
+ * breaks "Try the demo" while the API answers on its own port (the socket gone, the route missing).
+ */
+export async function checkLauncher(config: Config, timeoutMs = 1_500): Promise<void> {
+  const url = `http://127.0.0.1:${config.caddy.httpPort}/embed.js`;
+  const host = new URL(launcherOrigin(config)).host;
+  let status: number;
+  let body: string;
+  try {
+    const res = await request(url, { headers: { host }, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    status = res.statusCode;
+    body = await res.body.text();
+  } catch (err) {
+    throw new Error(`launcher: Caddy at ${url} did not answer: ${(err as Error).message}`, { cause: err });
+  }
+  if (status === 200 && body.includes('dmx-try-demo')) return;
+  throw new Error(
+    `launcher: ${host}/embed.js answered ${status} through Caddy, so "Try the demo" fails. Likely causes: the API's edge socket `
+    + `(${config.api.edgeSocket || 'off'}) not answering, or the launcher route missing from Caddy (the dmx worker installs it)`,
   );
 }

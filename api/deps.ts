@@ -13,7 +13,7 @@ import { reconcilerFindingsKey } from '../contract';
 import type { Config } from '../lib/config';
 import { payloadCodec, temporalClient } from '../client';
 import { createLogger, type Logger } from '../lib/logger';
-import { checkDemoRouter } from '../adapters/router-probe';
+import { checkDemoRouter, checkLauncher } from '../adapters/router-probe';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../lib/secrets';
 import { createAccessTokens, type AccessTokens } from './access-tokens';
 import type { AppDeps } from './app-deps';
@@ -40,6 +40,8 @@ export interface ApiDepsOptions {
   /** Prometheus default process metrics (off in tests that build several apps). */
   defaultMetrics?: boolean;
   isDraining?: () => boolean;
+  /** This API serves Caddy's edge socket: readiness then checks the launcher's path through it. */
+  servesEdge?: boolean;
   /** Replaces the access tokens derived from $DMX_STATE_DIR/secret.key (tests). */
   accessTokens?: AccessTokens;
   /** How often unacknowledged claims are re-delivered (also once at start); 0: never (tests of the loss itself). */
@@ -121,6 +123,7 @@ export function createApiDeps(config: Config, o: ApiDepsOptions = {}): ApiDeps {
       mariadb: () => mariadb.ping(),
       caddy: () => caddy.ping(),
       demoRouter: () => checkDemoRouter(config),
+      ...(o.servesEdge ? { launcher: () => checkLauncher(config) } : {}),
     },
     async close() {
       stopRedelivery();

@@ -21,7 +21,7 @@ try {
 
 const log = createLogger('dmx-api', config.logLevel);
 let draining = false;
-const deps = createApiDeps(config, { log, isDraining: () => draining });
+const deps = createApiDeps(config, { log, isDraining: () => draining, servesEdge: Boolean(config.api.edgeSocket) });
 const app = createApp(deps);
 
 const server = createApiServer(app.fetch);

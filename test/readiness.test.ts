@@ -9,6 +9,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../lib/config';
 import { Readiness } from '../api/schemas';
+import { createCaddy, demoRouterOptions, LAUNCHER_ROUTE_ID } from '../adapters/caddy';
 import { apiTestConfig, call, eventually, OPERATOR_TOKEN, serveApi, type Served } from './api/helpers';
 
 let api: Served;
@@ -51,6 +52,27 @@ describe('readiness through the demo router', () => {
     }
     await eventually(async () => expect((await call(api.base, 'GET', '/readyz')).status).toBe(200), { timeoutMs: 15_000, intervalMs: 500 });
     expect((await execa('bash', ['deployments/stack.sh', 'status'], { cwd: repoRoot })).stdout).toMatch(/^router\s+up/m);
+  });
+
+  it('an API serving the edge socket checks the launcher\'s path through Caddy too: 503 names it when the route is gone; recovers', async () => {
+    expect(Readiness.parse((await call(api.base, 'GET', '/readyz')).body).checks.launcher).toBeUndefined();
+    const edge = await serveApi(apiTestConfig(), true);
+    const caddy = createCaddy(edge.deps.config.caddy.adminSocket);
+    try {
+      const ok = await call(edge.base, 'GET', '/readyz');
+      expect(ok.status, ok.text).toBe(200);
+      expect(Readiness.parse(ok.body).checks.launcher).toMatchObject({ ok: true });
+      expect(await caddy.deleteRoute(LAUNCHER_ROUTE_ID)).toBe(true);
+      const down = await call(edge.base, 'GET', '/readyz');
+      expect(down.status, down.text).toBe(503);
+      expect(down.body.down).toEqual(['launcher']);
+      expect(down.body.checks.launcher.error).toMatch(/embed\.js answered 404 through Caddy.*launcher route missing/);
+      await caddy.ensureDemoRouter(demoRouterOptions(edge.deps.config));
+      expect((await call(edge.base, 'GET', '/readyz')).status).toBe(200);
+    } finally {
+      await caddy.ensureDemoRouter(demoRouterOptions(edge.deps.config));
+      await edge.close();
+    }
   });
 
   it('lists running pools; their last errors only for the operator token', async () => {

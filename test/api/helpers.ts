@@ -42,7 +42,7 @@ export interface Served {
  * the launcher's host and each demo host's /__dmx/ to (one such API per stack at a time).
  */
 export async function serveApi(config: Config, forCaddy = false): Promise<Served> {
-  const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn') });
+  const deps = createApiDeps(config, { defaultMetrics: false, log: createLogger('test-api', process.env.DMX_LOG_LEVEL ?? 'warn'), servesEdge: forCaddy && Boolean(config.api.edgeSocket) });
   const app = createApp(deps);
   const server = createApiServer(app.fetch);
   await new Promise<void>((resolve) => server.listen(forCaddy ? config.api.port : 0, '127.0.0.1', resolve));
