@@ -63,8 +63,7 @@ function hostActivities(deps: ActivityDeps) {
     }
     const underWay = new Map(restoresUnderWay);
     const loads = await Promise.all(usable.map(async (pair) => {
-      const ports = Math.max(await podman.bridgePorts(pair.network), await podman.bridgePorts(pair.edgeNetwork));
-      return { pair, load: ports + (underWay.get(pair.index) ?? 0) };
+      return { pair, load: (await podman.pairPorts(pair)) + (underWay.get(pair.index) ?? 0) };
     }));
     const best = loads.filter((l) => l.load < BRIDGE_PORT_LIMIT).sort((a, b) => a.load - b.load || a.pair.index - b.pair.index)[0];
     if (!best) {

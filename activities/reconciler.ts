@@ -143,9 +143,10 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
         .filter(([id, d]) => d.host === config.hostId && (d.status === 'ready' || d.status === 'pooled') && !containers.has(id))
         .map(([id]) => id);
       const lostNames = await routableWithoutName(found, live, containers);
+      const pairPorts = await Promise.all(config.podman.pairs.map((p) => podman.pairPorts(p)));
       // Never on first sight: a demo that started a moment ago may not be in the visibility list yet.
       const due = orphans.filter((o) => seen[`${o.kind}:${o.name}`] !== undefined && now - Date.parse(o.firstSeen) >= input.graceSeconds * 1000);
-      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, lostNames, routerRecreated, firewallReasserted, ...(namesError ? { namesError } : {}) };
+      const findings: Findings = { at: new Date(now).toISOString(), liveDemos: live.size, orphans, due, lostContainers, lostNames, pairPorts, routerRecreated, firewallReasserted, ...(namesError ? { namesError } : {}) };
       await valkey.set(reconcilerFindingsKey(config.profile), JSON.stringify(findings));
       return findings;
     },

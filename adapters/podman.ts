@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { hardeningArgs, type ContainerHardening } from './container-hardening';
 import { memoryMergeLauncher } from './memory-merge';
+import type { NetworkPair } from '../lib/network-pairs';
 
 export interface PodmanOptions {
   criuBinDir: string;
@@ -171,6 +172,12 @@ export function createPodman(opts: PodmanOptions) {
     async bridgePorts(network: string): Promise<number> {
       const brif = `/sys/class/net/${await bridgeName(network)}/brif`;
       return existsSync(brif) ? readdirSync(brif).length : 0;
+    },
+
+    /** Containers on a network pair: the busier of its two bridges (each demo is on both). */
+    async pairPorts(pair: Pick<NetworkPair, 'network' | 'edgeNetwork'>): Promise<number> {
+      const [demo, edge] = await Promise.all([this.bridgePorts(pair.network), this.bridgePorts(pair.edgeNetwork)]);
+      return Math.max(demo, edge);
     },
 
     /**

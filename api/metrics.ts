@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RESOURCE_KINDS } from '../contract';
+import { BRIDGE_PORT_LIMIT } from '../lib/network-pairs';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -32,7 +33,7 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
-export interface ReconcilerSnapshot { at: string; orphans: Array<{ kind: string }>; due: unknown[]; lostContainers: unknown[]; lostNames?: unknown[] }
+export interface ReconcilerSnapshot { at: string; orphans: Array<{ kind: string }>; due: unknown[]; lostContainers: unknown[]; lostNames?: unknown[]; pairPorts?: number[] }
 
 function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSnapshot | undefined>): void {
   const snapshot = sharedSnapshot(() => fetch().catch(() => undefined));
@@ -53,6 +54,17 @@ function reconcilerGauges(registry: Registry, fetch: () => Promise<ReconcilerSna
     async collect() {
       const f = await snapshot();
       if (f) this.set(pick(f));
+    },
+  });
+  new Gauge({
+    name: 'dmx_network_pair_ports',
+    help: `Containers on each network pair (its busier bridge) at the reconciler's last pass; a Linux bridge takes ${BRIDGE_PORT_LIMIT}, a restore then takes another pair`,
+    labelNames: ['pair'],
+    registers: [registry],
+    async collect() {
+      const f = await snapshot();
+      this.reset();
+      f?.pairPorts?.forEach((ports, pair) => this.set({ pair: String(pair) }, ports));
     },
   });
   simple('dmx_reconciler_orphans_due', 'Orphans past their grace period at the last pass (removed unless dry run)', (f) => f.due.length);

@@ -31,6 +31,8 @@ export interface Findings {
    * (its directory wiped, say): Caddy would tell their visitors the demo ended. Published again.
    */
   lostNames: string[];
+  /** Containers on each network pair of this host (by pair index); a Linux bridge takes 1,023. */
+  pairPorts: number[];
   routerRecreated: boolean;
   /** The demo firewall was missing or altered and has been re-applied. */
   firewallReasserted: boolean;

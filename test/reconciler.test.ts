@@ -74,6 +74,10 @@ describe('reconciler', () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^dmx_reconciler_orphans\{kind="container"\} [1-9]/m);
     expect(text).toMatch(/^dmx_reconciler_orphans_due [1-9]/m);
+    // Each network pair's containers (the live demo and the orphan's container are on one or two of them).
+    expect(dry.pairPorts).toHaveLength(h.config.podman.pairs.length);
+    expect(dry.pairPorts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    for (let pair = 0; pair < dry.pairPorts.length; pair++) expect(text).toContain(`dmx_network_pair_ports{pair="${pair}"} ${dry.pairPorts[pair]}`);
 
     const patient = await runReconcile({ dryRun: false, graceSeconds: 3600 });
     expect(patient.due.filter((o) => o.demoId === orphan.demoId)).toEqual([]);
