@@ -16,6 +16,9 @@ import { withHeartbeats, type ActivityDeps } from './common';
 import { demoRouterOptions } from '../adapters/caddy';
 import { routerProbe } from '../adapters/router-probe';
 
+/** A demo that should have a running container and a published name: ready, or pooled. */
+const routable = (status?: string) => status === 'ready' || status === 'pooled';
+
 export interface ReconcilerDeps extends ActivityDeps { temporal: Client; firewall: Firewall }
 
 export function createReconcilerActivities(deps: ReconcilerDeps) {
@@ -87,7 +90,6 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
    */
   async function routableWithoutName(found: Array<{ kind: ResourceKind; demoId: string }>, live: Map<string, { status?: string; host?: string }>, containers: Set<string>): Promise<string[]> {
     const named = new Set(found.filter((r) => r.kind === 'name').map((r) => r.demoId));
-    const routable = (status?: string) => status === 'ready' || status === 'pooled';
     const candidates = [...live.entries()].filter(([id, d]) => d.host === config.hostId && routable(d.status) && containers.has(id) && !named.has(id));
     const lost: string[] = [];
     for (const [demoId] of candidates) {
@@ -140,7 +142,7 @@ function createReconcilerActivitiesUnwrapped(deps: ReconcilerDeps) {
 
       const containers = new Set(found.filter((r) => r.kind === 'container').map((r) => r.demoId));
       const lostContainers = [...live.entries()]
-        .filter(([id, d]) => d.host === config.hostId && (d.status === 'ready' || d.status === 'pooled') && !containers.has(id))
+        .filter(([id, d]) => d.host === config.hostId && routable(d.status) && !containers.has(id))
         .map(([id]) => id);
       const lostNames = await routableWithoutName(found, live, containers);
       const pairPorts = await Promise.all(config.podman.pairs.map((p) => podman.pairPorts(p)));

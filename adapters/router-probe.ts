@@ -19,21 +19,23 @@ export function routerProbe(config: Config, purpose: string): { id: string; cont
   return { id, container: `${prefix}router-probe`, name: `${prefix}${id}`, dnsName: `${prefix}${id}.${NAMES_ZONE}` };
 }
 
-export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
-  const { id } = routerProbe(config, 'demo router');
-  const url = `http://127.0.0.1:${config.caddy.httpPort}/`;
-  let status: number;
-  let body: string;
+/** One GET through Caddy's HTTP port for `host`; `what` names the check in the error when Caddy does not answer. */
+async function throughCaddy(config: Config, what: string, host: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const url = `http://127.0.0.1:${config.caddy.httpPort}${path}`;
   try {
     // reset: a fresh connection each time (Caddy closes kept-alive ones when its config reloads).
-    const res = await request(url, { headers: { host: demoHostFor(config, id) }, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    status = res.statusCode;
-    body = (await res.body.text()).slice(0, 200);
+    const res = await request(url, { headers: { host }, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    return { status: res.statusCode, body: await res.body.text() };
   } catch (err) {
-    throw new Error(`demo router: Caddy at ${url} did not answer: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${what}: Caddy at ${url} did not answer: ${(err as Error).message}`, { cause: err });
   }
+}
+
+export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promise<void> {
+  const { id } = routerProbe(config, 'demo router');
+  const { status, body } = await throughCaddy(config, 'demo router', demoHostFor(config, id), '/', timeoutMs);
   if (status === 200 && body.startsWith(`dmx-router-probe ${id}`)) return;
-  const excerpt = body.replace(/\s+/g, ' ').trim().slice(0, 100);
+  const excerpt = body.slice(0, 200).replace(/\s+/g, ' ').trim().slice(0, 100);
   throw new Error(
     `demo router: the router probe answered ${status} through Caddy ("${excerpt}"), so visitors cannot reach demos. `
     + `Likely causes: the names server (udp 127.0.0.1:${config.names.port}, \`stack.sh up\` starts it), `
@@ -46,17 +48,8 @@ export async function checkDemoRouter(config: Config, timeoutMs = 1_500): Promis
  * breaks "Try the demo" while the API answers on its own port (the socket gone, the route missing).
  */
 export async function checkLauncher(config: Config, timeoutMs = 1_500): Promise<void> {
-  const url = `http://127.0.0.1:${config.caddy.httpPort}/embed.js`;
   const host = new URL(launcherOrigin(config)).host;
-  let status: number;
-  let body: string;
-  try {
-    const res = await request(url, { headers: { host }, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    status = res.statusCode;
-    body = await res.body.text();
-  } catch (err) {
-    throw new Error(`launcher: Caddy at ${url} did not answer: ${(err as Error).message}`, { cause: err });
-  }
+  const { status, body } = await throughCaddy(config, 'launcher', host, '/embed.js', timeoutMs);
   if (status === 200 && body.includes('dmx-try-demo')) return;
   throw new Error(
     `launcher: ${host}/embed.js answered ${status} through Caddy, so "Try the demo" fails. Likely causes: the API's edge socket `
