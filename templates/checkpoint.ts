@@ -5,7 +5,7 @@
  */
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import type { Config } from '../lib/config';
@@ -14,7 +14,7 @@ import { SHOP_CACHE_TABLES, type MariaDb } from '../adapters/mariadb';
 import type { Podman } from '../adapters/podman';
 import { probeHttp, waitForHttp } from '../adapters/http-probe';
 import { templateKinds } from './kinds';
-import { withPairCheckpoints } from './pair-checkpoints';
+import { pruneArchives, withPairCheckpoints } from './pair-checkpoints';
 import { readTemplateSpec, templateDatabaseName, writeTemplateSpec, type TemplateKindName, type TemplateSpec } from './spec';
 
 export interface CheckpointOptions {
@@ -161,22 +161,6 @@ async function recordPairCheckpoints(deps: CheckpointDeps, spec: TemplateSpec): 
   writeTemplateSpec(deps.config.stateDir, updated);
   deps.log.info({ template: spec.name, pairs: Object.keys(updated.pairCheckpoints ?? {}) }, 'template checkpoint copied for further network pairs');
   return updated;
-}
-
-/**
- * Removes the archives (each pair's copy too) of every version but `keep`: restores read the
- * current spec, and one that read the previous spec a moment before it was replaced may still open
- * that version's archive, so the caller keeps it until the next checkpoint.
- */
-function pruneArchives(dir: string, keep: string[]): string[] {
-  const pruned: string[] = [];
-  for (const file of readdirSync(dir)) {
-    const version = /^([^.]+)(\.pair-\d+)?\.tar$/.exec(file)?.[1];
-    if (!version || keep.includes(version)) continue;
-    rmSync(join(dir, file), { force: true });
-    pruned.push(file);
-  }
-  return pruned;
 }
 
 /**

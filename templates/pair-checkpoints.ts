@@ -11,7 +11,7 @@
  * restored onto a pair's /21 networks, with addresses from them, and served.
  */
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NetworkPair } from '../lib/network-pairs';
 import type { TemplateSpec } from './spec';
@@ -74,4 +74,20 @@ export async function withPairCheckpoints(spec: TemplateSpec, pairs: NetworkPair
   const made = { ...spec.pairCheckpoints };
   for (const pair of missing) made[pair.network] = await derivePairCheckpoint(spec, pair);
   return { ...spec, pairCheckpoints: made };
+}
+
+/**
+ * Removes the archives (`<version>.tar` and the pair copies named above) of every version but `keep`: restores read the
+ * current spec, and one that read the previous spec a moment before it was replaced may still open
+ * that version's archive, so the caller keeps it until the next checkpoint.
+ */
+export function pruneArchives(dir: string, keep: string[]): string[] {
+  const pruned: string[] = [];
+  for (const file of readdirSync(dir)) {
+    const version = /^([^.]+)(\.pair-\d+)?\.tar$/.exec(file)?.[1];
+    if (!version || keep.includes(version)) continue;
+    rmSync(join(dir, file), { force: true });
+    pruned.push(file);
+  }
+  return pruned;
 }
