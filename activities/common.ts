@@ -34,6 +34,8 @@ export interface RestoredDemo {
 }
 
 export interface DemoDataRef { database: string; tablePrefix: string; account: string }
+/** A demo's data as created for it, with what its user is handed: its URL and back-office password. */
+export interface DemoData extends DemoDataRef { url: string; adminPassword: string }
 
 /**
  * Every activity heartbeats once a second while it runs, so a worker that dies mid-activity is

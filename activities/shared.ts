@@ -13,7 +13,8 @@ import { waitForHttp } from '../adapters/http-probe';
 import { demoHostFor } from '../lib/public-urls';
 import { demoRouterOptions } from '../adapters/caddy';
 import { adminPasswordFor } from '../lib/secrets';
-import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoDataRef, type TemplateSummary } from './common';
+import type { TemplateSpec } from '../templates/spec';
+import { dataRef, logFor, templateSpec, withHeartbeats, type ActivityDeps, type DemoData, type DemoDataRef, type TemplateSummary } from './common';
 
 /**
  * bcrypt's cost for a demo's back-office password. Low on purpose: the cost slows the cracking of
@@ -30,6 +31,17 @@ export function createSharedActivities(deps: ActivityDeps) {
 function sharedActivities(deps: ActivityDeps) {
   const { config, mariadb, caddy, valkey, secrets } = deps;
   const spec = (name: string) => templateSpec(deps, name);
+
+  /** Domain, back-office password and cache tables of the demo's own data (idempotent: the same values again). */
+  async function applyIdentity(demoId: string, s: TemplateSpec, ref: DemoDataRef, generation: number): Promise<Pick<DemoData, 'url' | 'adminPassword'>> {
+    const domain = demoHostFor(config, demoId);
+    const adminPassword = adminPasswordFor(secrets, demoId, generation);
+    await mariadb.applyShopIdentity({
+      database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
+      adminPasswordHash: await bcrypt.hash(adminPassword, ADMIN_PASSWORD_HASH_COST),
+    });
+    return { url: `${config.demos.scheme}://${domain}/`, adminPassword };
+  }
 
   return {
     /** Fresh demo ids from node:crypto (never from a workflow's seeded PRNG): the subdomain is the secret until claimed. */
@@ -50,11 +62,13 @@ function sharedActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Gives the demo its own copy of the template's data and an account limited to it. The copy
-     * comes from the data stock when it has one (a table move), otherwise it is cloned here; the
-     * stock is topped up in the background either way.
+     * Gives the demo its own copy of the template's data, an account limited to it and its identity
+     * (domain, back-office password of this `generation`: each reset gets a new one), in one step
+     * beside the restore. The copy comes from the data stock when it has one (a table move),
+     * otherwise it is cloned here; the stock is topped up in the background either way. Returns
+     * what the user is handed: the demo's URL and its back-office password.
      */
-    async createDemoData(input: { demoId: string; template: string }): Promise<DemoDataRef> {
+    async createDemoData(input: { demoId: string; template: string; generation?: number }): Promise<DemoData> {
       const demoId = assertDemoId(input.demoId);
       const s = spec(input.template);
       const ref = dataRef(deps, demoId, s);
@@ -75,26 +89,9 @@ function sharedActivities(deps: ActivityDeps) {
         const own = await mariadb.tablesWithPrefix(ref.database, ref.tablePrefix);
         await mariadb.grantAccount(ref.account, config.mariadb.demoAccountHost, password, { database: ref.database, tables: own });
       }
+      const identity = await applyIdentity(demoId, s, ref, input.generation ?? 0);
       logFor(deps, demoId).info({ database: ref.database, prefix: ref.tablePrefix, source }, 'demo data created');
-      return { database: ref.database, tablePrefix: ref.tablePrefix, account: ref.account };
-    },
-
-    /**
-     * Domain, back-office password and cache tables of the demo's own data. Returns what the user
-     * is handed: the demo's URL and its back-office password.
-     */
-    /** `generation`: how many times the demo was reset (each reset gets a new back-office password). */
-    async applyDemoIdentityInDatabase(input: { demoId: string; template: string; generation?: number }): Promise<{ url: string; adminPassword: string }> {
-      const demoId = assertDemoId(input.demoId);
-      const s = spec(input.template);
-      const ref = dataRef(deps, demoId, s);
-      const domain = demoHostFor(config, demoId);
-      const adminPassword = adminPasswordFor(secrets, demoId, input.generation ?? 0);
-      await mariadb.applyShopIdentity({
-        database: ref.database, prefix: ref.tablePrefix, domain, adminEmail: s.adminEmail,
-        adminPasswordHash: await bcrypt.hash(adminPassword, ADMIN_PASSWORD_HASH_COST),
-      });
-      return { url: `${config.demos.scheme}://${domain}/`, adminPassword };
+      return { database: ref.database, tablePrefix: ref.tablePrefix, account: ref.account, ...identity };
     },
 
     /** Through Caddy, as a visitor would see it; also re-creates Caddy's demo router if it was lost. */

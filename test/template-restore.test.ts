@@ -69,7 +69,6 @@ describe('stand-in template checkpoint', () => {
     for (const demoId of ids) {
       await acts.createDemoData({ demoId, template: 'standin' });
       await acts.configureDemoApp({ demoId, template: 'standin' });
-      await acts.applyDemoIdentityInDatabase({ demoId, template: 'standin' });
     }
     // Give each copy a product name of its own, straight in its own database.
     for (const demoId of ids) {

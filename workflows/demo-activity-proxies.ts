@@ -35,6 +35,16 @@ export function activityQueues() {
       startToCloseTimeout: '10s',
       retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_TYPES.templateMissing] },
     }),
+    /**
+     * Provisioning checks run by the workflow's own worker (they need only what every shared worker
+     * reaches: Caddy), bounded like the provisioning steps.
+     */
+    localProvisioning: proxyLocalActivities<SharedActivities>({
+      startToCloseTimeout: '15s',
+      scheduleToCloseTimeout: provisioning.scheduleToCloseTimeout,
+      retry: provisioning.retry,
+      cancellationType: provisioning.cancellationType,
+    }),
     sharedTeardown: proxy<SharedActivities>(teardown, queues.shared),
     /**
      * The claim store in Valkey: quick scripts, retried until they succeed (a withdraw must happen

@@ -48,14 +48,13 @@ export async function demoLifecycle(input: DemoLifecycleInput): Promise<DemoStat
  * Container and data in parallel, then a check through Caddy. The container's branch restores it,
  * configures its app and leaves it on the edge network (one activity on the host that holds it);
  * the data's branch takes a stocked copy of the template's data (or clones one) and applies the
- * demo's identity to it.
+ * demo's identity to it (one activity). Both start in the workflow's first task. The check is a
+ * local activity: it runs in the workflow task that saw both branches end, and the demo is ready
+ * in the task after it, with no task queue round trip between (~30 ms of a cold provision).
  */
 async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void> {
   const { input, state } = demo;
   const id = { demoId: input.demoId, template: input.template };
-  const template = await demo.step('describeTemplate', () => acts.local.describeTemplate(input.template));
-  state.templateVersion = template.version;
-  demo.webhooks = template.webhooks;
   const [restored, access] = await demo.step('containerAndData', () => bothEnded(
     acts.restore.restoreDemoContainer(id).then((r) => {
       // Recorded as soon as it is known, so teardown reaches the right host even if the data fails.
@@ -63,16 +62,24 @@ async function provision(demo: DemoRun, acts: DemoActivityQueues): Promise<void>
       state.container = r.container;
       return r;
     }),
-    acts.shared.createDemoData(id).then((d) => {
+    acts.shared.createDemoData({ ...id, generation: demo.generation }).then((d) => {
       state.database = d.database;
-      return acts.shared.applyDemoIdentityInDatabase({ ...id, generation: demo.generation });
+      return d;
     }),
   ));
+  // The version of the checkpoint actually restored (a new one may have been taken meanwhile).
+  state.templateVersion = restored.templateVersion;
   state.restoreMethod = restored.method;
   demo.publish();
   // A cold boot (podman run) may take a while before its first answer.
   if (restored.method === 'run') await demo.step('verifyDemoServes', () => acts.onHost(restored.host).verifyDemoServes({ demoId: input.demoId, bootSeconds: 60 }));
-  await demo.step('verifyDemoRouted', () => acts.shared.verifyDemoRouted({ demoId: input.demoId }));
+  // The template's back-office details are needed only now: read beside the check, in the same
+  // workflow task (both local), not in front of the restore.
+  const [template] = await Promise.all([
+    demo.step('describeTemplate', () => acts.local.describeTemplate(input.template)),
+    demo.step('verifyDemoRouted', () => acts.localProvisioning.verifyDemoRouted({ demoId: input.demoId })),
+  ]);
+  demo.webhooks = template.webhooks;
   state.readyAt = new Date().toISOString();
   state.url = access.url;
   state.adminUrl = `${access.url.replace(/\/$/, '')}${template.adminPath}/`;

@@ -40,8 +40,7 @@ export function fakeActivities(calls: Calls, o: FakeOptions) {
   return {
     describeTemplate: act('describeTemplate', () => ({ name: 'standin', version: template.version, hasCheckpoint: true, adminPath: '/admin-dev', adminEmail: 'a@b.c', ...(template.webhooks ? { webhooks: template.webhooks } : {}) })),
     restoreDemoContainer: act('restoreDemoContainer', ({ demoId }) => ({ host: o.hostId, container: `c-${demoId}`, method: 'criu' as const, templateVersion: template.version, seconds: 0.1 })),
-    createDemoData: act('createDemoData', ({ demoId }) => ({ database: `db_${demoId}`, tablePrefix: 'ps_', account: `u_${demoId}` })),
-    applyDemoIdentityInDatabase: act('applyDemoIdentityInDatabase', ({ demoId }) => ({ url: `http://${demoId}.demo.localhost/`, adminPassword: 'pw' })),
+    createDemoData: act('createDemoData', ({ demoId }) => ({ database: `db_${demoId}`, tablePrefix: 'ps_', account: `u_${demoId}`, url: `http://${demoId}.demo.localhost/`, adminPassword: 'pw' })),
     configureDemoApp: act('configureDemoApp', () => undefined),
     verifyDemoServes: act('verifyDemoServes', () => ({ status: 200 })),
     connectDemoRoute: act('connectDemoRoute', () => undefined),
@@ -79,7 +78,7 @@ export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } 
   const pick = (...names: Array<keyof Fakes>) => Object.fromEntries(names.map((n) => [n, fakes[n]]));
   return {
     shared: pick(
-      'describeTemplate', 'generateDemoIds', 'createDemoData', 'applyDemoIdentityInDatabase', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook',
+      'describeTemplate', 'generateDemoIds', 'createDemoData', 'verifyDemoRouted', 'dropDemoData', 'recordDemo', 'forgetDemo', 'sendWebhook',
       'publishPooledDemo', 'withdrawPooledDemo', 'acknowledgeClaim', 'forgetPooledDemo',
     ),
     restore: pick('restoreDemoContainer', 'removeDemoContainer'),
