@@ -49,7 +49,7 @@ describe('dmx CLI', () => {
     const shown = await dmx('show', demoId);
     expect(shown.exitCode).toBe(0);
     expect(shown.stdout).toContain(state.url!);
-    expect(shown.stdout).toMatch(/steps \(ms\) +describeTemplate=\d+/);
+    for (const step of ['containerAndData', 'describeTemplate', 'verifyDemoRouted']) expect(shown.stdout).toMatch(new RegExp(`steps \\(ms\\) +.*\\b${step}=\\d+`));
 
     const ext1 = JSON.parse((await dmx('--json', 'extend', demoId, '30', '--request-id', 'cli-1')).stdout);
     const ext2 = JSON.parse((await dmx('--json', 'extend', demoId, '30', '--request-id', 'cli-1')).stdout);
