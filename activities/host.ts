@@ -262,6 +262,11 @@ function hostActivities(deps: ActivityDeps) {
       await podman.disconnectNetwork(pair.edgeNetwork, container);
     },
 
+    /** Out of routing: its name withdrawn (Caddy answers the ended page at once); the container stays. */
+    async withdrawDemoName(input: { demoId: string }): Promise<void> {
+      await names.withdraw(demoResourceNames(config.profile, assertDemoId(input.demoId)).container);
+    },
+
     /**
      * Out of routing first (its name withdrawn: Caddy answers the ended page at once), then the
      * container. `keepName` (a reset, which restores the container under the same name): visitors

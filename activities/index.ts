@@ -4,7 +4,8 @@
  *   template summaries, the claim store's entries (claims.ts), and the notifications (webhooks);
  * - restore queue (`dmx-restore`, any host with the checkpoint): the restore, and removal of a
  *   container whose host was never recorded;
- * - host queue (`dmx-host-<host>`): the container's own steps and the reconciler.
+ * - host queue (`dmx-host-<host>`): the container's own steps and the reconciler;
+ * - routing queue (`dmx-host-<host>-routing`): withdrawing a demo's name at its end.
  */
 import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from './common';
@@ -17,12 +18,14 @@ import { createSharedActivities, type SharedActivities } from './shared';
 export type { ActivityDeps, DemoDataRef, RestoredDemo, TemplateSummary } from './common';
 export type { ClaimActivities, HostActivities, NotificationActivities, ReconcilerActivities, SharedActivities };
 export type RestoreActivities = Pick<HostActivities, 'restoreDemoContainer' | 'removeDemoContainer'>;
+export type RoutingActivities = Pick<HostActivities, 'withdrawDemoName'>;
 
 /** What each queue's worker registers. */
 export interface QueueActivities {
   shared: SharedActivities & NotificationActivities & ClaimActivities;
   restore: RestoreActivities;
   host: HostActivities & ReconcilerActivities;
+  routing: RoutingActivities;
 }
 
 export function createQueueActivities(deps: ActivityDeps & { temporal: Client }): QueueActivities {
@@ -31,5 +34,6 @@ export function createQueueActivities(deps: ActivityDeps & { temporal: Client })
     shared: { ...createSharedActivities(deps), ...createNotificationActivities(deps.config), ...createClaimActivities(deps) },
     restore: { restoreDemoContainer: host.restoreDemoContainer, removeDemoContainer: host.removeDemoContainer },
     host: { ...host, ...createReconcilerActivities(deps) },
+    routing: { withdrawDemoName: host.withdrawDemoName },
   };
 }

@@ -9,6 +9,12 @@ export const TASK_QUEUES = {
   restore: 'dmx-restore',
   /** Everything a demo's container needs after its restore runs on the host that holds it. */
   host: (hostId: string) => `dmx-host-${hostId}`,
+  /**
+   * A host's demo names, withdrawn at a demo's end on a queue of their own: the host queue's
+   * container removals may be queued behind a mass release (~10 a second on 2 cores), and a demo
+   * leaves routing at once even then.
+   */
+  routing: (hostId: string) => `dmx-host-${hostId}-routing`,
 } as const;
 
 /** The queue names of one deployment (its prefix; empty in production). */
@@ -17,6 +23,7 @@ export function taskQueuesFor(prefix = '') {
     shared: prefix + TASK_QUEUES.shared,
     restore: prefix + TASK_QUEUES.restore,
     host: (hostId: string) => prefix + TASK_QUEUES.host(hostId),
+    routing: (hostId: string) => prefix + TASK_QUEUES.routing(hostId),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The workers of one dmx host: the shared queue (workflows + MariaDB/Caddy/Valkey activities and
- * notifications), the restore queue, and this host's own queue for the containers it holds. On a
- * single-host install one process serves all three. Each registers only its own activity set.
+ * notifications), the restore queue, this host's own queue for the containers it holds, and its
+ * routing queue (name withdrawals). On a single-host install one process serves all four. Each registers only its own activity set.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { QueueActivities } from '../activities';
@@ -28,7 +28,7 @@ export interface DmxWorkersOptions {
 /** The three queues one host serves. */
 export function queueNames(hostId: string, prefix = '') {
   const q = taskQueuesFor(prefix);
-  return { shared: q.shared, restore: q.restore, host: q.host(hostId) };
+  return { shared: q.shared, restore: q.restore, host: q.host(hostId), routing: q.routing(hostId) };
 }
 
 export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> {
@@ -52,5 +52,8 @@ export async function createDmxWorkers(o: DmxWorkersOptions): Promise<Worker[]> 
   // limit, not this one, decides how many run.
   workers.push(await Worker.create({ ...common, taskQueue: q.restore, activities: o.activities.restore, maxConcurrentActivityTaskExecutions: 8 }));
   workers.push(await Worker.create({ ...common, taskQueue: q.host, activities: o.activities.host, maxConcurrentActivityTaskExecutions: 16 }));
+  // Name withdrawals only (a file removed, then the names server asked until it forgets the name):
+  // never queued behind the host's container removals, and cheap enough to run many at once.
+  workers.push(await Worker.create({ ...common, taskQueue: q.routing, activities: o.activities.routing, maxConcurrentActivityTaskExecutions: 64 }));
   return workers;
 }

@@ -4,7 +4,7 @@
  */
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import { FAILURE_TYPES, queuePrefixOf, taskQueuesFor } from '../contract';
-import type { ClaimActivities, HostActivities, NotificationActivities, RestoreActivities, SharedActivities } from '../activities';
+import type { ClaimActivities, HostActivities, NotificationActivities, RestoreActivities, RoutingActivities, SharedActivities } from '../activities';
 
 /** Provisioning gives up after a bounded time and cleans up, rather than handing out a broken demo. */
 const provisioning: ActivityOptions = {
@@ -56,6 +56,8 @@ export function activityQueues() {
     restoreTeardown: proxy<RestoreActivities>(teardown, queues.restore),
     onHost: (host: string) => proxy<HostActivities>(provisioning, queues.host(host)),
     onHostTeardown: (host: string) => proxy<HostActivities>(teardown, queues.host(host)),
+    /** A demo's name withdrawn on its host's routing queue, which container removals never fill. */
+    routingTeardown: (host: string) => proxy<RoutingActivities>(teardown, queues.routing(host)),
     /** Webhook deliveries retry for a while, then give up: a dead receiver must not hold a demo. */
     notifier: proxy<NotificationActivities>({
       startToCloseTimeout: '20s',

@@ -191,12 +191,15 @@ async function teardown(demo: DemoRun, acts: DemoActivityQueues, outcome: DemoSt
   demo.setStatus('tearing_down');
   const poolTold = demo.isPooled ? demo.notifyPool(demoEndedSignal, { demoId, outcome, error: state.error, wasReady }) : undefined;
   const t0 = Date.now();
+  // Out of routing at once on the host's routing queue, beside the container's removal (which
+  // withdraws the name first too, but may wait behind other removals on the host's queue).
+  const routedOut = state.host ? acts.routingTeardown(state.host).withdrawDemoName({ demoId }) : undefined;
   // Without a recorded host the restore may still have created the container on the host that
   // took it; the restore queue reaches a host that can remove it (single-host installs: this one).
   await (state.host ? acts.onHostTeardown(state.host) : acts.restoreTeardown).removeDemoContainer({ demoId });
   // The claim record and any pending delivery go with the demo (the leak check looks for them).
   const claimRecordGone = demo.isPooled ? acts.claims.forgetPooledDemo({ queuePrefix: claimScope(), demoId }) : undefined;
-  await Promise.all([acts.sharedTeardown.dropDemoData({ demoId }), acts.sharedTeardown.forgetDemo({ demoId }), claimRecordGone, poolTold]);
+  await Promise.all([acts.sharedTeardown.dropDemoData({ demoId }), acts.sharedTeardown.forgetDemo({ demoId }), claimRecordGone, poolTold, routedOut]);
   state.stepMs.teardown = Date.now() - t0;
   state.endedAt = new Date().toISOString();
   if (outcome === 'released') log.info('demo released', { demoId, reason: demo.releaseReason });

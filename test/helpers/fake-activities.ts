@@ -48,6 +48,7 @@ export function fakeActivities(calls: Calls, o: FakeOptions) {
     disconnectDemoRoute: act('disconnectDemoRoute', () => undefined),
     dropDemoData: act('dropDemoData', () => undefined),
     removeDemoContainer: act('removeDemoContainer', () => ({ removed: true })),
+    withdrawDemoName: act('withdrawDemoName', () => undefined),
     recordDemo: act('recordDemo', () => undefined),
     forgetDemo: act('forgetDemo', () => undefined),
     // The claim store: a pooled demo is listed, nobody claims it here, it is withdrawn before teardown.
@@ -83,19 +84,30 @@ export function byQueue(fakes: Fakes): { [Q in keyof QueueActivities]: object } 
     ),
     restore: pick('restoreDemoContainer', 'removeDemoContainer'),
     host: pick('restoreDemoContainer', 'configureDemoApp', 'verifyDemoServes', 'connectDemoRoute', 'disconnectDemoRoute', 'removeDemoContainer'),
+    routing: pick('withdrawDemoName'),
   };
 }
 
-/** The teardown steps of a demo whose host was recorded: the container (and with it the route) first, then data and index together. */
-export const TEARDOWN = ['removeDemoContainer', 'dropDemoData', 'forgetDemo'];
+/** The teardown steps of a demo whose host was never recorded: the container first, then data and index together. */
+export const TEARDOWN_WITHOUT_HOST = ['removeDemoContainer', 'dropDemoData', 'forgetDemo'];
+
+/**
+ * A demo whose host was recorded: its name is also withdrawn on the host's routing queue, beside
+ * the container's removal (so anywhere after the teardown began).
+ */
+export const TEARDOWN = [TEARDOWN_WITHOUT_HOST[0]!, ...[...TEARDOWN_WITHOUT_HOST.slice(1), 'withdrawDemoName'].sort()];
 
 /** A pooled demo's teardown: its claim record is forgotten beside the data. */
 export const POOLED_TEARDOWN = [TEARDOWN[0]!, ...[...TEARDOWN.slice(1), 'forgetPooledDemo'].sort()];
 
-/** The last teardown's steps in TEARDOWN's form: the first as called, the ones that run together sorted. */
+/**
+ * The last teardown's steps in TEARDOWN's form: the container's removal first, then the others
+ * sorted (they run together; the name's withdrawal runs from the start, so it may come first).
+ */
 export const teardownSteps = (calls: string[], steps: string[] = TEARDOWN): string[] => {
   const t = calls.slice(-steps.length);
-  return [t[0]!, ...t.slice(1).sort()];
+  const first = t.findIndex((c) => c !== 'withdrawDemoName');
+  return [t[first]!, ...t.filter((_, i) => i !== first).sort()];
 };
 
 /** The activity names one demo called, in order. */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WebhookInput } from '../../activities/notifications';
 import { demoStartOptions, extendDemo, releaseDemo } from '../../client';
 import { awaitDemoReadyUpdate, demoStateQuery, demoWorkflowId, type DemoClaim, type DemoState } from '../../contract';
-import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, TEARDOWN, teardownSteps, type Calls } from '../helpers/fake-activities';
+import { byQueue, callsOf, fakeActivities, POOLED_TEARDOWN, TEARDOWN, TEARDOWN_WITHOUT_HOST, teardownSteps, type Calls } from '../helpers/fake-activities';
 import { newDemoId } from '../helpers/ids';
 import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
@@ -209,7 +209,8 @@ describe('failures', () => {
     const c = callsOf(calls, demoId);
     expect(c.filter((n) => n === 'restoreDemoContainer')).toHaveLength(3);
     // No host was recorded (no route can exist): the container removal went to the restore queue.
-    expect(teardownSteps(c)).toEqual(TEARDOWN);
+    expect(teardownSteps(c, TEARDOWN_WITHOUT_HOST)).toEqual(TEARDOWN_WITHOUT_HOST);
+    expect(c).not.toContain('withdrawDemoName');
     expect(c).not.toContain('recordDemo');
   });
 
