@@ -67,8 +67,10 @@ describe('data stock (real MariaDB)', () => {
   beforeAll(() => {
     const config = testConfig();
     deps = createRealDeps({ ...config, demos: { ...config.demos, dataStock: 2 } }, 'test-stock');
-    // A version of its own, so this test's stock never meets the workers' stock of the real one.
-    spec = { ...readTemplateSpec(config.stateDir, 'standin')!, version: `stock-test-${newDemoId()}` };
+    // A template name and version of its own (cloned from the stand-in's database): a refill of the
+    // stand-in's stock by a suite running beside this one drops the stand-in's other versions, and
+    // would drop this test's fill under the stand-in's name.
+    spec = { ...readTemplateSpec(config.stateDir, 'standin')!, name: `stocktest${newDemoId().slice(0, 8)}`, version: `stock-test-${newDemoId()}` };
   });
   afterAll(async () => {
     await deps.mariadb.dropDatabase(demoDb);
