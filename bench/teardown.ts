@@ -1,13 +1,16 @@
 /**
  * 4. Teardown lag: demos claimed with a short TTL; from `expiresAt` to the moment the last trace
  * (Caddy route, database + account, container, Valkey key) is gone, observed by polling the same
- * checks as test/helpers/leaks.ts, and as the workflow records it (`endedAt` − `expiresAt`).
+ * checks as test/helpers/leaks.ts, and as the workflow records it (`endedAt` − `expiresAt`). Once
+ * on a quiet host, once under load: fresh demos provisioned and released beside the samples.
  */
+import { loadavg } from 'node:os';
 import { demoHandle } from '../client';
 import { statusThroughCaddy } from '../adapters/footprint';
-import { demoTraces, isClean, sleep, until, type BenchContext, type DemoState } from './context';
+import { demoTraces, isClean, releaseDemos, sleep, until, type BenchContext, type DemoState } from './context';
 import { acquireRound } from './acquire';
-import { fillPool } from './pool';
+import { coldProvision } from './cold';
+import { fillPool, settle } from './pool';
 import type { Row } from './report';
 import { summarize } from './stats';
 
@@ -54,6 +57,48 @@ export async function teardownSample(ctx: BenchContext, ttlSeconds: number): Pro
   return { demoId, hung, lastRouteStatus, observedMs, workflowMs: Date.parse(final.endedAt!) - Date.parse(final.expiresAt!), teardownStepMs: final.stepMs.teardown, routeGoneMs };
 }
 
+/** Provisions at a time in the load beside the loaded samples: the pool's default refill concurrency. */
+const LOAD_PROVISIONS = 2;
+
+/**
+ * A host busy the way a pool under churn keeps it: `parallel` loops, each provisioning a fresh demo
+ * (restore, data, check) and releasing it once ready (removal, drop), until stopped.
+ */
+function churn(ctx: BenchContext, parallel: number): { stop(): Promise<{ cycles: number; seconds: number }> } {
+  let stopped = false;
+  let cycles = 0;
+  const t0 = performance.now();
+  const loops = Array.from({ length: parallel }, async () => {
+    while (!stopped) {
+      try {
+        const s = await coldProvision(ctx);
+        await releaseDemos(ctx, [s.demoId]);
+        cycles++;
+      } catch (err) {
+        ctx.errors.push(`teardown load: ${(err as Error).message}`);
+        await sleep(1_000);
+      }
+    }
+  });
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return { cycles, seconds: (performance.now() - t0) / 1000 };
+    },
+  };
+}
+
+function teardownRows(samples: TeardownSample[], label: string, note: string): Row[] {
+  const observed = summarize(samples.map((s) => s.observedMs));
+  return [
+    { group: 'teardown', name: `expiry → last trace gone (polled)${label}`, unit: 'ms', summary: observed, target: 'p99 ≤ 1000', met: observed.p99 <= 1000, note },
+    { group: 'teardown', name: '  expiry → workflow endedAt', unit: 'ms', summary: summarize(samples.map((s) => s.workflowMs)) },
+    { group: 'teardown', name: '  teardown steps (stepMs.teardown)', unit: 'ms', summary: summarize(samples.map((s) => s.teardownStepMs ?? Number.NaN)) },
+    { group: 'teardown', name: '  expiry → route answers 404', unit: 'ms', summary: summarize(samples.flatMap((s) => (s.routeGoneMs === undefined ? [] : [s.routeGoneMs]))) },
+  ];
+}
+
 export async function measureTeardown(ctx: BenchContext): Promise<{ rows: Row[]; details: unknown }> {
   const n = ctx.opts.teardownSamples;
   if (process.env.DMX_BENCH_DEBUG) process.stderr.write(`  teardown: filling the pool to ${Math.max(n, 2)}\n`);
@@ -61,14 +106,25 @@ export async function measureTeardown(ctx: BenchContext): Promise<{ rows: Row[];
   if (process.env.DMX_BENCH_DEBUG) process.stderr.write('  teardown: pool full\n');
   const samples: TeardownSample[] = [];
   for (let i = 0; i < n; i++) samples.push(await teardownSample(ctx, 2));
-  const observed = summarize(samples.map((s) => s.observedMs));
+
+  const loadBefore = loadavg()[0]!;
+  const load = churn(ctx, LOAD_PROVISIONS);
+  const loaded: TeardownSample[] = [];
+  let churned: { cycles: number; seconds: number };
+  try {
+    for (let i = 0; i < n; i++) loaded.push(await teardownSample(ctx, 2));
+  } finally {
+    churned = await load.stop();
+  }
+  const loadAfter = loadavg()[0]!;
+  await settle(ctx);
+  const perMinute = (churned.cycles / churned.seconds) * 60;
   return {
     rows: [
-      { group: 'teardown', name: 'expiry → last trace gone (polled)', unit: 'ms', summary: observed, target: 'p99 ≤ 1000', met: observed.p99 <= 1000, note: 'sampled at each poll\'s start; polls ~every 25 ms + the poll itself' },
-      { group: 'teardown', name: '  expiry → workflow endedAt', unit: 'ms', summary: summarize(samples.map((s) => s.workflowMs)) },
-      { group: 'teardown', name: '  teardown steps (stepMs.teardown)', unit: 'ms', summary: summarize(samples.map((s) => s.teardownStepMs ?? Number.NaN)) },
-      { group: 'teardown', name: '  expiry → route answers 404', unit: 'ms', summary: summarize(samples.flatMap((s) => (s.routeGoneMs === undefined ? [] : [s.routeGoneMs]))) },
+      ...teardownRows(samples, '', 'quiet host; sampled at each poll\'s start; polls ~every 25 ms + the poll itself'),
+      ...teardownRows(loaded, `, under load (fresh demos provisioned and released ${LOAD_PROVISIONS} at a time beside it)`,
+        `${perMinute.toFixed(0)} demos/min provisioned and released beside it; load ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`),
     ],
-    details: { samples },
+    details: { samples, loaded, load: { provisionsAtATime: LOAD_PROVISIONS, ...churned, perMinute } },
   };
 }
