@@ -62,9 +62,7 @@ function hostActivities(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable(`template ${s.name} has no checkpoint for any network pair on host ${config.hostId}: run dmx checkpoint`, FAILURE_TYPES.templateMissing);
     }
     const underWay = new Map(restoresUnderWay);
-    const loads = await Promise.all(usable.map(async (pair) => {
-      return { pair, load: (await podman.pairPorts(pair)) + (underWay.get(pair.index) ?? 0) };
-    }));
+    const loads = await Promise.all(usable.map(async (pair) => ({ pair, load: (await podman.pairPorts(pair)) + (underWay.get(pair.index) ?? 0) })));
     const best = loads.filter((l) => l.load < BRIDGE_PORT_LIMIT).sort((a, b) => a.load - b.load || a.pair.index - b.pair.index)[0];
     if (!best) {
       throw ApplicationFailure.nonRetryable(
