@@ -1,6 +1,8 @@
 /** The machine and the versions of everything a figure depends on. */
 import { execa } from 'execa';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { ksmRunning } from '../adapters/memory-merge';
 import type { Config } from '../lib/config';
 import type { Environment } from './report';
@@ -13,6 +15,19 @@ async function firstLine(cmd: string, args: string[], env?: Record<string, strin
   } catch {
     return 'unknown';
   }
+}
+
+/** podman's lock count: `num_locks` from containers.conf and its drop-ins (podman's default 2,048). */
+export function podmanLocks(): number {
+  const files = ['/usr/share/containers/containers.conf', '/etc/containers/containers.conf'];
+  const dir = '/etc/containers/containers.conf.d';
+  if (existsSync(dir)) files.push(...readdirSync(dir).filter((f) => f.endsWith('.conf')).sort().map((f) => join(dir, f)));
+  let locks = 2_048;
+  for (const f of files.filter((x) => existsSync(x))) {
+    const m = /^\s*num_locks\s*=\s*(\d+)/m.exec(readFileSync(f, 'utf8'));
+    if (m) locks = Number(m[1]);
+  }
+  return locks;
 }
 
 export async function environment(config: Config, mode: 'quick' | 'full'): Promise<Environment> {

@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { randomDemoId } from '../lib/random-ids';
 import { freePort, sleep, until, type BenchContext } from './context';
+import { podmanLocks } from './env';
 import type { Row } from './report';
 import { summarize, type Summary } from './stats';
 
 const BUSYBOX_IMAGE = 'localhost/dmx-bench-busybox:1';
 const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
-/** podman's default lock pool (containers.conf num_locks); every container holds one lock. */
-const PODMAN_LOCKS = 2048;
 const LOCK_HEADROOM = 400;
 
 const alias = randomDemoId;
@@ -67,11 +66,12 @@ export async function measurePodmanAliases(ctx: BenchContext, levels: number[], 
   const second = [213, 214, 215, 216, 217].find((x) => !used.some((s) => s.startsWith(`10.${x}.`)));
   if (second === undefined) throw new Error('no free 10.21x.0.0/16 subnet for the bench network');
   const existing = (await pm(ctx, ['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean).length;
-  const maxFillers = PODMAN_LOCKS - LOCK_HEADROOM - existing;
+  const locks = podmanLocks(); // every container holds one lock
+  const maxFillers = locks - LOCK_HEADROOM - existing;
   let capped: string | undefined;
   const wanted = levels.filter((l) => l <= maxFillers);
   if (wanted.length < levels.length) {
-    capped = `levels ${levels.filter((l) => l > maxFillers).join(', ')} skipped: podman's lock pool (num_locks ${PODMAN_LOCKS}) holds ${existing} containers already; we keep ${LOCK_HEADROOM} free for the other stacks`;
+    capped = `levels ${levels.filter((l) => l > maxFillers).join(', ')} skipped: podman's lock pool (num_locks ${locks}) holds ${existing} containers already; we keep ${LOCK_HEADROOM} free for the other stacks`;
   }
   const fillers: string[] = [];
   const out: AliasLevel[] = [];

@@ -3,14 +3,13 @@
  * of live demos in turn (timing the refill), and at each level we read the demos' memory and
  * measure acquire (10 concurrent) and cold provisioning with that many demos live.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { resizePool } from '../client';
 import { MAX_POOL_TARGET } from '../contract';
 import { BRIDGE_PORT_LIMIT, type NetworkPair } from '../lib/network-pairs';
 import { acquireRound } from './acquire';
 import { coldRounds } from './cold';
 import { deleteDemos, stats, until, type BenchContext } from './context';
+import { podmanLocks } from './env';
 import { measureDensity, memAvailableMB, type DensityResult } from './density';
 import { fillPool, settle, type FillResult } from './pool';
 import type { Row } from './report';
@@ -29,19 +28,6 @@ export interface ScaleLevel {
 export function networkCap(pairs: NetworkPair[], podmanLocks = 2_048): number {
   const perPair = (p: NetworkPair) => Math.min(2 ** (32 - Number(p.subnet.split('/')[1])) - 3, BRIDGE_PORT_LIMIT);
   return Math.min(pairs.reduce((sum, p) => sum + perPair(p), 0), podmanLocks);
-}
-
-/** podman's lock count: `num_locks` from containers.conf and its drop-ins (podman's default 2,048). */
-function podmanLocks(): number {
-  const files = ['/usr/share/containers/containers.conf', '/etc/containers/containers.conf'];
-  const dir = '/etc/containers/containers.conf.d';
-  if (existsSync(dir)) files.push(...readdirSync(dir).filter((f) => f.endsWith('.conf')).sort().map((f) => join(dir, f)));
-  let locks = 2_048;
-  for (const f of files.filter((x) => existsSync(x))) {
-    const m = /^\s*num_locks\s*=\s*(\d+)/m.exec(readFileSync(f, 'utf8'));
-    if (m) locks = Number(m[1]);
-  }
-  return locks;
 }
 
 /**
