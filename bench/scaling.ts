@@ -25,9 +25,9 @@ export interface ScaleLevel {
 }
 
 /** Live demos the network pairs (addresses, and a bridge's ports) and podman's lock count allow (each container holds one lock). */
-export function networkCap(pairs: NetworkPair[], podmanLocks = 2_048): number {
+export function networkCap(pairs: NetworkPair[], locks = 2_048): number {
   const perPair = (p: NetworkPair) => Math.min(2 ** (32 - Number(p.subnet.split('/')[1])) - 3, BRIDGE_PORT_LIMIT);
-  return Math.min(pairs.reduce((sum, p) => sum + perPair(p), 0), podmanLocks);
+  return Math.min(pairs.reduce((sum, p) => sum + perPair(p), 0), locks);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The workers of one dmx host: the shared queue (workflows + MariaDB/Caddy/Valkey activities and
  * notifications), the restore queue, this host's own queue for the containers it holds, and its
- * routing queue (name withdrawals). On a single-host install one process serves all four. Each registers only its own activity set.
+ * routing queue (name withdrawals). On a single-host install one process serves all four. Each
+ * registers only its own activity set.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { QueueActivities } from '../activities';
@@ -25,7 +26,7 @@ export interface DmxWorkersOptions {
   dataConverter: WorkerOptions['dataConverter'];
 }
 
-/** The three queues one host serves. */
+/** The four queues one host serves. */
 export function queueNames(hostId: string, prefix = '') {
   const q = taskQueuesFor(prefix);
   return { shared: q.shared, restore: q.restore, host: q.host(hostId), routing: q.routing(hostId) };
