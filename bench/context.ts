@@ -27,6 +27,7 @@ export interface BenchOptions {
   coldSamples: number;
   teardownSamples: number;
   /** Route registration: live aliases on the edge network, and Caddy admin routes. */
+  namesLevels: number[];
   aliasLevels: number[];
   caddyLevels: number[];
   routeSamples: number;

@@ -41,6 +41,8 @@ export interface BenchResult {
   details: Record<string, unknown>;
   notes: string[];
   errors: string[];
+  /** Only in a run's progress file (bench/save.ts): what the run had not done yet when it was written. */
+  incomplete?: string;
 }
 
 function fmt(x: number | undefined, unit: string): string {

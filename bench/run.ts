@@ -6,8 +6,6 @@
  * the size it had, and the throwaway containers, network, image and Caddy are removed.
  */
 import { execa } from 'execa';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { demoHandle, refreshPoolTemplate, resizePool } from '../client';
 import { readTemplateSpec } from '../templates/spec';
 import { measureAcquire } from './acquire';
@@ -19,6 +17,7 @@ import { parseOptions } from './options';
 import { settle } from './pool';
 import { renderReport, type BenchResult, type Row } from './report';
 import { measureRoutes } from './routes';
+import { saveFinal, saveProgress } from './save';
 import { measureScaling } from './scaling';
 import { measureTeardown } from './teardown';
 import { measureVisitor } from './visitor';
@@ -81,9 +80,9 @@ async function main(): Promise<void> {
     found = await until('pool on the current template version', () => stats(ctx), (s) => s.templateVersion === spec.version, 60_000, 500);
   }
   process.stderr.write(`dmx bench (${env.mode}) on ${ctx.config.profile}: pool ${opts.template} target ${found.target}, API ${ctx.api.url}\n`);
+  const planned = SECTIONS.filter(([name]) => !opts.only || opts.only.includes(name));
   try {
-    for (const [name, fn] of SECTIONS) {
-      if (opts.only && !opts.only.includes(name)) continue;
+    for (const [i, [name, fn]] of planned.entries()) {
       const t0 = performance.now();
       process.stderr.write(`- ${name} …\n`);
       try {
@@ -98,6 +97,7 @@ async function main(): Promise<void> {
         result.errors.push(`${name}: ${(err as Error).stack ?? String(err)}`.slice(0, 2000));
       }
       process.stderr.write(`  ${name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      saveProgress(opts.out, result, [...planned.slice(i + 1).map(([n]) => n), 'clean-up']);
     }
   } finally {
     process.stderr.write('- clean-up …\n');
@@ -105,8 +105,7 @@ async function main(): Promise<void> {
     await closeContext(ctx);
   }
   env.finishedAt = new Date().toISOString();
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
+  saveFinal(opts.out, result);
   process.stdout.write(`${renderReport(result)}\n\nwritten: ${opts.out}\n`);
   process.exitCode = result.errors.length ? 1 : 0;
 }

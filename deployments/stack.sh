@@ -111,20 +111,14 @@ up_podman_api() {
   ok "podman API service ready"
 }
 
-# The kernel's same-page merging for demo containers (adapters/memory-merge.ts), only when asked:
-# ksmd is host-wide, and only processes that opted in (the demos' restores) are scanned. Its
-# advisor keeps a full scan near DMX_KSM_SCAN_SECONDS without more than DMX_KSM_MAX_CPU % of a core.
+# The kernel's same-page merging for demo containers, only when asked (deployments/memory-merge.sh:
+# ksmd is host-wide; `down` gives the host back its own setting once no stack asks for it).
 up_memory_merge() {
-  case "${DMX_DEMO_MEMORY_MERGE:-0}" in 1|true) ;; 0|false) return 0 ;; *) die "DMX_DEMO_MEMORY_MERGE must be 1/true or 0/false (got '$DMX_DEMO_MEMORY_MERGE')" ;; esac
-  local k=/sys/kernel/mm/ksm scan=${DMX_KSM_SCAN_SECONDS:-60} cpu=${DMX_KSM_MAX_CPU:-25}
-  [[ "$scan" =~ ^[0-9]+$ && "$scan" -ge 10 ]] || die "DMX_KSM_SCAN_SECONDS must be a whole number of seconds >= 10 (got '$scan')"
-  [[ "$cpu" =~ ^[0-9]+$ && "$cpu" -ge 1 && "$cpu" -le 100 ]] || die "DMX_KSM_MAX_CPU must be 1..100 (got '$cpu')"
-  [ -w "$k/run" ] || die "DMX_DEMO_MEMORY_MERGE is on but $k/run is missing or read-only (KSM; merging by prctl needs Linux >= 6.4)"
-  if [ -w "$k/advisor_mode" ]; then
-    echo scan-time > "$k/advisor_mode"; echo "$scan" > "$k/advisor_target_scan_time"; echo "$cpu" > "$k/advisor_max_cpu"
-  fi
-  echo 1 > "$k/run"
-  ok "ksmd merges demo memory (full scan ~${scan} s, at most ${cpu}% of a core)"
+  case "${DMX_DEMO_MEMORY_MERGE:-0}" in
+    1|true) bash "$DMX_ROOT/deployments/memory-merge.sh" on ;;
+    0|false) bash "$DMX_ROOT/deployments/memory-merge.sh" off ;;
+    *) die "DMX_DEMO_MEMORY_MERGE must be 1/true or 0/false (got '$DMX_DEMO_MEMORY_MERGE')" ;;
+  esac
 }
 
 up_valkey() {
@@ -163,10 +157,10 @@ JSON
   ok "Caddy ready"
 }
 
-# The demo names server: a dnsmasq of the profile's own on 127.0.0.1 only. It answers
-# `<container>.dmx` from one file per demo in $DMX_NAMES_DIR (dmx writes and removes them; dnsmasq
-# reads each change by inotify within milliseconds) and NXDOMAIN for any other .dmx name. Caddy's
-# demo router dials demos by these names. It runs as nobody; the folder is nobody's alone.
+# The demo names server (deployments/names-server.sh: a dnsmasq on 127.0.0.1 only) of the profile.
+# It answers `<container>.dmx` from one file per demo in $DMX_NAMES_DIR (dmx writes and removes
+# them) and NXDOMAIN for any other .dmx name. Caddy's demo router dials demos by these names. It
+# runs as nobody; the folder is nobody's alone.
 up_names() {
   local d=$S/names; mkdir -p "$d"
   install -d -m 0711 "$(dirname "$DMX_NAMES_DIR")"
@@ -175,10 +169,8 @@ up_names() {
   check_port NAMES "$DMX_NAMES_PORT" "$d/dnsmasq.pid"
   command -v dnsmasq >/dev/null || die "dnsmasq is missing; run deployments/setup.sh"
   log "starting the demo names server (dnsmasq on 127.0.0.1:$DMX_NAMES_PORT, names in $DMX_NAMES_DIR)"
-  setsid dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-    --listen-address=127.0.0.1 --bind-interfaces --port="$DMX_NAMES_PORT" --local=/dmx/ \
-    --hostsdir="$DMX_NAMES_DIR" --user=nobody --group=nogroup --pid-file="$d/dnsmasq.pid" \
-    --log-facility=- </dev/null >>"$d/dnsmasq.log" 2>&1 &
+  setsid bash "$DMX_ROOT/deployments/names-server.sh" "$DMX_NAMES_DIR" "$DMX_NAMES_PORT" "$d/dnsmasq.pid" \
+    </dev/null >>"$d/dnsmasq.log" 2>&1 &
   wait_for "names server" 10 bash -c "dig +time=1 +tries=1 -p $DMX_NAMES_PORT @127.0.0.1 dmx-check.dmx A | grep -q NXDOMAIN" \
     || die "the names server did not answer on 127.0.0.1:$DMX_NAMES_PORT in 10 s; see $d/dnsmasq.log"
   ok "names server ready"
@@ -361,6 +353,7 @@ down() {
   stop_pidfile Valkey "$S/valkey/valkey.pid"
   stop_pidfile MariaDB "$S/mariadb/mariadb.pid"
   stop_pidfile "podman API" "$S/podman/podman-api.pid"
+  bash "$DMX_ROOT/deployments/memory-merge.sh" off
   ok "stack '$DMX_PROFILE' stopped (state kept in $S)"
 }
 

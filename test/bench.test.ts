@@ -1,6 +1,10 @@
 /** The benchmark's pure pieces: statistics, option parsing and the Markdown table (no timing asserted). */
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseOptions } from '../bench/options';
+import { progressPath, saveFinal, saveProgress } from '../bench/save';
 import { renderReport, renderTable, type BenchResult } from '../bench/report';
 import { cpuBetween, cpuSnapshot, describePerDemo } from '../bench/cpu';
 import { percentile, round, slope, summarize } from '../bench/stats';
@@ -73,6 +77,34 @@ describe('bench report', () => {
     expect(md).toContain('podman 4.3.1');
     expect(md).toContain('- a note');
     expect(md).not.toContain('Errors');
+  });
+});
+
+describe('bench result files', () => {
+  const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as BenchResult;
+
+  it('keeps finished sections beside the committed file while running and replaces it only at the end', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmx-bench-save-'));
+    try {
+      const out = join(dir, 'results', 'latest.json');
+      const result: BenchResult = { env: { startedAt: 't', mode: 'full' } as BenchResult['env'], rows: [], details: {}, notes: [], errors: [] };
+      saveProgress(out, result, ['x']); // makes the folder
+      writeFileSync(out, '{"previous":"run"}\n');
+      result.details.acquire = { done: 1 };
+      saveProgress(out, result, ['cold', 'clean-up']);
+      expect(read(progressPath(out))).toMatchObject({ details: { acquire: { done: 1 } }, incomplete: 'not run yet: cold, clean-up' });
+      expect(readFileSync(out, 'utf8')).toBe('{"previous":"run"}\n'); // a stopped run leaves the last full one alone
+      expect(result.incomplete).toBeUndefined(); // the progress mark is not carried into the result
+
+      result.details.cold = { done: 2 };
+      saveFinal(out, result);
+      const final = read(out);
+      expect(final.details).toEqual({ acquire: { done: 1 }, cold: { done: 2 } });
+      expect(final).not.toHaveProperty('incomplete');
+      expect(existsSync(progressPath(out))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
