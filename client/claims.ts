@@ -7,11 +7,12 @@
  *
  * Delivery guarantees, enforced here:
  * - the claim script queues the claim for delivery in the same atomic step, and the worker's
- *   deliverer signals it (startClaimDelivery); the claim stays in Valkey's `pending` set until the
- *   demo acknowledges it, and `redeliver` (every API process, at start and periodically) signals
- *   every claim older than CLAIM_REDELIVER_AFTER_SECONDS again, so a deliverer or claimer killed
- *   at any point still gives the demo its TTL (which runs from the claim's `expiresAt`, not from
- *   the delivery);
+ *   deliverer signals it (startClaimDelivery) once it is `DMX_POOL_CLAIM_DELIVERY_HOLD_MS` old
+ *   (CLAIM_DELIVERY_HOLD_MS says why); the claim stays in Valkey's `pending` set until the demo
+ *   acknowledges it, and `redeliver` (every API process, at start and periodically) signals every
+ *   claim unacknowledged CLAIM_REDELIVER_AFTER_SECONDS after its hold again, so a deliverer or
+ *   claimer killed at any point still gives the demo its TTL (which runs from the claim's
+ *   `expiresAt`, not from the delivery);
  * - `ensureDelivered` signals an unacknowledged claim before the claimer's extend or release is
  *   sent, so those reach a demo that already knows it is claimed (signals are idempotent by claim
  *   id, and Temporal keeps one client's signals in order);
@@ -58,7 +59,7 @@ export type ClaimAnswer =
   | { kind: 'replay'; demoId: string; owner: string };
 
 const SIGNAL_DEADLINE_MS = 5_000;
-/** Claims the deliverer takes off the queue at once (and signals in parallel). */
+/** Claims the deliverer takes off the queue at once. */
 const DELIVERY_BATCH = 32;
 
 export type Claimer = ReturnType<typeof createClaimer>;
@@ -109,11 +110,25 @@ export function createClaimer(deps: ClaimerDeps) {
     if (delivered === 'delivered') await store.acknowledge(demoId, claim.claimId);
   }
 
-  /** Signals a queued claim unless it was acknowledged (or its record went) meanwhile. */
+  /** The claim of a record still waiting for its delivery, if any. */
+  const undelivered = (r: Awaited<ReturnType<typeof store.read>>) => (r?.state === 'claimed' && r.claim && !r.acknowledged ? r.claim : undefined);
+
+  /**
+   * Signals a queued claim once its delivery hold has passed, unless it was acknowledged (an
+   * extend or release delivers it at once) or its record went meanwhile.
+   */
   async function deliverQueued(demoId: string): Promise<void> {
-    const r = await store.read(demoId);
-    if (r?.state !== 'claimed' || !r.claim || r.acknowledged) return;
-    await signalClaim(demoId, r.claim);
+    let claim = undelivered(await store.read(demoId));
+    if (!claim) return;
+    // Never longer than the hold itself, whatever the clocks of the claimer's and this host say.
+    const hold = config.pool.claimDeliveryHoldMs;
+    const wait = Math.min(hold, Date.parse(claim.claimedAt) + hold - Date.now());
+    if (wait > 0) {
+      await new Promise((r) => setTimeout(r, wait));
+      claim = undelivered(await store.read(demoId));
+      if (!claim) return;
+    }
+    await signalClaim(demoId, claim);
   }
 
   const demand = (template: string, body: { requestId: string; until?: number; done?: boolean; served?: boolean }) =>
@@ -203,21 +218,21 @@ export function createClaimer(deps: ClaimerDeps) {
       return { ...present(r.demo, r.claim), ...state, status: 'ready', expiresAt: r.claim.expiresAt, maxExpiresAt: r.claim.maxExpiresAt };
     },
 
-    /**
-     * Takes the claims queued for delivery (waiting up to `timeoutSeconds` for some) and signals
-     * each demo; answers how many were taken. A failed signal is left to `redeliver`.
-     */
-    async deliverQueue(blocking: Redis, timeoutSeconds: number): Promise<number> {
-      const ids = await store.takeDeliveries(blocking, DELIVERY_BATCH, timeoutSeconds);
-      await Promise.all(ids.map((demoId) => deliverQueued(demoId).catch((err: Error) => {
-        log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered');
-      })));
-      return ids.length;
+    /** Takes up to a batch of the claims queued for delivery, waiting up to `timeoutSeconds` for some. */
+    takeQueued(blocking: Redis, timeoutSeconds: number): Promise<string[]> {
+      return store.takeDeliveries(blocking, DELIVERY_BATCH, timeoutSeconds);
     },
 
-    /** Signals every claim unacknowledged for a few seconds again; answers how many were sent. */
+    /** Signals a taken claim after its hold; a failed signal is left to `redeliver`. Never throws. */
+    async deliverTaken(demoId: string): Promise<void> {
+      await deliverQueued(demoId).catch((err: Error) => {
+        log?.warn({ demoId, err: err.message }, 'claim signal not delivered yet; it will be re-delivered');
+      });
+    },
+
+    /** Signals every claim unacknowledged for a few seconds after its hold again; answers how many were sent. */
     async redeliver(now = Date.now()): Promise<number> {
-      const ids = await store.unacknowledged(now - CLAIM_REDELIVER_AFTER_SECONDS * 1000);
+      const ids = await store.unacknowledged(now - config.pool.claimDeliveryHoldMs - CLAIM_REDELIVER_AFTER_SECONDS * 1000);
       let sent = 0;
       for (const demoId of ids) {
         const r = await store.read(demoId);
@@ -235,55 +250,4 @@ export function createClaimer(deps: ClaimerDeps) {
       return sent;
     },
   };
-}
-
-/**
- * The claim signals, off the API's event loop: the worker process runs this loop, which takes the
- * claims the claim script queued (`deliveries`, in claim order) as soon as they are queued and
- * signals each demo. The API answers without any Temporal call; a deliverer that dies with claims
- * in hand leaves them pending, and `redeliver` sends them. Returns a stop function.
- */
-export function startClaimDelivery(claimer: Claimer, valkey: Redis, log?: ClaimerDeps['log']): () => Promise<void> {
-  const blocking = valkey.duplicate();
-  // Connection errors surface as failed passes below; without a listener ioredis prints them raw.
-  blocking.on('error', (err: Error) => log?.warn({ err: err.message }, 'valkey connection error (claim delivery)'));
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        await claimer.deliverQueue(blocking, 1);
-      } catch (err) {
-        log?.warn({ err: (err as Error).message }, 'claim delivery pass failed; retrying');
-        await new Promise((r) => setTimeout(r, 1_000));
-      }
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-    blocking.disconnect();
-  };
-}
-
-/**
- * Re-delivers unacknowledged claims now and every `everyMs` (the API runs it; every replica may:
- * deliveries are idempotent). Returns a stop function.
- */
-export function startRedelivery(claimer: Claimer, everyMs: number, log?: ClaimerDeps['log']): () => void {
-  let running = false;
-  const pass = async () => {
-    if (running) return;
-    running = true;
-    try {
-      await claimer.redeliver();
-    } catch (err) {
-      log?.warn({ err: (err as Error).message }, 'claim re-delivery pass failed');
-    } finally {
-      running = false;
-    }
-  };
-  void pass();
-  const timer = setInterval(() => void pass(), everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
 }

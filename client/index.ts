@@ -3,6 +3,7 @@
  * pools, and the reconciler's schedule. Used by the API, the CLI, the worker process and the
  * benchmark; it returns Temporal's own errors, which each caller presents its way.
  */
+export * from './claim-delivery';
 export * from './claims';
 export * from './connection';
 export * from './demos';

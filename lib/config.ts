@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET, POOL_REFILL_HOLD_MS } from '../contract';
+import { CLAIM_DELIVERY_HOLD_MS, DEMO_ID_FORMAT, DEMO_ID_PATTERN, MAX_POOL_TARGET, POOL_REFILL_HOLD_MS } from '../contract';
 import { parseEgressAllow, type EgressRule } from './firewall';
 import { networkPairsFromEnv, type NetworkPair } from './network-pairs';
 import { limitsConfig, limitsEnv, type LimitsConfig } from './limits-config';
@@ -107,6 +107,7 @@ const schema = z.object({
   DMX_POOL_SIZE: z.coerce.number().int().min(0).max(MAX_POOL_TARGET).default(3),
   DMX_POOL_MAX_CONCURRENT_PROVISIONS: z.coerce.number().int().min(1).max(50).default(2),
   DMX_POOL_REFILL_HOLD_MS: z.coerce.number().int().min(POOL_REFILL_HOLD_MS.min).max(POOL_REFILL_HOLD_MS.max).default(POOL_REFILL_HOLD_MS.default),
+  DMX_POOL_CLAIM_DELIVERY_HOLD_MS: z.coerce.number().int().min(CLAIM_DELIVERY_HOLD_MS.min).max(CLAIM_DELIVERY_HOLD_MS.max).default(CLAIM_DELIVERY_HOLD_MS.default),
   DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS: seconds.default(1800),
   /** Lifecycle webhooks (demo.ready, demo.expiring, demo.expired); off without a URL. */
   DMX_WEBHOOK_URL: z.string().url().refine((u) => /^https?:/.test(u), 'an http(s) URL').optional(),
@@ -153,7 +154,7 @@ export interface Config {
   webhook: { url?: string; secret?: string; expiringSeconds: number };
   reconciler: { everySeconds: number; graceSeconds: number; dryRun: boolean };
   names: { port: number; dir: string };
-  pool: { size: number; maxConcurrentProvisions: number; refillHoldMs: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
+  pool: { size: number; maxConcurrentProvisions: number; refillHoldMs: number; claimDeliveryHoldMs: number; unclaimedMaxAgeSeconds: number; claimWaitSeconds: number };
   api: LimitsConfig & {
     port: number;
     /** '' when the API has no edge socket (Caddy then dials its TCP port). */
@@ -272,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       size: c.DMX_POOL_SIZE,
       maxConcurrentProvisions: c.DMX_POOL_MAX_CONCURRENT_PROVISIONS,
       refillHoldMs: c.DMX_POOL_REFILL_HOLD_MS,
+      claimDeliveryHoldMs: c.DMX_POOL_CLAIM_DELIVERY_HOLD_MS,
       unclaimedMaxAgeSeconds: c.DMX_POOL_UNCLAIMED_MAX_AGE_SECONDS,
       claimWaitSeconds: c.DMX_POOL_CLAIM_WAIT_SECONDS,
     },

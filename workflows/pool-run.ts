@@ -88,9 +88,10 @@ export class PoolRun {
       this.recycling = this.recycling.filter((id) => id !== demoId);
       this.counters.claimed++;
       this.observeClaimDelivery(deliveryMs);
-      // From the first claim not yet refilled: a stream of claims cannot push the refill back.
+      // From the first claim not yet refilled: a stream of claims cannot push the refill back. Counted
+      // from the claim, not from its acknowledgement, which comes after the claim's delivery hold.
       const now = Date.now();
-      if (this.refillHoldUntil === undefined || this.refillHoldUntil <= now) this.refillHoldUntil = now + (this.input.refillHoldMs ?? POOL_REFILL_HOLD_MS.default);
+      if (this.refillHoldUntil === undefined || this.refillHoldUntil <= now) this.refillHoldUntil = now - deliveryMs + (this.input.refillHoldMs ?? POOL_REFILL_HOLD_MS.default);
       this.wake();
     });
     setHandler(poolDemandSignal, ({ requestId, until, done, served }) => {

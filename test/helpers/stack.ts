@@ -11,7 +11,7 @@ import { createHostActivities } from '../../activities/host';
 import { createSharedActivities } from '../../activities/shared';
 import { createRealDeps, type RealDeps } from '../../adapters/real-deps';
 import { loadConfig, type Config } from '../../lib/config';
-import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter } from '../../client';
+import { connectTemporalClient, createClaimer, startClaimDelivery, temporalDataConverter, type Claimer } from '../../client';
 import { createSecretDeriver, loadOrCreateMasterKey } from '../../lib/secrets';
 import { createDmxWorkers, queueNames, type DmxWorkersOptions } from '../../workers/create-workers';
 import { inActivityContext } from './activity-context';
@@ -35,6 +35,8 @@ export interface Harness {
   deps: RealDeps;
   client: Client;
   queues: ReturnType<typeof queueNames>;
+  /** The claimer the harness's deliverer serves (claims made with it are delivered by it). */
+  claimer: Claimer;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startHarness(
     deps,
     client,
     queues: queueNames(config.hostId, queuePrefix),
+    claimer,
     async stop() {
       await stopClaimDelivery();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

@@ -141,10 +141,11 @@ async function skip(ms: number, template: string): Promise<void> {
 }
 
 /** A claim as client/claims.ts delivers it after popping the demo off the Valkey ready list. */
-async function claim(demoId: string): Promise<DemoClaim> {
+/** Signals a claim as the deliverer does; `agoMs`: claimed that long before (a delivery held back). */
+async function claim(demoId: string, agoMs = 0): Promise<DemoClaim> {
   const now = await ts.env.currentTimeMs();
   const c: DemoClaim = {
-    claimId: `claim-${demoId}`, claimedAt: new Date(now).toISOString(),
+    claimId: `claim-${demoId}`, claimedAt: new Date(now - agoMs).toISOString(),
     expiresAt: new Date(now + 3600_000).toISOString(), maxExpiresAt: new Date(now + 24 * 3600_000).toISOString(),
   };
   await demoHandle(ts.env.client, demoId).signal(demoClaimedSignal, c);
@@ -223,31 +224,41 @@ describe('refill after a claim', () => {
     from + events.slice(from).findIndex(pick);
   const isAck = (e: Awaited<ReturnType<typeof poolEvents>>[number]) => e.workflowExecutionSignaledEventAttributes?.signalName === 'demoClaimAcked';
 
-  it('waits a second while half the target is still ready (the claimed demo\'s first pages keep the CPU), not when fewer are', async () => {
+  it('waits a second from the claim while half the target is still ready (the claimed demo\'s first pages keep the CPU), not when fewer are', async () => {
     await startPool('tshold', 4);
     const full = await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0 }));
-    await claim(full.readyDemoIds[0]!);
+    const first = await claim(full.readyDemoIds[0]!);
     const refilled = await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { started: 5, claimed: 1 } }));
     let events = await poolEvents('tshold');
     const ack = events.findIndex(isAck);
     const start = nextIndex(events, ack, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
-    // 3 of 4 still ready: the replacement started the hold's length after the acknowledgement, on a timer.
-    expect(tsToMs(events[start]!.eventTime) - tsToMs(events[ack]!.eventTime)).toBeGreaterThanOrEqual(POOL_REFILL_HOLD_MS.default);
+    // 3 of 4 still ready: the replacement started the hold's length after the claim, on a timer.
+    expect(tsToMs(events[start]!.eventTime) - Date.parse(first.claimedAt)).toBeGreaterThanOrEqual(POOL_REFILL_HOLD_MS.default);
     const holds = (from: number, to: number) => events.slice(from, to).filter((e) => {
       const t = e.timerStartedEventAttributes;
       return t && tsToMs(t.startToFireTimeout) <= POOL_REFILL_HOLD_MS.default + 1;
     });
     expect(holds(ack, start)).toHaveLength(1);
+    const refillAfter = (from: number) => {
+      let lastAck = from;
+      for (let i = from; i < events.length; i++) if (isAck(events[i]!)) lastAck = i;
+      return holds(lastAck, nextIndex(events, lastAck, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes));
+    };
+
+    // A claim acknowledged after its delivery hold, longer ago than the refill hold: nothing left to wait.
+    let before = events.length;
+    await claim(refilled.readyDemoIds[0]!, POOL_REFILL_HOLD_MS.default + 500);
+    const again = await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { started: 6, claimed: 2 } }));
+    events = await poolEvents('tshold');
+    expect(refillAfter(before)).toEqual([]);
 
     // Three more at once: after the third, 1 of 4 is ready, so the replacements start without waiting.
-    const before = events.length;
-    for (const id of refilled.readyDemoIds.slice(0, 3)) await claim(id);
-    await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { claimed: 4 } }));
+    before = events.length;
+    for (const id of again.readyDemoIds.slice(0, 3)) await claim(id);
+    await until('tshold', (s) => expect(s).toMatchObject({ ready: 4, provisioning: 0, counters: { claimed: 5 } }));
     events = await poolEvents('tshold');
-    let lastAck = before;
-    for (let i = before; i < events.length; i++) if (isAck(events[i]!)) lastAck = i;
-    expect(holds(lastAck, nextIndex(events, lastAck, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes))).toEqual([]);
-    for (const id of [full.readyDemoIds[0]!, ...refilled.readyDemoIds.slice(0, 3)]) await releaseDemo(ts.env.client, id, 'done');
+    expect(refillAfter(before)).toEqual([]);
+    for (const id of [full.readyDemoIds[0]!, refilled.readyDemoIds[0]!, ...again.readyDemoIds.slice(0, 3)]) await releaseDemo(ts.env.client, id, 'done');
   });
 });
 
