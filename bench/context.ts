@@ -26,7 +26,7 @@ export interface BenchOptions {
   acquireClaims: number[];
   coldSamples: number;
   teardownSamples: number;
-  /** Route registration: live aliases on the edge network, and Caddy admin routes. */
+  /** Route registration: names published in a names server, live aliases on an edge network, Caddy admin routes. */
   namesLevels: number[];
   aliasLevels: number[];
   caddyLevels: number[];

@@ -10,7 +10,7 @@
  *  c) the alternative: one Caddy admin-API route per demo, on a throwaway Caddy we start ourselves.
  */
 import { execa } from 'execa';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -123,20 +123,13 @@ export async function measurePodmanAliases(ctx: BenchContext, levels: number[], 
 
 export interface NamesLevel { names: number; publish: Summary; lookup: Summary; withdraw: Summary; fillSeconds: number }
 
-/** The names server's user (names-server.sh runs dnsmasq as nobody): its folder must be theirs. */
-async function nobody(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await execa('id', ['-u', 'nobody'])).stdout);
-  const gid = Number((await execa('getent', ['group', 'nogroup'])).stdout.split(':')[2]);
-  return { uid, gid };
-}
-
 export async function measureNamesServer(levels: number[], samples: number): Promise<NamesLevel[]> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'dmx-bench-names-'));
   const names = createDemoNames({ names: { port, dir } });
-  const owner = await nobody();
-  chownSync(dir, owner.uid, owner.gid);
-  const child = execa('bash', [join(repoRoot, 'deployments', 'names-server.sh'), dir, String(port), join(dir, '..', `${dir.split('/').pop()}.pid`)], { reject: false, stdio: 'ignore' });
+  // names-server.sh runs dnsmasq as nobody, as the stack's does: the folder must be theirs.
+  await execa('chown', ['nobody:nogroup', dir]);
+  const child = execa('bash', [join(repoRoot, 'deployments', 'names-server.sh'), dir, String(port), `${dir}.pid`], { reject: false, stdio: 'ignore' });
   const name = () => `dmx-bench-${alias()}`;
   let n = 0;
   const address = () => { n++; return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255 || 1}`; };

@@ -15,8 +15,9 @@ const MAX_HELD_DELIVERIES = 2_000;
 /**
  * The claim signals, off the API's event loop: the worker process runs this loop, which takes the
  * claims the claim script queued (`deliveries`, in claim order) as soon as they are queued and
- * signals each demo once its claim is the delivery hold old. The API answers without any Temporal call; a deliverer that dies with claims
- * in hand leaves them pending, and `redeliver` sends them. Returns a stop function.
+ * signals each demo once its claim is the delivery hold old. The API answers without any Temporal
+ * call; a deliverer that dies with claims in hand leaves them pending, and `redeliver` sends them.
+ * Returns a stop function.
  */
 export function startClaimDelivery(claimer: Claimer, valkey: Redis, log?: ClaimerDeps['log']): () => Promise<void> {
   const blocking = valkey.duplicate();

@@ -183,8 +183,8 @@ export function createClaimer(deps: ClaimerDeps) {
 
     /** Before a claimer's extend: its demo has been told it is claimed. */
     async ensureDelivered(demoId: string): Promise<void> {
-      const r = await store.read(demoId);
-      if (r?.state === 'claimed' && r.claim && !r.acknowledged) await deliverNow(demoId, r.claim);
+      const claim = undelivered(await store.read(demoId));
+      if (claim) await deliverNow(demoId, claim);
     },
 
     /**
@@ -193,7 +193,7 @@ export function createClaimer(deps: ClaimerDeps) {
      */
     async prepareRelease(demoId: string): Promise<void> {
       const r = await store.read(demoId);
-      let claim = r?.state === 'claimed' && !r.acknowledged ? r.claim : undefined;
+      let claim = undelivered(r);
       if (r?.state === 'listed') claim = (await store.withdraw(demoId, r.demo.template)).claim;
       if (claim) await deliverNow(demoId, claim);
     },
@@ -206,8 +206,8 @@ export function createClaimer(deps: ClaimerDeps) {
      */
     async presentUnacknowledged(demoId: string): Promise<DemoState | undefined> {
       const r = await store.read(demoId);
-      if (r?.state !== 'claimed' || !r.claim || r.acknowledged) return undefined;
-      return present(r.demo, r.claim);
+      const claim = undelivered(r);
+      return claim && r ? present(r.demo, claim) : undefined;
     },
 
     /** A demo whose workflow still says `pooled` but that Valkey shows claimed is ready for its claimer. */
@@ -235,13 +235,13 @@ export function createClaimer(deps: ClaimerDeps) {
       const ids = await store.unacknowledged(now - config.pool.claimDeliveryHoldMs - CLAIM_REDELIVER_AFTER_SECONDS * 1000);
       let sent = 0;
       for (const demoId of ids) {
-        const r = await store.read(demoId);
-        if (r?.state !== 'claimed' || !r.claim || r.acknowledged) {
+        const claim = undelivered(await store.read(demoId));
+        if (!claim) {
           await store.dropPending(demoId);
           continue;
         }
         try {
-          if ((await signalClaim(demoId, r.claim)) === 'delivered') sent++;
+          if ((await signalClaim(demoId, claim)) === 'delivered') sent++;
         } catch (err) {
           log?.warn({ demoId, err: (err as Error).message }, 'claim re-delivery failed; next pass tries again');
         }

@@ -5,10 +5,10 @@
  * for real against a stand-in of the kernel's ksm folder.
  */
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ksmRunning, memoryMergeLauncher } from '../../adapters/memory-merge';
 import { repoRoot } from '../../lib/config';
 
@@ -48,8 +48,12 @@ describe('memory merge launcher', () => {
 });
 
 describe('deployments/memory-merge.sh', () => {
+  const made: string[] = [];
+  afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
   function host(runAtStart: '0' | '1') {
     const dir = mkdtempSync(join(tmpdir(), 'dmx-ksm-host-'));
+    made.push(dir);
     const ksm = join(dir, 'ksm');
     mkdirSync(ksm);
     for (const [f, v] of [['run', runAtStart], ['advisor_mode', 'none'], ['advisor_target_scan_time', '200'], ['advisor_max_cpu', '70']]) writeFileSync(join(ksm, f!), `${v}\n`);
